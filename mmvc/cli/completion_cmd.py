@@ -1,0 +1,22 @@
+import click
+
+from mmvc.cli.main import MmvcCommand
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(shell: str) -> str:
+    """The completion script click generates for ``shell`` (also committed under completions/)."""
+    from click.shell_completion import get_completion_class
+
+    from mmvc.cli.main import cli
+
+    cls = get_completion_class(shell)
+    return cls(cli, {}, "mmvc", "_MMVC_COMPLETE").source()
+
+
+@click.command("completion", cls=MmvcCommand)
+@click.argument("shell", type=click.Choice(SHELLS))
+def command(shell):
+    """Print a shell completion script, e.g. `mmvc completion bash > ~/.local/share/bash-completion/completions/mmvc`."""
+    click.echo(completion_script(shell), nl=False)

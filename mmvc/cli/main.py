@@ -1,0 +1,108 @@
+"""The ``mmvc`` command group: global options, error handling and rich help."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from mmvc import __version__
+
+COMMANDS = {
+    # name: (module, one-line help shown by `mmvc --help` without importing the module)
+    "init": ("mmvc.cli.init_cmd", "Create an empty repository"),
+    "add": ("mmvc.cli.add_cmd", "Hash, store and stage files"),
+    "status": ("mmvc.cli.status_cmd", "Show staged, unstaged and untracked changes"),
+    "commit": ("mmvc.cli.commit_cmd", "Record the staged items as a new version"),
+    "log": ("mmvc.cli.log_cmd", "Show the history of versions"),
+    "show": ("mmvc.cli.show_cmd", "Show a version: commit, counts and bytes per modality"),
+    "ls-files": ("mmvc.cli.ls_files_cmd", "List the items of the index or of a version"),
+    "cat-object": ("mmvc.cli.cat_object_cmd", "Print a stored object (plumbing)"),
+    "rm": ("mmvc.cli.rm_cmd", "Stop tracking items and delete their files"),
+    "mv": ("mmvc.cli.mv_cmd", "Rename a tracked file or folder"),
+    "restore": ("mmvc.cli.restore_cmd", "Restore work-tree files or index entries"),
+    "completion": ("mmvc.cli.completion_cmd", "Print a shell completion script"),
+}
+
+
+class RichHelpMixin:
+    """Help rendered with rich: a usage line, the description, options and commands as tables."""
+
+    def get_help(self, ctx):
+        from mmvc.cli.help import render_help
+
+        return render_help(self, ctx)
+
+
+class MmvcCommand(RichHelpMixin, click.Command):
+    pass
+
+
+class MmvcGroup(RichHelpMixin, click.Group):
+    """Loads each command's module only when that command runs (fast start), and turns the
+    library's typed errors into one clear message and a documented exit code."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        return importlib.import_module(COMMANDS[name][0]).command
+
+    def command_summary(self, name: str) -> str:
+        return COMMANDS[name][1]
+
+    def invoke(self, ctx):
+        from mmvc.errors import ExitCode, MmvcError
+
+        try:
+            return super().invoke(ctx)
+        except MmvcError as e:
+            report_error(e)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was half-written", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+def report_error(e) -> None:
+    msg = f"error: {e.message}"
+    if e.hint:
+        msg += f"\nhint: {e.hint}"
+    click.echo(msg, err=True)
+
+
+def _chdir(ctx, param, value):
+    if value:
+        try:
+            os.chdir(value)
+        except OSError as e:
+            raise click.BadParameter(f"cannot change to {value!r}: {e.strerror}", ctx=ctx, param=param)
+    return value
+
+
+@click.group(cls=MmvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "chdir", metavar="DIR", callback=_chdir, expose_value=False, is_eager=True,
+              help="Run as if mmvc was started in DIR.")
+@click.version_option(__version__, "--version", prog_name="mmvc", message="%(prog)s %(version)s")
+def cli():
+    """mmvc: Git for multimodal training data.
+
+    Every asset is stored once by its BLAKE3 hash, a version is a tree of pointers, and
+    nothing enters a version until the curation gates have passed it.
+    """
+
+
+def main():
+    cli(prog_name="mmvc")
+
+
+if __name__ == "__main__":
+    main()

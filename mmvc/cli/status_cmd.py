@@ -1,0 +1,41 @@
+import click
+
+from mmvc.cli.main import MmvcCommand
+
+SHOW = 20
+
+
+@click.command("status", cls=MmvcCommand)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="List every path instead of the first 20 per section.")
+@click.option("--untracked/--no-untracked", default=True, help="Look for untracked files.")
+def command(as_json, verbose, untracked):
+    """Show staged changes, unstaged changes and untracked files, with counts per modality."""
+    from mmvc.cli.render import emit_json
+    from mmvc.repo import Repo
+
+    r = Repo.discover().status(untracked=untracked)
+    if as_json:
+        emit_json({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
+                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked,
+                   "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
+        return
+    out = click.echo
+    where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
+    out(where + ("" if r.head else " (no commits yet)"))
+    counts = r.counts()
+    limit = None if verbose else SHOW
+    for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),
+                                  ("Untracked files", "untracked", "red")):
+        changes = getattr(r, section)
+        if not changes:
+            continue
+        per = " · ".join(f"{n} {m}" for m, n in counts[section].items())
+        out(f"\n{title}: {len(changes)} ({per})")
+        for c in changes[:limit]:
+            label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
+            out(click.style(f"    {label}{c.path}", fg=color))
+        if limit is not None and len(changes) > limit:
+            out(f"    … and {len(changes) - limit} more (-v lists all)")
+    if r.clean:
+        out("nothing to commit, working tree clean")

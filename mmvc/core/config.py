@@ -1,0 +1,88 @@
+"""Repository configuration: ``.mmvc/config.toml``, with the on-disk format version in it."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from mmvc.errors import FormatError
+
+FORMAT_VERSION = 1
+DEFAULT_LINK = ("reflink", "copy")
+
+
+@dataclass
+class Config:
+    format: int = FORMAT_VERSION
+    gated: bool = True
+    link: tuple[str, ...] = DEFAULT_LINK
+    pack_threshold: int = 256 * 1024
+    fsync: bool = True
+    jobs: int = 0  # 0 = one per core
+    user_name: str = ""
+    user_email: str = ""
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str) -> "Config":
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise FormatError(f"{path} is missing", "this does not look like a complete mmvc repository; run `mmvc init` again in a new folder") from None
+        except tomllib.TOMLDecodeError as e:
+            raise FormatError(f"{path} is not valid TOML: {e}", "fix the file by hand") from None
+        core = raw.get("core", {})
+        fmt = core.get("format")
+        if not isinstance(fmt, int):
+            raise FormatError(f"{path} has no [core] format version", "add `format = 1` under [core]")
+        if fmt > FORMAT_VERSION:
+            raise FormatError(
+                f"this repository uses format {fmt}, newer than this mmvc understands (format {FORMAT_VERSION})",
+                "upgrade mmvc: pip install -U mmvc",
+            )
+        link = core.get("link", ",".join(DEFAULT_LINK))
+        user = raw.get("user", {})
+        return cls(
+            format=fmt,
+            gated=bool(raw.get("process", {}).get("gated", True)),
+            link=tuple(m.strip() for m in (link.split(",") if isinstance(link, str) else link) if m.strip()),
+            pack_threshold=int(core.get("pack_threshold", 256 * 1024)),
+            fsync=bool(core.get("fsync", True)),
+            jobs=int(core.get("jobs", 0)),
+            user_name=str(user.get("name", "")),
+            user_email=str(user.get("email", "")),
+            raw=raw,
+        )
+
+
+def initial_config_text(gated: bool) -> str:
+    return (
+        "# mmvc repository configuration. Format reference: docs/format.md\n"
+        "[core]\n"
+        f"format = {FORMAT_VERSION}\n"
+        '# how `add` stores large files: the first mode that works on this filesystem is used\n'
+        f'link = "{",".join(DEFAULT_LINK)}"\n'
+        "# objects up to this many bytes are packed instead of stored as loose files\n"
+        "pack_threshold = 262144\n"
+        "\n"
+        "[process]\n"
+        "# false: commits skip the curation gate (raw-zone storage); such versions are marked ungated\n"
+        f"gated = {'true' if gated else 'false'}\n"
+    )
+
+
+def global_config_path() -> str:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "mmvc", "config.toml")
+
+
+def global_user() -> dict:
+    """[user] from the per-user config file, or {} when there is none or it is unreadable."""
+    try:
+        with open(global_config_path(), "rb") as f:
+            user = tomllib.load(f).get("user", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {k: str(v) for k, v in user.items() if k in ("name", "email")}

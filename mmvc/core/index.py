@@ -1,0 +1,395 @@
+"""The index (staging area): what the next commit will hold, plus a stat cache of the work tree.
+
+It is two files so that a commit costs what it changes, not what the repository holds:
+
+* a *base* (``index.d/<id>.base``): a large, immutable, columnar table of entries;
+* the *overlay* (``index``): a small table of entries and deletions layered over the base,
+  naming the base it sits on.
+
+Invariant: every path the overlay does not mention has, in the base, the content it has in
+HEAD's tree. Hence the staged changes are exactly the overlay entries that differ from HEAD,
+found by point lookups, and a commit rewrites only the small overlay; the overlay is folded into
+a new base (``compact``) when it grows large relative to the base.
+
+Byte layout: docs/format.md, "Index".
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+import time
+from array import array
+from typing import Iterable, Iterator, NamedTuple
+
+from blake3 import blake3
+
+from mmvc.core.hashing import ID_RAW_LEN
+from mmvc.core.manifest import ManifestEntry
+from mmvc.core.store import atomic_write
+from mmvc.errors import CorruptError, FormatError
+
+INDEX_MAGIC = b"MMIX"
+BASE_MAGIC = b"MMIB"
+INDEX_VERSION = 1
+_ZERO_ID = bytes(ID_RAW_LEN)
+_U32 = struct.Struct("<I")
+_HEADER = struct.Struct("<4sHH32sq")  # magic, version, reserved, base id (raw, zeros = none), written_ns
+_BASE_HEADER = struct.Struct("<4sHHq")
+RACY_WINDOW_NS = 50_000_000
+FLAG_EXEC = 1
+
+PROC_NONE = 0  # not processed yet; the process stage writes the other codes
+
+
+class IndexEntry(NamedTuple):
+    path: str
+    oid: str
+    size: int
+    modality: int
+    flags: int
+    meta: str
+    mtime_ns: int = 0
+    ino: int = 0
+    proc_status: int = PROC_NONE
+    proc_id: str = ""  # id of the process result object, "" for none
+
+    def manifest(self) -> ManifestEntry:
+        return ManifestEntry(self.path, self.oid, self.size, self.modality, self.flags, self.meta)
+
+    def same_content(self, other) -> bool:
+        return other is not None and self[1:6] == tuple(other)[1:6]
+
+
+def _arr(code: str, values=()) -> array:
+    a = array(code, values)
+    assert a.itemsize == 8
+    return a
+
+
+class EntryTable:
+    """Sorted entries held as columns: compact in memory and decoded at C speed."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        self.ids = bytearray()
+        self.sizes = _arr("Q")
+        self.mtimes = _arr("q")
+        self.inos = _arr("Q")
+        self.mods = bytearray()
+        self.flags = bytearray()
+        self.metas: list[str] = []
+        self.proc_status = bytearray()
+        self.proc_ids = bytearray()
+        self.tombstones = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> "EntryTable":
+        t = cls()
+        for e in entries:
+            t.append(e)
+        return t
+
+    def append(self, e) -> None:
+        """Append an IndexEntry, or ``(path, None)`` for a deletion (overlay only)."""
+        if e[1] is None:
+            self.paths.append(e[0])
+            self.ids += _ZERO_ID
+            self.sizes.append(0)
+            self.mtimes.append(0)
+            self.inos.append(0)
+            self.mods.append(0)
+            self.flags.append(0)
+            self.metas.append("")
+            self.proc_status.append(0)
+            self.proc_ids += _ZERO_ID
+            self.tombstones.append(1)
+            return
+        self.paths.append(e.path)
+        self.ids += bytes.fromhex(e.oid)
+        self.sizes.append(e.size)
+        self.mtimes.append(e.mtime_ns)
+        self.inos.append(e.ino)
+        self.mods.append(e.modality)
+        self.flags.append(e.flags)
+        self.metas.append(e.meta)
+        self.proc_status.append(e.proc_status)
+        self.proc_ids += bytes.fromhex(e.proc_id) if e.proc_id else _ZERO_ID
+        self.tombstones.append(0)
+
+    def entry(self, i: int) -> IndexEntry | None:
+        if self.tombstones[i]:
+            return None
+        pid = bytes(self.proc_ids[i * 32 : i * 32 + 32])
+        return IndexEntry(
+            self.paths[i],
+            self.ids[i * 32 : i * 32 + 32].hex(),
+            self.sizes[i],
+            self.mods[i],
+            self.flags[i],
+            self.metas[i],
+            self.mtimes[i],
+            self.inos[i],
+            self.proc_status[i],
+            "" if pid == _ZERO_ID else pid.hex(),
+        )
+
+    def find(self, path: str) -> int:
+        i = bisect.bisect_left(self.paths, path)
+        return i if i < len(self.paths) and self.paths[i] == path else -1
+
+    def encode(self) -> bytes:
+        keys = "\0".join(self.paths).encode("utf-8")
+        metas = "\n".join(self.metas).encode("utf-8")
+        for a in (self.sizes, self.mtimes, self.inos):
+            if a.itemsize != 8:
+                raise AssertionError("array item size")
+        cols = [self.sizes, self.mtimes, self.inos]
+        if _BIG_ENDIAN:
+            cols = [array(c.typecode, c) for c in cols]
+            for c in cols:
+                c.byteswap()
+        return b"".join(
+            [
+                _U32.pack(len(self.paths)),
+                _U32.pack(len(keys)),
+                keys,
+                bytes(self.ids),
+                *(c.tobytes() for c in cols),
+                bytes(self.mods),
+                bytes(self.flags),
+                _U32.pack(len(metas)),
+                metas,
+                bytes(self.proc_status),
+                bytes(self.proc_ids),
+                bytes(self.tombstones),
+            ]
+        )
+
+    @classmethod
+    def decode(cls, data: memoryview | bytes, pos: int) -> tuple["EntryTable", int]:
+        t = cls()
+        (n,) = _U32.unpack_from(data, pos)
+        pos += 4
+        (klen,) = _U32.unpack_from(data, pos)
+        pos += 4
+        t.paths = bytes(data[pos : pos + klen]).decode("utf-8").split("\0") if n else []
+        pos += klen
+        t.ids = bytearray(data[pos : pos + 32 * n])
+        pos += 32 * n
+        for name, code in (("sizes", "Q"), ("mtimes", "q"), ("inos", "Q")):
+            a = array(code)
+            a.frombytes(data[pos : pos + 8 * n])
+            if _BIG_ENDIAN:
+                a.byteswap()
+            setattr(t, name, a)
+            pos += 8 * n
+        t.mods = bytearray(data[pos : pos + n])
+        t.flags = bytearray(data[pos + n : pos + 2 * n])
+        pos += 2 * n
+        (mlen,) = _U32.unpack_from(data, pos)
+        pos += 4
+        t.metas = bytes(data[pos : pos + mlen]).decode("utf-8").split("\n") if n else []
+        pos += mlen
+        t.proc_status = bytearray(data[pos : pos + n])
+        pos += n
+        t.proc_ids = bytearray(data[pos : pos + 32 * n])
+        pos += 32 * n
+        t.tombstones = bytearray(data[pos : pos + n])
+        pos += n
+        if len(t.paths) != n or len(t.metas) != n or len(t.ids) != 32 * n or len(t.tombstones) != n:
+            raise ValueError("column lengths disagree")
+        return t, pos
+
+
+_BIG_ENDIAN = struct.pack("=H", 1) == b"\x00\x01"
+
+
+def _checked(data: bytes, what: str) -> memoryview:
+    if len(data) < 32 or blake3(data[:-32]).digest() != data[-32:]:
+        raise CorruptError(f"{what} is corrupt (checksum mismatch)", "run `mmvc fsck`; `mmvc reset --index` rebuilds it from HEAD")
+    return memoryview(data)[:-32]
+
+
+class Index:
+    """base ⊕ overlay, as described in the module docstring."""
+
+    def __init__(self, mmvc_dir: str):
+        self.mmvc_dir = mmvc_dir
+        self.path = os.path.join(mmvc_dir, "index")
+        self.base_dir = os.path.join(mmvc_dir, "index.d")
+        self.base_id: str = ""
+        self.written_ns = 0
+        self.base_written_ns = 0
+        self._base: EntryTable | None = None
+        self._base_dirty = False
+        self.overlay: dict[str, IndexEntry | None] = {}
+
+    # -- loading
+
+    @classmethod
+    def load(cls, mmvc_dir: str) -> "Index":
+        idx = cls(mmvc_dir)
+        try:
+            with open(idx.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return idx
+        what = "the index (.mmvc/index)"
+        body = _checked(data, what)
+        try:
+            magic, version, _, base_raw, idx.written_ns = _HEADER.unpack_from(body, 0)
+            if magic != INDEX_MAGIC:
+                raise ValueError("bad magic")
+            if version > INDEX_VERSION:
+                raise FormatError(f"the index has format {version}, newer than this mmvc understands", "upgrade mmvc")
+            idx.base_id = "" if base_raw == _ZERO_ID else base_raw.hex()
+            table, end = EntryTable.decode(body, _HEADER.size)
+            if end != len(body):
+                raise ValueError("trailing bytes")
+        except (struct.error, ValueError, UnicodeDecodeError) as e:
+            raise CorruptError(f"{what} is corrupt ({e})", "`mmvc reset --index` rebuilds it from HEAD") from None
+        idx.overlay = {table.paths[i]: table.entry(i) for i in range(len(table))}
+        return idx
+
+    @property
+    def base(self) -> EntryTable:
+        if self._base is None:
+            self._base = self._load_base()
+        return self._base
+
+    def _load_base(self) -> EntryTable:
+        if not self.base_id:
+            return EntryTable()
+        path = os.path.join(self.base_dir, self.base_id + ".base")
+        what = f"the index base {path}"
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise CorruptError(f"{what} is missing", "`mmvc reset --index` rebuilds the index from HEAD") from None
+        body = _checked(data, what)
+        try:
+            magic, version, _, self.base_written_ns = _BASE_HEADER.unpack_from(body, 0)
+            if magic != BASE_MAGIC or version > INDEX_VERSION:
+                raise ValueError("bad header")
+            table, end = EntryTable.decode(body, _BASE_HEADER.size)
+            if end != len(body):
+                raise ValueError("trailing bytes")
+        except (struct.error, ValueError, UnicodeDecodeError) as e:
+            raise CorruptError(f"{what} is corrupt ({e})", "`mmvc reset --index` rebuilds it from HEAD") from None
+        return table
+
+    # -- reading
+
+    def get(self, path: str) -> IndexEntry | None:
+        if path in self.overlay:
+            return self.overlay[path]
+        i = self.base.find(path)
+        return self.base.entry(i) if i >= 0 else None
+
+    def __contains__(self, path: str) -> bool:
+        return self.get(path) is not None
+
+    def iter_entries(self, prefix: str = "") -> Iterator[IndexEntry]:
+        """Every entry, sorted by path (the overlay merged over the base)."""
+        base = self.base
+        over = sorted(self.overlay.items())
+        bi = bisect.bisect_left(base.paths, prefix) if prefix else 0
+        oi = bisect.bisect_left(over, (prefix,)) if prefix else 0
+        nb, no = len(base), len(over)
+        while bi < nb or oi < no:
+            if oi < no and (bi >= nb or over[oi][0] <= base.paths[bi]):
+                path, e = over[oi]
+                oi += 1
+                if bi < nb and base.paths[bi] == path:
+                    bi += 1
+            else:
+                path = base.paths[bi]
+                e = base.entry(bi)
+                bi += 1
+            if prefix and not path.startswith(prefix):
+                break
+            if e is not None:
+                yield e
+
+    def paths(self) -> Iterator[str]:
+        return (e.path for e in self.iter_entries())
+
+    def is_racy(self, e: IndexEntry) -> bool:
+        written = self.written_ns if e.path in self.overlay else self.base_written_ns
+        return e.mtime_ns >= written - RACY_WINDOW_NS
+
+    # -- changing
+
+    def set(self, entry: IndexEntry) -> None:
+        self.overlay[entry.path] = entry
+
+    def remove(self, path: str) -> None:
+        self.overlay[path] = None
+
+    def reset_to(self, entries: Iterable[IndexEntry]) -> None:
+        """Replace everything (checkout, reset): the new base is exactly ``entries``."""
+        self._base = EntryTable.from_entries(entries)
+        self.base_id = ""
+        self.overlay = {}
+        self._base_dirty = True
+
+    def staged(self, tree, root: str) -> list[tuple[str, IndexEntry | None, ManifestEntry | None]]:
+        """(path, index entry or None, HEAD entry or None) for every staged difference."""
+        paths = sorted(self.overlay)
+        head = tree.get_many(root, paths) if root else {}
+        out = []
+        for p in paths:
+            e = self.overlay[p]
+            h = head.get(p)
+            if e is None and h is None:
+                continue
+            if e is not None and h is not None and e.same_content(h):
+                continue
+            out.append((p, e, h))
+        return out
+
+    def should_compact(self) -> bool:
+        return self._base_dirty or (len(self.overlay) > 4096 and len(self.overlay) * 8 > len(self.base))
+
+    def compact(self, tree=None, root: str = "") -> None:
+        """Fold the overlay into a new base, keeping in the overlay only what differs from HEAD."""
+        keep: dict[str, IndexEntry | None] = {}
+        if root and tree is not None:
+            for p, e, _ in self.staged(tree, root):
+                keep[p] = e
+        elif self.overlay:
+            keep = {p: e for p, e in self.overlay.items() if e is not None}
+        self._base = EntryTable.from_entries(self.iter_entries())
+        self.base_id = ""
+        self._base_dirty = True
+        self.overlay = keep
+
+    # -- writing
+
+    def write(self) -> None:
+        """Write the base first (a new file named by its checksum), then the overlay naming it."""
+        now = time.time_ns()
+        old_base = self.base_id
+        if self._base_dirty:
+            body = _BASE_HEADER.pack(BASE_MAGIC, INDEX_VERSION, 0, now) + self._base.encode()
+            digest = blake3(body).digest()
+            os.makedirs(self.base_dir, exist_ok=True)
+            self.base_id = digest.hex()
+            atomic_write(os.path.join(self.base_dir, self.base_id + ".base"), body + digest)
+            self.base_written_ns = now
+            self._base_dirty = False
+        table = EntryTable.from_entries(e if e is not None else (p, None) for p, e in sorted(self.overlay.items()))
+        body = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now) + table.encode()
+        atomic_write(self.path, body + blake3(body).digest())
+        self.written_ns = now
+        if old_base and old_base != self.base_id:
+            try:
+                os.unlink(os.path.join(self.base_dir, old_base + ".base"))
+            except OSError:
+                pass

@@ -1,0 +1,40 @@
+"""Writing stored items back into the work tree, whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from mmvc.core.hashing import new_hasher
+from mmvc.errors import CorruptError, storage_error
+
+
+def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_result:
+    """Copy object ``oid`` to ``dest`` through a temp file, verifying its hash on the way."""
+    d = os.path.dirname(dest)
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mmvc-", dir=d)
+    try:
+        h = new_hasher()
+        with os.fdopen(fd, "wb") as out, store.open(oid) as src:
+            while chunk := src.read(8 << 20):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != oid:
+            raise CorruptError(f"object {oid} is corrupt (its bytes no longer hash to its id)", "run `mmvc fsck`")
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, dest)
+    except OSError as e:
+        _unlink(tmp)
+        raise storage_error(e, f"writing {dest}") from e
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return os.lstat(dest)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,95 @@
+"""Typed errors. Each carries an exit code and a hint so the CLI can print one clear line
+saying what went wrong and what to do; the library never prints or exits itself.
+
+Exit codes are part of the CLI contract (docs/cli.md) and never change meaning.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    DIFFERENCES = 1  # diff --exit-code found changes
+    USAGE = 2  # bad command-line usage (click's own code)
+    NOT_A_REPO = 3
+    BAD_INPUT = 4  # a path, file, name or value the user gave cannot be used
+    LOCKED = 5
+    FORMAT = 6  # repository written by a newer mmvc, or a bad config
+    CORRUPT = 7  # an object, index or ref fails its checks
+    CONFLICT = 8  # the operation would lose work (dirty tree, nothing to commit …)
+    GATE = 9  # the trust boundary refused the commit
+    IO = 10  # disk full, permission denied, other OS-level failures
+    INTERRUPTED = 130
+
+
+class MmvcError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class NotARepoError(MmvcError):
+    exit_code = ExitCode.NOT_A_REPO
+
+
+class BadInputError(MmvcError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class LockedError(MmvcError):
+    exit_code = ExitCode.LOCKED
+
+
+class FormatError(MmvcError):
+    exit_code = ExitCode.FORMAT
+
+
+class CorruptError(MmvcError):
+    exit_code = ExitCode.CORRUPT
+
+
+class ConflictError(MmvcError):
+    exit_code = ExitCode.CONFLICT
+
+
+class GateError(MmvcError):
+    exit_code = ExitCode.GATE
+
+
+class StorageError(MmvcError):
+    exit_code = ExitCode.IO
+
+
+class ObjectNotFound(CorruptError):
+    def __init__(self, oid: str, hint: str | None = None):
+        super().__init__(f"object {oid} is missing from the store", hint or "run `mmvc fsck` to see which versions it breaks")
+        self.oid = oid
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    """Translate an OSError into a StorageError whose hint matches the cause."""
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"disk full while {what}", "free some space and run the command again; nothing was half-written")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StorageError(f"permission denied while {what}: {exc.filename}", "check the file's permissions")
+    return StorageError(f"{exc.strerror or exc} while {what}" + (f": {exc.filename}" if exc.filename else ""))
+
+
+def _restore_error(cls, state: dict, args: tuple):
+    err = Exception.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+def _reduce(self):
+    # Errors cross process boundaries (parallel hashing); keep their hint and fields intact.
+    return (_restore_error, (type(self), dict(self.__dict__), self.args))
+
+
+MmvcError.__reduce__ = _reduce

@@ -1,0 +1,204 @@
+"""``mmvc add``: hash and store files, then stage them in the index.
+
+Objects are written before the index, and the index is replaced in one rename at the end, so
+an interrupted add (Ctrl-C, a full disk, a file that changed under us) leaves the index as it
+was; the objects it did store are complete and simply unreferenced until the next add or gc.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mmvc.core.index import IndexEntry
+from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
+from mmvc.errors import BadInputError
+
+PARALLEL_MIN_FILES = 2000
+PARALLEL_MIN_BYTES = 256 << 20
+FLAG_EXEC = 1
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    modified: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    bytes_hashed: int = 0
+    objects_written: int = 0
+    by_modality: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+Progress = Callable[[int, int, int, int], None]  # files done, bytes done, files total, bytes total
+
+
+def add(repo, paths: list[str], modality: int | None = None, force: bool = False, jobs: int | None = None,
+        progress: Progress | None = None, cwd: str | None = None) -> AddResult:
+    t0 = time.perf_counter()
+    if not paths:
+        raise BadInputError("nothing specified, nothing added", "name files or folders, e.g. `mmvc add .`")
+    result = AddResult()
+    with repo.locked("add"):
+        index = repo.load_index()
+        walk = repo.worktree.resolve(paths, cwd=cwd, force=force)
+        result.skipped = walk.skipped
+        todo = []
+        for f in walk.files:
+            e = index.get(f.key)
+            st = f.st
+            if (e is not None and e.size == st.st_size and e.mtime_ns == st.st_mtime_ns and e.ino == st.st_ino
+                    and (modality is None or e.modality == modality) and not index.is_racy(e)):
+                result.unchanged += 1
+                continue
+            todo.append(f)
+        removals = _removals(repo, index, walk)
+        missing = [k for k in walk.explicit if index.get(k) is None]
+        if missing:
+            raise BadInputError(f"pathspec {missing[0]!r} did not match any files" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                                "check the path; to stage the removal of a tracked file use `mmvc rm`")
+        hashed = hash_files(repo, todo, jobs=jobs, progress=progress)
+        unknown = [key for key, _, _, mod, _ in hashed if mod == UNKNOWN and modality is None]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise BadInputError(
+                f"cannot tell the modality of {len(unknown)} file(s): {shown}",
+                "pass --modality text|image|video|audio, or list them in .mmvcignore",
+            )
+        by_key = {f.key: f for f in todo}
+        for key, oid, size, mod, written in hashed:
+            st = by_key[key].st
+            old = index.get(key)
+            mod = modality if modality is not None else mod
+            keep_proc = old is not None and old.oid == oid and old.modality == mod
+            entry = IndexEntry(
+                key, oid, size, mod, FLAG_EXEC if st.st_mode & 0o111 else 0, old.meta if old is not None else "",
+                st.st_mtime_ns, st.st_ino,
+                old.proc_status if keep_proc else 0, old.proc_id if keep_proc else "",
+            )
+            if old is None:
+                result.added += 1
+            elif old.same_content(entry):
+                result.unchanged += 1
+            else:
+                result.modified += 1
+            if old is None or not old.same_content(entry):
+                name = modality_name(mod)
+                result.by_modality[name] = result.by_modality.get(name, 0) + 1
+            result.bytes_hashed += size
+            result.objects_written += written
+            index.set(entry)
+        for key in removals:
+            index.remove(key)
+        result.removed = len(removals)
+        if index.should_compact():
+            index.compact(repo.tree, repo.head_tree())
+        index.write()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _removals(repo, index, walk) -> list[str]:
+    """Tracked files under the folders walked (or named one by one) that are gone from disk."""
+    out = []
+    if walk.covered:
+        present = {f.key for f in walk.files}
+        for prefix in walk.covered:
+            for e in index.iter_entries(prefix + "/" if prefix else ""):
+                if e.path not in present and not os.path.lexists(repo.worktree.abspath(e.path)):
+                    out.append(e.path)
+    out += [k for k in walk.explicit if index.get(k) is not None]
+    return sorted(set(out))
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _plan_slices(files, jobs: int) -> list[list]:
+    """Contiguous runs of the walk (folder locality) with about equal bytes + per-file cost each."""
+    cost = [f.st.st_size + 65536 for f in files]
+    total = sum(cost)
+    slices, cur, acc, goal = [], [], 0, total / jobs
+    for f, c in zip(files, cost):
+        cur.append(f)
+        acc += c
+        if acc >= goal * (len(slices) + 1) and len(slices) < jobs - 1:
+            slices.append(cur)
+            cur = []
+    slices.append(cur)
+    return [s for s in slices if s]
+
+
+_COUNTERS = None  # shared progress counters, inherited by forked workers
+
+
+def _hash_slice(store_args: dict, items: list[tuple], slot: int, counters=None) -> tuple[list, int]:
+    from mmvc.core.store import FileFingerprint, LocalObjectStore
+
+    if counters is None:
+        counters = _COUNTERS
+
+    store = LocalObjectStore(**store_args)
+    out = []
+    done = nbytes = 0
+    with store.writer() as w:
+        for key, abspath, size, mtime, ino in items:
+            before = w.written
+            oid, n, head = w.put_file(abspath, FileFingerprint(size, mtime, ino), head=SNIFF_BYTES)
+            out.append((key, oid, n, detect(key, head), w.written - before))
+            done += 1
+            nbytes += n
+            if counters is not None and (done & 63 == 0 or n > 1 << 20):
+                counters[2 * slot] = done
+                counters[2 * slot + 1] = nbytes
+    if counters is not None:
+        counters[2 * slot] = done
+        counters[2 * slot + 1] = nbytes
+    return out, w.written
+
+
+def hash_files(repo, files, jobs: int | None = None, progress: Progress | None = None) -> list[tuple]:
+    """(key, id, size, detected modality, objects written) per file, hashed on every core."""
+    if not files:
+        return []
+    store = repo.store
+    store_args = dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold, fsync=store.fsync)
+    jobs = jobs or repo.config.jobs or os.cpu_count() or 1
+    total_bytes = sum(f.st.st_size for f in files)
+    items = lambda fs: [(f.key, f.abspath, f.st.st_size, f.st.st_mtime_ns, f.st.st_ino) for f in fs]
+    if jobs <= 1 or (len(files) < PARALLEL_MIN_FILES and total_bytes < PARALLEL_MIN_BYTES) or len(files) == 1:
+        out, _ = _hash_slice(store_args, items(files), 0, [0, 0])
+        if progress:
+            progress(len(files), total_bytes, len(files), total_bytes)
+        store.refresh()
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    slices = _plan_slices(files, jobs)
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    global _COUNTERS
+    counters = _COUNTERS = ctx.Array("q", 2 * len(slices), lock=False)
+    pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx)
+    try:
+        futures = [pool.submit(_hash_slice, store_args, items(s), i) for i, s in enumerate(slices)]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            if progress:
+                progress(sum(counters[0::2]), sum(counters[1::2]), len(files), total_bytes)
+            for f in futures:
+                if f.done() and f.exception() is not None:
+                    raise f.exception()
+        out = []
+        for f in futures:
+            out.extend(f.result()[0])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _COUNTERS = None
+    store.refresh()
+    return out

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmvc.core.hashing import is_object_id
+from mmvc.errors import BadInputError
+
+
+@dataclass
+class ObjectInfo:
+    oid: str
+    kind: str  # commit | node | blob
+    size: int
+    data: bytes | None = None
+
+
+def cat_object(repo, oid: str, with_data: bool = True) -> ObjectInfo:
+    from mmvc.core.objects import object_kind
+
+    oid = oid.strip().lower()
+    if not is_object_id(oid):
+        if len(oid) >= 4 and all(c in "0123456789abcdef" for c in oid):
+            matches = [o for o in repo.store.iter_ids() if o.startswith(oid)]
+            if len(matches) > 1:
+                raise BadInputError(f"ambiguous object id {oid!r}: {', '.join(m[:12] for m in matches[:10])}", "give more characters")
+            if matches:
+                oid = matches[0]
+        if not is_object_id(oid):
+            raise BadInputError(f"{oid!r} is not an object id", "give the 64-character hex id, or a unique prefix of it")
+    size = repo.store.size(oid)
+    if not with_data:
+        with repo.store.open(oid) as f:
+            head = f.read(64 << 10)
+        return ObjectInfo(oid, object_kind(head) if size <= len(head) or head[:4] == b"MMVN" else "blob", size)
+    data = repo.store.get(oid)
+    return ObjectInfo(oid, object_kind(data), size, data)
+
+
+def pretty(repo, info: ObjectInfo) -> dict:
+    """A JSON-ready view of a commit or manifest node."""
+    import json
+
+    from mmvc.core.manifest import decode_node
+    from mmvc.core.modality import modality_name
+
+    if info.kind == "commit":
+        return json.loads(info.data)
+    if info.kind == "node":
+        node = decode_node(info.data, info.oid)
+        if node.is_leaf:
+            items = [{"path": it[0], "oid": it[1].hex(), "size": it[2], "modality": modality_name(it[3]), "flags": it[4],
+                      "meta": json.loads(it[5]) if it[5] else None} for it in node.items]
+        else:
+            items = [{"first": it[0], "child": it[1].hex(), "items": sum(it[2][:5]), "bytes": sum(it[2][5:])} for it in node.items]
+        return {"type": "leaf" if node.is_leaf else "internal", "level": node.level, "entries": items}
+    raise BadInputError(f"object {info.oid} is a blob (user content); -p shows commits and manifest nodes", "use `mmvc cat-object HASH > file` for its bytes")

@@ -1,0 +1,108 @@
+"""``mmvc commit``: staged entries cross the trust boundary into a new version.
+
+Order of writes: tree nodes and the commit object (one pack, finished and durable), then the
+branch ref by compare-and-swap, then the index. A crash before the ref moves leaves only
+unreferenced objects; a crash after it leaves an index that still agrees with the new HEAD.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from mmvc.core.modality import modality_name
+from mmvc.core.objects import Commit, Signature
+from mmvc.errors import ConflictError, GateError
+
+
+@dataclass
+class CommitResult:
+    oid: str
+    branch: str | None
+    parent: str | None
+    message: str
+    added: int = 0
+    modified: int = 0
+    deleted: int = 0
+    gate: str = "ungated"
+    by_modality: dict[str, int] = field(default_factory=dict)
+
+
+def _local_tz_minutes(ts: int) -> int:
+    lt = time.localtime(ts)
+    return (lt.tm_gmtoff or 0) // 60
+
+
+def signature(repo, role: str) -> Signature:
+    """Who and when: MMVC_<ROLE>_NAME/EMAIL/DATE, then repo config, then the login name."""
+    import getpass
+    import socket
+
+    env = os.environ
+    c = repo.config
+    name = env.get(f"MMVC_{role}_NAME") or c.user_name
+    email = env.get(f"MMVC_{role}_EMAIL") or c.user_email
+    if not name or not email:
+        from mmvc.core.config import global_user
+
+        g = global_user()
+        name = name or g.get("name", "")
+        email = email or g.get("email", "")
+    try:
+        login = getpass.getuser()
+    except Exception:
+        login = "unknown"
+    name = name or login
+    email = email or f"{login}@{socket.gethostname()}"
+    when = env.get(f"MMVC_{role}_DATE")
+    ts = int(when) if when and when.lstrip("-").isdigit() else int(time.time())
+    return Signature(name=name, email=email, time=ts, tz=_local_tz_minutes(ts))
+
+
+def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
+    if not message or not message.strip():
+        raise ConflictError("empty commit message", "give one with -m MESSAGE")
+    from mmvc.ops.gate import admit
+
+    with repo.locked("commit"):
+        branch, parent = repo.head()
+        root = repo.read_commit(parent).tree if parent else ""
+        index = repo.load_index()
+        tree = repo.tree
+        staged = index.staged(tree, root)
+        if not staged and not allow_empty:
+            raise ConflictError("nothing to commit (no staged changes)", "stage changes with `mmvc add`, or pass --allow-empty")
+        verdict = admit(repo, staged)
+        if verdict.refused:
+            shown = "; ".join(f"{p}: {why}" for p, why in verdict.refused[:5])
+            raise GateError(f"{len(verdict.refused)} staged item(s) may not enter a version: {shown}", "run `mmvc process`, then commit again")
+        changes = [(p, e.manifest() if e is not None else None) for p, e in verdict.admitted]
+        result = CommitResult(oid="", branch=branch, parent=parent, message=message, gate=verdict.gate.mode)
+        for p, e, h in staged:
+            if e is None:
+                result.deleted += 1
+            elif h is None:
+                result.added += 1
+            else:
+                result.modified += 1
+            if e is not None:
+                name = modality_name(e.modality)
+                result.by_modality[name] = result.by_modality.get(name, 0) + 1
+        with repo.store.writer() as w:
+            new_root = tree.apply_changes(root, changes, w) if root else tree.build((c for _, c in changes if c is not None), w)
+            author = signature(repo, "AUTHOR")
+            committer = signature(repo, "COMMITTER")
+            c = Commit(tree=new_root, parents=(parent,) if parent else (), author=author, committer=committer,
+                       message=message if message.endswith("\n") else message + "\n", gate=verdict.gate)
+            result.oid = w.put_bytes(c.encode())
+        if branch:
+            repo.refs.update(branch, result.oid, parent)
+        else:
+            from mmvc.core.store import atomic_write
+
+            atomic_write(repo.refs.head_path, (result.oid + "\n").encode())
+        if index.should_compact():
+            index.compact(tree, new_root)
+            index.write()
+    return result

@@ -1,0 +1,85 @@
+"""Revision names: ``HEAD``, branches, tags, full or unique-prefix ids, and ``~N`` / ``^N`` suffixes."""
+
+from __future__ import annotations
+
+import re
+
+from mmvc.core.hashing import is_object_id
+from mmvc.errors import BadInputError
+
+_SUFFIX = re.compile(r"(~\d*|\^\d*)$")
+
+
+def resolve(repo, rev: str) -> str:
+    """The commit id ``rev`` names; errors list candidates when it is ambiguous or unknown."""
+    if not rev:
+        raise BadInputError("empty revision", "name a branch, tag or commit id")
+    steps = []
+    base = rev
+    while True:
+        m = _SUFFIX.search(base)
+        if not m or m.start() == 0:
+            break
+        steps.append(m.group(0))
+        base = base[: m.start()]
+    oid = _resolve_base(repo, base, rev)
+    for step in reversed(steps):
+        n = int(step[1:]) if len(step) > 1 else 1
+        if step[0] == "~":
+            for _ in range(n):
+                oid = _parent(repo, oid, 0, rev)
+        else:
+            oid = oid if n == 0 else _parent(repo, oid, n - 1, rev)
+    return oid
+
+
+def _parent(repo, oid: str, which: int, rev: str) -> str:
+    parents = repo.read_commit(oid).parents
+    if which >= len(parents):
+        raise BadInputError(f"revision {rev!r} goes past the first commit", "use fewer ~ or ^ steps; `mmvc log` lists the history")
+    return parents[which]
+
+
+def _resolve_base(repo, name: str, rev: str) -> str:
+    refs = repo.refs
+    if name in ("HEAD", "@"):
+        branch, oid = refs.head_target()
+        if oid is None:
+            raise BadInputError(f"HEAD does not point at a commit yet (branch {branch or '?'} has no commits)", "make the first commit with `mmvc commit`")
+        return oid
+    for ref in (name, f"refs/{name}", f"refs/heads/{name}", f"refs/tags/{name}", f"refs/remotes/{name}"):
+        if ref.startswith("refs/") and ".." not in ref:
+            oid = refs.read(ref)
+            if oid:
+                return _peel(repo, oid)
+    if is_object_id(name):
+        if not repo.store.has(name):
+            raise BadInputError(f"unknown revision {name}", "no object with that id is in this repository")
+        return name
+    if re.fullmatch(r"[0-9a-f]{4,63}", name):
+        matches = [o for o in repo.store.iter_ids() if o.startswith(name)]
+        commits = [o for o in matches if _is_commit(repo, o)]
+        if len(commits) == 1:
+            return commits[0]
+        if len(commits) > 1:
+            raise BadInputError(f"ambiguous revision {name!r}: {', '.join(c[:12] for c in commits[:10])}", "give more characters of the id")
+    branches = [r.split("/", 2)[-1] for r in refs.list("refs/heads")]
+    close = [b for b in branches if b.startswith(name[:3])][:5] if name else []
+    raise BadInputError(
+        f"unknown revision {rev!r}",
+        ("did you mean " + ", ".join(close) + "?") if close else "name a branch, a tag or a commit id; `mmvc log` lists commits",
+    )
+
+
+def _is_commit(repo, oid: str) -> bool:
+    from mmvc.core.objects import object_kind
+
+    try:
+        return object_kind(repo.store.get(oid)) == "commit"
+    except Exception:
+        return False
+
+
+def _peel(repo, oid: str) -> str:
+    """A tag object's target; a commit id as it is. (Annotated tags arrive with the history work.)"""
+    return oid

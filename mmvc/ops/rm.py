@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from mmvc.errors import ConflictError
+from mmvc.ops.pathspec_match import tracked_matches
+from mmvc.ops.status import _file_hash
+
+
+@dataclass
+class RmResult:
+    removed: list[str] = field(default_factory=list)
+    cached: bool = False
+
+
+def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, force: bool = False, cwd: str | None = None) -> RmResult:
+    """Stop tracking items and (unless ``cached``) delete their files. Files with changes the
+    index does not hold are kept unless ``force``, since deleting them would lose work."""
+    with repo.locked("rm"):
+        index = repo.load_index()
+        keys = tracked_matches(repo, lambda p: (e.path for e in index.iter_entries(p)), paths, cwd, recursive)
+        if not cached and not force:
+            dirty = []
+            for k in keys:
+                full = repo.worktree.abspath(k)
+                e = index.get(k)
+                if os.path.lexists(full):
+                    st = os.lstat(full)
+                    if (st.st_size, st.st_mtime_ns) != (e.size, e.mtime_ns) and _file_hash(full) != e.oid:
+                        dirty.append(k)
+            if dirty:
+                raise ConflictError(
+                    f"{len(dirty)} file(s) have changes that are not staged: {', '.join(dirty[:5])}",
+                    "stage them first, keep the files with --cached, or discard the changes with --force",
+                )
+        for k in keys:
+            index.remove(k)
+        index.write()
+        if not cached:
+            for k in keys:
+                full = repo.worktree.abspath(k)
+                try:
+                    os.unlink(full)
+                except FileNotFoundError:
+                    pass
+                _prune_empty_dirs(repo.worktree.root, os.path.dirname(full))
+    return RmResult(removed=keys, cached=cached)
+
+
+def _prune_empty_dirs(root: str, d: str) -> None:
+    while d != root and d.startswith(root):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+        d = os.path.dirname(d)

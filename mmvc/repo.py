@@ -1,0 +1,158 @@
+"""The Repo façade: finds a repository and hands its parts to the verbs in ``mmvc.ops``."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from functools import cached_property
+
+from mmvc.errors import NotARepoError
+
+MMVC_DIR = ".mmvc"
+
+
+class Repo:
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.dir = os.path.join(self.root, MMVC_DIR)
+        if not os.path.isdir(self.dir):
+            raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
+        self.config  # refuse a newer format before touching anything
+
+    # -- finding
+
+    @classmethod
+    def discover(cls, start: str | None = None) -> "Repo":
+        """The repository containing ``start`` (default: the current folder), walking up."""
+        d = os.path.abspath(start or os.getcwd())
+        while True:
+            if os.path.isdir(os.path.join(d, MMVC_DIR)):
+                return cls(d)
+            parent = os.path.dirname(d)
+            if parent == d:
+                raise NotARepoError(
+                    f"not an mmvc repository (or any parent up to /): {os.path.abspath(start or os.getcwd())}",
+                    "run `mmvc init` to create one, or use -C DIR to point at one",
+                )
+            d = parent
+
+    open = discover
+
+    @classmethod
+    def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> "Repo":
+        from mmvc.ops.init import init
+
+        return init(path, ungated=ungated, branch=branch)
+
+    # -- parts
+
+    @cached_property
+    def config(self):
+        from mmvc.core.config import Config
+
+        return Config.load(os.path.join(self.dir, "config.toml"))
+
+    @cached_property
+    def store(self):
+        from mmvc.core.store import LocalObjectStore
+
+        c = self.config
+        return LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync)
+
+    @cached_property
+    def refs(self):
+        from mmvc.core.refs import RefStore
+
+        return RefStore(self.dir)
+
+    @cached_property
+    def tree(self):
+        from mmvc.core.manifest import ManifestTree
+
+        return ManifestTree(self.store)
+
+    @cached_property
+    def worktree(self):
+        from mmvc.core.worktree import WorkTree
+
+        return WorkTree(self.root)
+
+    def load_index(self):
+        from mmvc.core.index import Index
+
+        return Index.load(self.dir)
+
+    @contextmanager
+    def locked(self, what: str):
+        from mmvc.core.lock import RepoLock
+
+        with RepoLock(self.dir, what):
+            yield
+
+    # -- history
+
+    def read_commit(self, oid: str):
+        from mmvc.core.objects import Commit
+
+        return Commit.decode(self.store.get(oid), oid)
+
+    def head(self) -> tuple[str | None, str | None]:
+        """(branch ref or None when detached, commit id or None before the first commit)."""
+        return self.refs.head_target()
+
+    def head_tree(self) -> str:
+        """Root id of HEAD's tree, or "" before the first commit."""
+        _, oid = self.head()
+        return self.read_commit(oid).tree if oid else ""
+
+    def resolve(self, rev: str) -> str:
+        from mmvc.ops.revparse import resolve
+
+        return resolve(self, rev)
+
+    # -- verbs (each lives in mmvc/ops/<verb>.py)
+
+    def add(self, paths, **kw):
+        from mmvc.ops.add import add
+
+        return add(self, paths, **kw)
+
+    def status(self, **kw):
+        from mmvc.ops.status import status
+
+        return status(self, **kw)
+
+    def commit(self, message: str, **kw):
+        from mmvc.ops.commit import commit
+
+        return commit(self, message, **kw)
+
+    def log(self, rev: str = "HEAD", **kw):
+        from mmvc.ops.log import log
+
+        return log(self, rev, **kw)
+
+    def show(self, rev: str = "HEAD"):
+        from mmvc.ops.show import show
+
+        return show(self, rev)
+
+    def ls_files(self, rev: str | None = None, prefix: str = ""):
+        from mmvc.ops.ls_files import ls_files
+
+        return ls_files(self, rev, prefix)
+
+    def rm(self, paths, **kw):
+        from mmvc.ops.rm import rm
+
+        return rm(self, paths, **kw)
+
+    def mv(self, src: str, dst: str, **kw):
+        from mmvc.ops.mv import mv
+
+        return mv(self, src, dst, **kw)
+
+    def restore(self, paths, **kw):
+        from mmvc.ops.restore import restore
+
+        return restore(self, paths, **kw)
