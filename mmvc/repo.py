@@ -57,7 +57,7 @@ class Repo:
         from mmvc.core.store import LocalObjectStore
 
         c = self.config
-        return LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync)
+        return LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
 
     @cached_property
     def refs(self):

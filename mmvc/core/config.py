@@ -18,7 +18,7 @@ class Config:
     gated: bool = True
     link: tuple[str, ...] = DEFAULT_LINK
     pack_threshold: int = 256 * 1024
-    fsync: bool = True
+    fsync_objects: bool = False
     jobs: int = 0  # 0 = one per core
     user_name: str = ""
     user_email: str = ""
@@ -49,7 +49,7 @@ class Config:
             gated=bool(raw.get("process", {}).get("gated", True)),
             link=tuple(m.strip() for m in (link.split(",") if isinstance(link, str) else link) if m.strip()),
             pack_threshold=int(core.get("pack_threshold", 256 * 1024)),
-            fsync=bool(core.get("fsync", True)),
+            fsync_objects=bool(core.get("fsync_objects", False)),
             jobs=int(core.get("jobs", 0)),
             user_name=str(user.get("name", "")),
             user_email=str(user.get("email", "")),
@@ -66,6 +66,9 @@ def initial_config_text(gated: bool) -> str:
         f'link = "{",".join(DEFAULT_LINK)}"\n'
         "# objects up to this many bytes are packed instead of stored as loose files\n"
         "pack_threshold = 262144\n"
+        "# true: flush every added object to disk before `add` returns (refs, the index and\n"
+        "# commits are always flushed; `commit` flushes what its version points at)\n"
+        "fsync_objects = false\n"
         "\n"
         "[process]\n"
         "# false: commits skip the curation gate (raw-zone storage); such versions are marked ungated\n"

@@ -34,6 +34,7 @@ INDEX_MAGIC = b"MMIX"
 BASE_MAGIC = b"MMIB"
 INDEX_VERSION = 1
 _ZERO_ID = bytes(ID_RAW_LEN)
+_ZERO_HEX = "0" * 64
 _U32 = struct.Struct("<I")
 _HEADER = struct.Struct("<4sHH32sq")  # magic, version, reserved, base id (raw, zeros = none), written_ns
 _BASE_HEADER = struct.Struct("<4sHHq")
@@ -89,10 +90,40 @@ class EntryTable:
 
     @classmethod
     def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> "EntryTable":
+        """Columns built in bulk (C-level joins), which is what keeps a 10M-entry index usable."""
+        rows = [e if e[1] is not None else IndexEntry(e[0], "", 0, 0, 0, "") for e in entries]
         t = cls()
-        for e in entries:
-            t.append(e)
+        if not rows:
+            return t
+        t.paths = [r[0] for r in rows]
+        t.ids = bytearray(bytes.fromhex("".join(r[1] or _ZERO_HEX for r in rows)))
+        t.sizes = _arr("Q", [r[2] for r in rows])
+        t.mods = bytearray(r[3] for r in rows)
+        t.flags = bytearray(r[4] for r in rows)
+        t.metas = [r[5] for r in rows]
+        t.mtimes = _arr("q", [r[6] for r in rows])
+        t.inos = _arr("Q", [r[7] for r in rows])
+        t.proc_status = bytearray(r[8] for r in rows)
+        t.proc_ids = bytearray(bytes.fromhex("".join(r[9] or _ZERO_HEX for r in rows)))
+        t.tombstones = bytearray(1 if not r[1] else 0 for r in rows)
         return t
+
+    def entries(self, lo: int = 0, hi: int | None = None) -> list[IndexEntry | None]:
+        """Rows lo..hi decoded at once (tombstones as None), far faster than ``entry`` in a loop."""
+        hi = len(self.paths) if hi is None else hi
+        if hi <= lo:
+            return []
+        ids = self.ids[32 * lo : 32 * hi].hex()
+        pids = self.proc_ids[32 * lo : 32 * hi].hex()
+        n64 = 64 * (hi - lo)
+        oids = [ids[i : i + 64] for i in range(0, n64, 64)]
+        procs = ["" if p == _ZERO_HEX else p for p in (pids[i : i + 64] for i in range(0, n64, 64))]
+        rows = list(map(IndexEntry._make, zip(self.paths[lo:hi], oids, self.sizes[lo:hi], self.mods[lo:hi], self.flags[lo:hi],
+                                             self.metas[lo:hi], self.mtimes[lo:hi], self.inos[lo:hi], self.proc_status[lo:hi], procs)))
+        dead = self.tombstones[lo:hi]
+        if any(dead):
+            rows = [None if d else r for r, d in zip(rows, dead)]
+        return rows
 
     def append(self, e) -> None:
         """Append an IndexEntry, or ``(path, None)`` for a deletion (overlay only)."""
@@ -253,7 +284,7 @@ class Index:
                 raise ValueError("trailing bytes")
         except (struct.error, ValueError, UnicodeDecodeError) as e:
             raise CorruptError(f"{what} is corrupt ({e})", "`mmvc reset --index` rebuilds it from HEAD") from None
-        idx.overlay = {table.paths[i]: table.entry(i) for i in range(len(table))}
+        idx.overlay = dict(zip(table.paths, table.entries()))
         return idx
 
     @property
@@ -298,22 +329,29 @@ class Index:
     def iter_entries(self, prefix: str = "") -> Iterator[IndexEntry]:
         """Every entry, sorted by path (the overlay merged over the base)."""
         base = self.base
-        over = sorted(self.overlay.items())
-        bi = bisect.bisect_left(base.paths, prefix) if prefix else 0
-        oi = bisect.bisect_left(over, (prefix,)) if prefix else 0
-        nb, no = len(base), len(over)
-        while bi < nb or oi < no:
-            if oi < no and (bi >= nb or over[oi][0] <= base.paths[bi]):
-                path, e = over[oi]
-                oi += 1
-                if bi < nb and base.paths[bi] == path:
-                    bi += 1
-            else:
-                path = base.paths[bi]
-                e = base.entry(bi)
-                bi += 1
-            if prefix and not path.startswith(prefix):
-                break
+        lo, hi = 0, len(base)
+        if prefix:
+            lo = bisect.bisect_left(base.paths, prefix)
+            hi = bisect.bisect_left(base.paths, prefix + "\U0010ffff", lo)
+        over = sorted((p, e) for p, e in self.overlay.items() if p.startswith(prefix))
+        if not over:
+            yield from (e for e in base.entries(lo, hi) if e is not None)
+            return
+        oi, no = 0, len(over)
+        for start in range(lo, hi, 65536):
+            for e in base.entries(start, min(hi, start + 65536)):
+                path = e.path
+                while oi < no and over[oi][0] < path:
+                    if over[oi][1] is not None:
+                        yield over[oi][1]
+                    oi += 1
+                if oi < no and over[oi][0] == path:
+                    if over[oi][1] is not None:
+                        yield over[oi][1]
+                    oi += 1
+                    continue
+                yield e
+        for _, e in over[oi:]:
             if e is not None:
                 yield e
 
@@ -334,8 +372,7 @@ class Index:
 
     def reset_to(self, entries: Iterable[IndexEntry]) -> None:
         """Replace everything (checkout, reset): the new base is exactly ``entries``."""
-        self._base = EntryTable.from_entries(entries)
-        self.base_id = ""
+        self._base = EntryTable.from_entries(list(entries))
         self.overlay = {}
         self._base_dirty = True
 
@@ -354,21 +391,15 @@ class Index:
             out.append((p, e, h))
         return out
 
-    def should_compact(self) -> bool:
+    def should_fold(self) -> bool:
         return self._base_dirty or (len(self.overlay) > 4096 and len(self.overlay) * 8 > len(self.base))
 
-    def compact(self, tree=None, root: str = "") -> None:
-        """Fold the overlay into a new base, keeping in the overlay only what differs from HEAD."""
-        keep: dict[str, IndexEntry | None] = {}
-        if root and tree is not None:
-            for p, e, _ in self.staged(tree, root):
-                keep[p] = e
-        elif self.overlay:
-            keep = {p: e for p, e in self.overlay.items() if e is not None}
-        self._base = EntryTable.from_entries(self.iter_entries())
-        self.base_id = ""
+    def fold(self) -> None:
+        """Merge the overlay into a new base. Only valid when the overlay agrees with HEAD (right
+        after a commit, or after a reset), since the invariant then holds with an empty overlay."""
+        self._base = EntryTable.from_entries(list(self.iter_entries()))
         self._base_dirty = True
-        self.overlay = keep
+        self.overlay = {}
 
     # -- writing
 
@@ -384,7 +415,7 @@ class Index:
             atomic_write(os.path.join(self.base_dir, self.base_id + ".base"), body + digest)
             self.base_written_ns = now
             self._base_dirty = False
-        table = EntryTable.from_entries(e if e is not None else (p, None) for p, e in sorted(self.overlay.items()))
+        table = EntryTable.from_entries([e if e is not None else (p, None) for p, e in sorted(self.overlay.items())])
         body = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now) + table.encode()
         atomic_write(self.path, body + blake3(body).digest())
         self.written_ns = now

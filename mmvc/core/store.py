@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
+from blake3 import blake3
+
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
 from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
 
@@ -73,8 +75,9 @@ class ObjectStore(ABC):
     def size(self, oid: str) -> int: ...
 
     @abstractmethod
-    def writer(self) -> "ObjectWriter":
-        """A batch writer; leaving its ``with`` block normally makes every object durable."""
+    def writer(self, durable: bool | None = None) -> "ObjectWriter":
+        """A batch writer; leaving its ``with`` block normally makes every object visible
+        (and, when ``durable`` or the store's fsync setting says so, flushed to disk)."""
 
     @abstractmethod
     def iter_ids(self) -> Iterator[str]: ...
@@ -135,12 +138,17 @@ class PackIndex:
 
     HEADER = struct.Struct("<4sHHI")
 
-    def __init__(self, idx_path: str):
+    def __init__(self, idx_path: str, data: bytes | None = None):
+        """Map the index file at ``idx_path``, or parse ``data`` (an index fetched from a
+        non-local backend, which then reads the pack itself; ``read`` is for local packs)."""
         self.idx_path = idx_path
         self.pack_path = idx_path[: -len(".idx")] + ".pack"
-        with open(idx_path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        if data is not None:
+            self.buf = data
+        else:
+            with open(idx_path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         try:
             magic, version, _, count = self.HEADER.unpack_from(self.buf, 0)
         except struct.error:
@@ -155,8 +163,14 @@ class PackIndex:
         self.ids_off = fan_off + 256 * 4
         self.offs_off = self.ids_off + count * ID_RAW_LEN
         self.lens_off = self.offs_off + count * 8
-        if len(self.buf) < self.lens_off + count * 8 + 64:
-            raise CorruptError(f"pack index {idx_path} is truncated", "run `mmvc fsck`")
+        if len(self.buf) != self.lens_off + count * 8 + 64:
+            raise CorruptError(f"pack index {idx_path} is truncated or has trailing bytes", "run `mmvc fsck`")
+        # A flipped offset or length would hand back the wrong bytes under a valid id, so the
+        # index's own checksum is checked once on load (BLAKE3: milliseconds per million ids).
+        with memoryview(self.buf) as view:
+            intact = blake3(view[:-32], max_threads=blake3.AUTO).digest() == view[-32:]
+        if not intact:
+            raise CorruptError(f"pack index {idx_path} is corrupt (checksum mismatch)", "run `mmvc fsck`")
         self.ids = _IdColumn(self.buf, self.ids_off, count)
         self._fh = None
         self._lock = threading.Lock()
@@ -292,6 +306,7 @@ class LocalObjectStore(ObjectStore):
         self.pack_threshold = pack_threshold
         self.fsync = fsync
         self._packs: dict[str, PackIndex] | None = None
+        self._pack_list: tuple[PackIndex, ...] = ()
         self._packs_lock = threading.Lock()
 
     # -- layout
@@ -306,12 +321,13 @@ class LocalObjectStore(ObjectStore):
 
     # -- packs
 
-    def packs(self) -> list[PackIndex]:
-        with self._packs_lock:
-            if self._packs is None:
-                self._packs = {}
-                self._scan_packs_locked()
-            return list(self._packs.values())
+    def packs(self) -> tuple[PackIndex, ...]:
+        if self._packs is None:
+            with self._packs_lock:
+                if self._packs is None:
+                    self._packs = {}
+                    self._scan_packs_locked()
+        return self._pack_list
 
     def _scan_packs_locked(self) -> None:
         try:
@@ -321,6 +337,7 @@ class LocalObjectStore(ObjectStore):
         for name in sorted(names):
             if name.endswith(".idx") and name not in self._packs:
                 self._packs[name] = PackIndex(os.path.join(self.pack_dir, name))
+        self._pack_list = tuple(self._packs.values())
 
     def refresh(self) -> None:
         with self._packs_lock:
@@ -331,6 +348,7 @@ class LocalObjectStore(ObjectStore):
         with self._packs_lock:
             if self._packs is not None:
                 self._packs[os.path.basename(idx_path)] = PackIndex(idx_path)
+                self._pack_list = tuple(self._packs.values())
 
     def _find_packed(self, oid: str) -> tuple[PackIndex, int] | None:
         raw = bytes.fromhex(oid)
@@ -342,13 +360,22 @@ class LocalObjectStore(ObjectStore):
 
     # -- reads
 
-    def has(self, oid: str) -> bool:
+    def has(self, oid: str, refresh: bool = True) -> bool:
         if self._find_packed(oid) is not None:
             return True
         if os.path.exists(self.loose_path(oid)):
             return True
+        if not refresh:
+            return False
         self.refresh()  # another process may have finished a pack since we looked
         return self._find_packed(oid) is not None
+
+    def has_packed(self, raw: bytes) -> bool:
+        """Whether a finished pack holds the object (no refresh: for the hot path of writers)."""
+        for p in self.packs():
+            if p.find(raw) >= 0:
+                return True
+        return False
 
     def has_many(self, oids: Iterable[str]) -> set[str]:
         oids = list(oids)
@@ -411,21 +438,24 @@ class LocalObjectStore(ObjectStore):
                     if is_object_id(name) and name not in seen:
                         yield name
 
-    def writer(self) -> "LocalObjectWriter":
-        return LocalObjectWriter(self)
+    def writer(self, durable: bool | None = None) -> "LocalObjectWriter":
+        """``durable`` forces fsync (commits, whose refs will point at what they write)."""
+        return LocalObjectWriter(self, fsync=self.fsync if durable is None else durable)
 
     def close(self) -> None:
         with self._packs_lock:
             for p in (self._packs or {}).values():
                 p.close()
             self._packs = None
+            self._pack_list = ()
 
 
 class LocalObjectWriter(ObjectWriter):
     """Packs small objects into one temp pack (finished on close) and writes large ones loose."""
 
-    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES):
+    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES, fsync: bool = False):
         self.store = store
+        self.fsync = fsync
         self.pack_max_bytes = pack_max_bytes
         self._pack = None  # open temp pack file
         self._pack_tmp = None
@@ -449,10 +479,11 @@ class LocalObjectWriter(ObjectWriter):
         if raw in self._pack_ids:
             return
         if len(data) > self.store.pack_threshold:
-            if not self.store.has(oid):
+            if not self.store.has(oid, refresh=False):
                 self._write_loose_bytes(oid, data)
             return
-        if self.store.has(oid):
+        # Small objects are only ever packed, so finished packs are the only place to look.
+        if self.store.has_packed(raw):
             return
         if self._pack is None:
             self._open_pack()
@@ -493,7 +524,7 @@ class LocalObjectWriter(ObjectWriter):
             return
         self._flush_buf()
         try:
-            if self.store.fsync:
+            if self.fsync:
                 os.fsync(self._pack.fileno())
             self._pack.close()
             self._pack = None
@@ -506,7 +537,7 @@ class LocalObjectWriter(ObjectWriter):
             idx = encode_pack_index(self._pack_entries, self._hasher.digest())
             os.replace(self._pack_tmp, base + ".pack")
             # The index is what makes a pack visible, so it lands last and whole.
-            atomic_write(base + ".idx", idx, fsync=self.store.fsync)
+            atomic_write(base + ".idx", idx, fsync=self.fsync)
         except OSError as e:
             raise storage_error(e, "finishing a pack file") from e
         self.finished_packs.append(base + ".idx")
@@ -524,7 +555,7 @@ class LocalObjectWriter(ObjectWriter):
     def _write_loose_bytes(self, oid: str, data) -> None:
         path = self._loose_target(oid)
         try:
-            atomic_write(path, data, fsync=self.store.fsync)
+            atomic_write(path, data, fsync=self.fsync)
         except OSError as e:
             raise storage_error(e, f"writing object {oid}") from e
         self.written += 1
@@ -576,11 +607,11 @@ class LocalObjectWriter(ObjectWriter):
                 total += n
             _check_unchanged(path, fd, st, total)
             oid = hasher.hexdigest()
-            if self.store.has(oid):
+            if self.store.has(oid, refresh=False):
                 return oid, total, first
             target = self._loose_target(oid)
             if out is not None:
-                if self.store.fsync:
+                if self.fsync:
                     os.fsync(out.fileno())
                 out.close()
                 out = None
@@ -628,7 +659,7 @@ class LocalObjectWriter(ObjectWriter):
                     with open(tmp, "wb") as out:
                         os.lseek(fd, 0, os.SEEK_SET)
                         _copy_fd(fd, out.fileno(), st.st_size)
-                        if self.store.fsync:
+                        if self.fsync:
                             os.fsync(out.fileno())
                     os.chmod(tmp, 0o444)
                 _check_unchanged(path, fd, st, st.st_size)

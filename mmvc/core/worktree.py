@@ -13,6 +13,7 @@ import glob
 import os
 import stat as statmod
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mmvc.errors import BadInputError
 
@@ -40,11 +41,14 @@ def validate_key(key: str, what: str = "path") -> str:
     return key
 
 
-@dataclass
-class WalkedFile:
+class WalkedFile(NamedTuple):
+    """A regular file found by a walk, with the stat fields the stat cache compares."""
+
     key: str
-    abspath: str
-    st: os.stat_result
+    size: int
+    mtime_ns: int
+    ino: int
+    mode: int
 
 
 @dataclass
@@ -79,6 +83,11 @@ class IgnoreRules:
                 spec = pathspec.GitIgnoreSpec.from_lines(lines)
             self._specs[dir_key] = spec
         return self._specs[dir_key]
+
+    def any_rules(self, dir_key: str) -> bool:
+        """Whether any .mmvcignore applies inside ``dir_key`` (lets a walk skip the checks)."""
+        parts = dir_key.split("/") if dir_key else []
+        return any(self.spec_for("/".join(parts[:d])) is not None for d in range(len(parts) + 1))
 
     def ignored(self, key: str, is_dir: bool) -> bool:
         parts = key.split("/")
@@ -129,30 +138,33 @@ class WorkTree:
                 out.skipped.append((d, "folder is not readable"))
                 continue
             subdirs = []
+            rules = ignore.any_rules(d)
+            files = out.files
             with it:
                 for entry in it:
                     name = entry.name
                     key = prefix + name
-                    try:
-                        key.encode("utf-8")
-                    except UnicodeEncodeError:
-                        validate_key(key)  # raises the clear error
+                    if not name.isascii():
+                        try:
+                            key.encode("utf-8")
+                        except UnicodeEncodeError:
+                            validate_key(key)  # raises the clear error
                     if entry.is_dir(follow_symlinks=False):
-                        if name in ALWAYS_IGNORED_DIRS or ignore.ignored(key, True):
+                        if name in ALWAYS_IGNORED_DIRS or rules and ignore.ignored(key, True):
                             continue
                         subdirs.append(key)
                         continue
                     if entry.is_symlink():
-                        if not ignore.ignored(key, False):
+                        if not (rules and ignore.ignored(key, False)):
                             out.skipped.append((key, "symbolic link (not followed)"))
                         continue
-                    if name == IGNORE_FILE or ignore.ignored(key, False):
+                    if name == IGNORE_FILE or rules and ignore.ignored(key, False):
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if not statmod.S_ISREG(st.st_mode):
                         out.skipped.append((key, "not a regular file"))
                         continue
-                    out.files.append(WalkedFile(key, entry.path, st))
+                    files.append(WalkedFile(key, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
             stack.extend(sorted(subdirs, reverse=True))
 
     def resolve(self, pathspecs: list[str], cwd: str | None = None, force: bool = False) -> WalkResult:
@@ -205,4 +217,4 @@ class WorkTree:
                 return
             if not force:
                 raise BadInputError(f"{spec} is ignored by .mmvcignore", "use --force to add it anyway")
-        out.files.append(WalkedFile(key, full, st))
+        out.files.append(WalkedFile(key, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))

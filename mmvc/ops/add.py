@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,8 +51,7 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
         todo = []
         for f in walk.files:
             e = index.get(f.key)
-            st = f.st
-            if (e is not None and e.size == st.st_size and e.mtime_ns == st.st_mtime_ns and e.ino == st.st_ino
+            if (e is not None and e.size == f.size and e.mtime_ns == f.mtime_ns and e.ino == f.ino
                     and (modality is None or e.modality == modality) and not index.is_racy(e)):
                 result.unchanged += 1
                 continue
@@ -62,41 +62,42 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
             raise BadInputError(f"pathspec {missing[0]!r} did not match any files" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                                 "check the path; to stage the removal of a tracked file use `mmvc rm`")
         hashed = hash_files(repo, todo, jobs=jobs, progress=progress)
-        unknown = [key for key, _, _, mod, _ in hashed if mod == UNKNOWN and modality is None]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-            raise BadInputError(
-                f"cannot tell the modality of {len(unknown)} file(s): {shown}",
-                "pass --modality text|image|video|audio, or list them in .mmvcignore",
-            )
-        by_key = {f.key: f for f in todo}
-        for key, oid, size, mod, written in hashed:
-            st = by_key[key].st
+        if modality is None:
+            # a tracked file keeps the modality it was staged with when its bytes no longer tell
+            unknown = [row[0] for row in hashed if row[3] == UNKNOWN and index.get(row[0]) is None]
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                raise BadInputError(
+                    f"cannot tell the modality of {len(unknown)} file(s): {shown}",
+                    "pass --modality text|image|video|audio, or list them in .mmvcignore",
+                )
+        staged_mods = Counter()
+        for key, oid, size, mod, flags, mtime, ino, written in hashed:
             old = index.get(key)
-            mod = modality if modality is not None else mod
-            keep_proc = old is not None and old.oid == oid and old.modality == mod
-            entry = IndexEntry(
-                key, oid, size, mod, FLAG_EXEC if st.st_mode & 0o111 else 0, old.meta if old is not None else "",
-                st.st_mtime_ns, st.st_ino,
-                old.proc_status if keep_proc else 0, old.proc_id if keep_proc else "",
-            )
+            if modality is not None:
+                mod = modality
+            elif mod == UNKNOWN:
+                mod = old.modality
             if old is None:
+                entry = IndexEntry(key, oid, size, mod, flags, "", mtime, ino)
                 result.added += 1
-            elif old.same_content(entry):
-                result.unchanged += 1
+                staged_mods[mod] += 1
             else:
-                result.modified += 1
-            if old is None or not old.same_content(entry):
-                name = modality_name(mod)
-                result.by_modality[name] = result.by_modality.get(name, 0) + 1
+                keep_proc = old.oid == oid and old.modality == mod
+                entry = IndexEntry(key, oid, size, mod, flags, old.meta, mtime, ino,
+                                   old.proc_status if keep_proc else 0, old.proc_id if keep_proc else "")
+                if old.same_content(entry):
+                    result.unchanged += 1
+                else:
+                    result.modified += 1
+                    staged_mods[mod] += 1
             result.bytes_hashed += size
             result.objects_written += written
             index.set(entry)
+        result.by_modality = {modality_name(m): n for m, n in sorted(staged_mods.items())}
         for key in removals:
             index.remove(key)
         result.removed = len(removals)
-        if index.should_compact():
-            index.compact(repo.tree, repo.head_tree())
         index.write()
     result.seconds = time.perf_counter() - t0
     return result
@@ -120,7 +121,7 @@ def _removals(repo, index, walk) -> list[str]:
 
 def _plan_slices(files, jobs: int) -> list[list]:
     """Contiguous runs of the walk (folder locality) with about equal bytes + per-file cost each."""
-    cost = [f.st.st_size + 65536 for f in files]
+    cost = [f.size + 65536 for f in files]
     total = sum(cost)
     slices, cur, acc, goal = [], [], 0, total / jobs
     for f, c in zip(files, cost):
@@ -136,7 +137,7 @@ def _plan_slices(files, jobs: int) -> list[list]:
 _COUNTERS = None  # shared progress counters, inherited by forked workers
 
 
-def _hash_slice(store_args: dict, items: list[tuple], slot: int, counters=None) -> tuple[list, int]:
+def _hash_slice(store_args: dict, root: str, items: list, slot: int, counters=None) -> tuple[list, int]:
     from mmvc.core.store import FileFingerprint, LocalObjectStore
 
     if counters is None:
@@ -146,10 +147,11 @@ def _hash_slice(store_args: dict, items: list[tuple], slot: int, counters=None) 
     out = []
     done = nbytes = 0
     with store.writer() as w:
-        for key, abspath, size, mtime, ino in items:
+        sep = os.sep
+        for key, size, mtime, ino, mode in items:
             before = w.written
-            oid, n, head = w.put_file(abspath, FileFingerprint(size, mtime, ino), head=SNIFF_BYTES)
-            out.append((key, oid, n, detect(key, head), w.written - before))
+            oid, n, head = w.put_file(root + sep + key, FileFingerprint(size, mtime, ino), head=SNIFF_BYTES)
+            out.append((key, oid, n, detect(key, head), FLAG_EXEC if mode & 0o111 else 0, mtime, ino, w.written - before))
             done += 1
             nbytes += n
             if counters is not None and (done & 63 == 0 or n > 1 << 20):
@@ -162,16 +164,17 @@ def _hash_slice(store_args: dict, items: list[tuple], slot: int, counters=None) 
 
 
 def hash_files(repo, files, jobs: int | None = None, progress: Progress | None = None) -> list[tuple]:
-    """(key, id, size, detected modality, objects written) per file, hashed on every core."""
+    """(key, id, size, detected modality, flags, mtime_ns, inode, objects written) per file,
+    hashed on every core."""
     if not files:
         return []
     store = repo.store
     store_args = dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold, fsync=store.fsync)
     jobs = jobs or repo.config.jobs or os.cpu_count() or 1
-    total_bytes = sum(f.st.st_size for f in files)
-    items = lambda fs: [(f.key, f.abspath, f.st.st_size, f.st.st_mtime_ns, f.st.st_ino) for f in fs]
+    total_bytes = sum(f.size for f in files)
+    root = repo.worktree.root
     if jobs <= 1 or (len(files) < PARALLEL_MIN_FILES and total_bytes < PARALLEL_MIN_BYTES) or len(files) == 1:
-        out, _ = _hash_slice(store_args, items(files), 0, [0, 0])
+        out, _ = _hash_slice(store_args, root, files, 0, [0, 0])
         if progress:
             progress(len(files), total_bytes, len(files), total_bytes)
         store.refresh()
@@ -185,7 +188,7 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
     counters = _COUNTERS = ctx.Array("q", 2 * len(slices), lock=False)
     pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx)
     try:
-        futures = [pool.submit(_hash_slice, store_args, items(s), i) for i, s in enumerate(slices)]
+        futures = [pool.submit(_hash_slice, store_args, root, s, i) for i, s in enumerate(slices)]
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)

@@ -77,7 +77,7 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
         if verdict.refused:
             shown = "; ".join(f"{p}: {why}" for p, why in verdict.refused[:5])
             raise GateError(f"{len(verdict.refused)} staged item(s) may not enter a version: {shown}", "run `mmvc process`, then commit again")
-        changes = [(p, e.manifest() if e is not None else None) for p, e in verdict.admitted]
+        changes = verdict.admitted  # IndexEntry rows serve as manifest entries (same leading fields)
         result = CommitResult(oid="", branch=branch, parent=parent, message=message, gate=verdict.gate.mode)
         for p, e, h in staged:
             if e is None:
@@ -89,8 +89,8 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
             if e is not None:
                 name = modality_name(e.modality)
                 result.by_modality[name] = result.by_modality.get(name, 0) + 1
-        with repo.store.writer() as w:
-            new_root = tree.apply_changes(root, changes, w) if root else tree.build((c for _, c in changes if c is not None), w)
+        with repo.store.writer(durable=True) as w:
+            new_root = tree.apply_changes(root, changes, w) if root else tree.build([c for _, c in changes if c is not None], w)
             author = signature(repo, "AUTHOR")
             committer = signature(repo, "COMMITTER")
             c = Commit(tree=new_root, parents=(parent,) if parent else (), author=author, committer=committer,
@@ -102,7 +102,7 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
             from mmvc.core.store import atomic_write
 
             atomic_write(repo.refs.head_path, (result.oid + "\n").encode())
-        if index.should_compact():
-            index.compact(tree, new_root)
+        if index.should_fold():  # every overlay entry now agrees with the new HEAD
+            index.fold()
             index.write()
     return result

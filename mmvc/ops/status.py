@@ -73,9 +73,7 @@ def status(repo, untracked: bool = True) -> StatusResult:
     overlay = index.overlay
     pos = {p: i for i, p in enumerate(base.paths)}
     seen = set()
-    for f in walk.files:
-        key = f.key
-        st = f.st
+    for key, fsize, fmtime, fino, _ in walk.files:
         seen.add(key)
         if key in overlay:
             e = overlay[key]
@@ -94,14 +92,14 @@ def status(repo, untracked: bool = True) -> StatusResult:
             size, mtime, ino, mod = base.sizes[i], base.mtimes[i], base.inos[i], base.mods[i]
             oid = None
             racy = mtime >= index.base_written_ns - 50_000_000
-        if size != st.st_size:
+        if size != fsize:
             res.unstaged.append(Change(key, "modified", modality_name(mod)))
             continue
-        if mtime == st.st_mtime_ns and ino == st.st_ino and not racy:
+        if mtime == fmtime and ino == fino and not racy:
             continue
         if oid is None:
             oid = base.ids[i * 32 : i * 32 + 32].hex()
-        if _file_hash(f.abspath) != oid:
+        if _file_hash(wt.abspath(key)) != oid:
             res.unstaged.append(Change(key, "modified", modality_name(mod)))
     import os
 
