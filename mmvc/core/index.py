@@ -258,6 +258,7 @@ class Index:
         self.base_written_ns = 0
         self._base: EntryTable | None = None
         self._base_dirty = False
+        self._positions: dict[str, int] | None = None
         self.overlay: dict[str, IndexEntry | None] = {}
 
     # -- loading
@@ -358,6 +359,23 @@ class Index:
     def paths(self) -> Iterator[str]:
         return (e.path for e in self.iter_entries())
 
+    def unchanged(self, key: str, size: int, mtime_ns: int, ino: int, modality: int | None = None) -> bool:
+        """Whether the stat cache vouches for a file (same size, mtime and inode, not racy),
+        answered from the columns without building an entry: this runs once per file."""
+        if key in self.overlay:
+            e = self.overlay[key]
+            return (e is not None and e.size == size and e.mtime_ns == mtime_ns and e.ino == ino
+                    and (modality is None or e.modality == modality) and not self.is_racy(e))
+        if self._positions is None:
+            self._positions = {p: i for i, p in enumerate(self.base.paths)}
+        i = self._positions.get(key)
+        if i is None:
+            return False
+        b = self._base
+        m = b.mtimes[i]
+        return (b.sizes[i] == size and m == mtime_ns and b.inos[i] == ino and (modality is None or b.mods[i] == modality)
+                and m < self.base_written_ns - RACY_WINDOW_NS)
+
     def is_racy(self, e: IndexEntry) -> bool:
         written = self.written_ns if e.path in self.overlay else self.base_written_ns
         return e.mtime_ns >= written - RACY_WINDOW_NS
@@ -373,6 +391,7 @@ class Index:
     def reset_to(self, entries: Iterable[IndexEntry]) -> None:
         """Replace everything (checkout, reset): the new base is exactly ``entries``."""
         self._base = EntryTable.from_entries(list(entries))
+        self._positions = None
         self.overlay = {}
         self._base_dirty = True
 
@@ -398,6 +417,7 @@ class Index:
         """Merge the overlay into a new base. Only valid when the overlay agrees with HEAD (right
         after a commit, or after a reset), since the invariant then holds with an empty overlay."""
         self._base = EntryTable.from_entries(list(self.iter_entries()))
+        self._positions = None
         self._base_dirty = True
         self.overlay = {}
 

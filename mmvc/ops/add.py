@@ -49,10 +49,9 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
         walk = repo.worktree.resolve(paths, cwd=cwd, force=force)
         result.skipped = walk.skipped
         todo = []
+        unchanged = index.unchanged
         for f in walk.files:
-            e = index.get(f.key)
-            if (e is not None and e.size == f.size and e.mtime_ns == f.mtime_ns and e.ino == f.ino
-                    and (modality is None or e.modality == modality) and not index.is_racy(e)):
+            if unchanged(f.key, f.size, f.mtime_ns, f.ino, modality):
                 result.unchanged += 1
                 continue
             todo.append(f)

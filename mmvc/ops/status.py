@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import os
+
 from mmvc.core.hashing import new_hasher
+from mmvc.core.index import RACY_WINDOW_NS
 from mmvc.core.modality import extension_modality, modality_name
 from mmvc.core.worktree import WalkResult
 
@@ -72,10 +75,22 @@ def status(repo, untracked: bool = True) -> StatusResult:
     base = index.base
     overlay = index.overlay
     pos = {p: i for i, p in enumerate(base.paths)}
-    seen = set()
-    for key, fsize, fmtime, fino, _ in walk.files:
-        seen.add(key)
+    sizes, mtimes, inos = base.sizes, base.mtimes, base.inos
+    trusted_before = index.base_written_ns - RACY_WINDOW_NS
+    seen = bytearray(len(base))
+    suspects = []
+    for f in walk.files:  # the hot loop: one dict lookup and three compares per unchanged file
+        i = pos.get(f[0])
+        if i is not None and f[0] not in overlay:
+            seen[i] = 1
+            m = mtimes[i]
+            if sizes[i] == f[1] and m == f[2] and inos[i] == f[3] and m < trusted_before:
+                continue
+        suspects.append(f)
+    seen_overlay = set()
+    for key, fsize, fmtime, fino, _ in suspects:
         if key in overlay:
+            seen_overlay.add(key)
             e = overlay[key]
             if e is None:
                 if untracked:
@@ -89,26 +104,22 @@ def status(repo, untracked: bool = True) -> StatusResult:
                 if untracked:
                     res.untracked.append(Change(key, "untracked", modality_name(extension_modality(key))))
                 continue
-            size, mtime, ino, mod = base.sizes[i], base.mtimes[i], base.inos[i], base.mods[i]
-            oid = None
-            racy = mtime >= index.base_written_ns - 50_000_000
+            size, mtime, ino, mod = sizes[i], mtimes[i], inos[i], base.mods[i]
+            oid = base.ids[i * 32 : i * 32 + 32].hex()
+            racy = mtime >= trusted_before
         if size != fsize:
             res.unstaged.append(Change(key, "modified", modality_name(mod)))
-            continue
-        if mtime == fmtime and ino == fino and not racy:
-            continue
-        if oid is None:
-            oid = base.ids[i * 32 : i * 32 + 32].hex()
-        if _file_hash(wt.abspath(key)) != oid:
+        elif (mtime != fmtime or ino != fino or racy) and _file_hash(wt.abspath(key)) != oid:
             res.unstaged.append(Change(key, "modified", modality_name(mod)))
-    import os
-
     gone = lambda p: not os.path.lexists(wt.abspath(p))  # noqa: E731  (tracked files may be ignored now)
-    for p, i in pos.items():
-        if p not in seen and p not in overlay and gone(p):
+    i = seen.find(0)
+    while i >= 0:
+        p = base.paths[i]
+        if p not in overlay and gone(p):
             res.unstaged.append(Change(p, "deleted", modality_name(base.mods[i])))
+        i = seen.find(0, i + 1)
     for p, e in overlay.items():
-        if e is not None and p not in seen and gone(p):
+        if e is not None and p not in seen_overlay and gone(p):
             res.unstaged.append(Change(p, "deleted", modality_name(e.modality)))
     res.unstaged.sort(key=lambda c: c.path)
     res.untracked.sort(key=lambda c: c.path)
