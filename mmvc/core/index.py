@@ -307,8 +307,10 @@ class Index:
         body = _checked(data, what)
         try:
             magic, version, _, self.base_written_ns = _BASE_HEADER.unpack_from(body, 0)
-            if magic != BASE_MAGIC or version > INDEX_VERSION:
-                raise ValueError("bad header")
+            if magic != BASE_MAGIC:
+                raise ValueError("bad magic")
+            if version > INDEX_VERSION:
+                raise FormatError(f"the index base has format {version}, newer than this mmvc understands", "upgrade mmvc")
             table, end = EntryTable.decode(body, _BASE_HEADER.size)
             if end != len(body):
                 raise ValueError("trailing bytes")

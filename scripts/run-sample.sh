@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs mmvc into .venv and runs the main job end to end on the bundled sample
+# (examples/sample: images, audio tones and captions), offline, in a scratch copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh >/dev/null
+MMVC="$PWD/.venv/bin/mmvc"
+work=${1:-$(mktemp -d)/sample}
+rm -rf "$work" && mkdir -p "$(dirname "$work")" && cp -r examples/sample "$work"
+cd "$work"
+echo "== sample copied to $work"
+set -x
+"$MMVC" init
+"$MMVC" add images text 'audio/*.wav'
+"$MMVC" status
+"$MMVC" commit -m "sample v1: images, captions, tones"
+echo "A fourth tone, added later." > text/e659.txt
+"$MMVC" add text
+"$MMVC" commit -m "caption for e659"
+"$MMVC" log --oneline
+"$MMVC" show
+"$MMVC" ls-files -l HEAD
+"$MMVC" status
