@@ -21,6 +21,8 @@ def command(rev, prefix, long_, as_json):
         emit_json_stream({"path": e.path, "oid": e.oid, "size": e.size, "modality": modality_name(e.modality),
                           "meta": json.loads(e.meta) if e.meta else None} for e in entries)
         return
-    write = click.get_text_stream("stdout").write
+    import sys
+
+    write = sys.stdout.write
     for e in entries:
         write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {e.path}\n" if long_ else e.path + "\n")

@@ -20,6 +20,12 @@ from mmvc.errors import BadInputError
 IGNORE_FILE = ".mmvcignore"
 ALWAYS_IGNORED_DIRS = frozenset({".mmvc", ".git"})
 _GLOB_CHARS = set("*?[")
+BAD_NAME = "file name is not valid UTF-8"
+
+
+def printable(name: str) -> str:
+    """A file name that is not valid UTF-8, shown with its undecodable bytes as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def validate_key(key: str, what: str = "path") -> str:
@@ -148,7 +154,8 @@ class WorkTree:
                         try:
                             key.encode("utf-8")
                         except UnicodeEncodeError:
-                            validate_key(key)  # raises the clear error
+                            out.skipped.append((printable(key), BAD_NAME))
+                            continue
                     if entry.is_dir(follow_symlinks=False):
                         if name in ALWAYS_IGNORED_DIRS or rules and ignore.ignored(key, True):
                             continue

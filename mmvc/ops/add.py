@@ -15,6 +15,7 @@ from typing import Callable
 
 from mmvc.core.index import IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
+from mmvc.core.worktree import BAD_NAME
 from mmvc.errors import BadInputError
 
 PARALLEL_MIN_FILES = 2000
@@ -48,6 +49,11 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
         index = repo.load_index()
         walk = repo.worktree.resolve(paths, cwd=cwd, force=force)
         result.skipped = walk.skipped
+        bad = [k for k, why in walk.skipped if why == BAD_NAME]
+        if bad:
+            shown = ", ".join(bad[:5])
+            raise BadInputError(f"{len(bad)} file name(s) are not valid UTF-8: {shown}",
+                                "rename them (e.g. with `convmv -f latin1 -t utf8`) or list them in .mmvcignore")
         todo = []
         unchanged = index.unchanged
         for f in walk.files:
