@@ -305,7 +305,7 @@ def make_big_files(root: Path, count: int, size: int, seed: int) -> Path:
 def remove_scratch(workdir: Path) -> None:
     """Delete only what this script creates, so a --workdir that held other things
     keeps them; the folder itself goes only if that leaves it empty."""
-    for pattern in ("src-A", "src-B", "run-*", "oxen-config"):
+    for pattern in ("src-A", "src-B", "run-*", "oxen-config", ".dvc-site-cache"):
         for path in workdir.glob(pattern):
             shutil.rmtree(path, ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -370,8 +370,11 @@ class Bench:
 
     # ---- environments handed to each tool
 
-    def dvc_env(self) -> dict:
-        return {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    def dvc_env(self, run_dir: Path | None = None) -> dict:
+        """No analytics; DVC's site cache (state and index DBs) inside the run folder, so
+        it starts empty and leaves nothing in /var/tmp/dvc."""
+        cache = (run_dir or self.args.workdir) / ".dvc-site-cache"
+        return {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(cache)}
 
     def oxen_env(self) -> dict:
         # Oxen refuses to commit without a user; keep that config inside the workdir
@@ -379,12 +382,19 @@ class Bench:
         return {**os.environ, "OXEN_CONFIG_DIR": str(self.args.workdir / "oxen-config")}
 
 
+def mmvc_add_argv(b: Bench) -> list:
+    """`mmvc add .`, with --modality because the workloads' random bytes announce no
+    modality and mmvc refuses to guess; the label changes no work done per byte."""
+    modality = ["--modality", b.args.mmvc_modality] if b.args.mmvc_modality else []
+    return [b.mmvc, "add", *modality, "."]
+
+
 def mmvc_store(b: Bench, phase: str, run_dir: Path, time_sync: bool) -> Sample | None:
     """mmvc init --ungated, then add . + commit (the measured pair)."""
     init = b.run(f"{phase}/mmvc/init", [b.mmvc, "init", "--ungated"], run_dir)
     if not init.ok:
         return None
-    add = b.run(f"{phase}/mmvc/add", [b.mmvc, "add", "."], run_dir, time_sync=time_sync)
+    add = b.run(f"{phase}/mmvc/add", mmvc_add_argv(b), run_dir, time_sync=time_sync)
     commit = b.run(f"{phase}/mmvc/commit", [b.mmvc, "commit", "-m", f"bench {phase}"],
                    run_dir, time_sync=time_sync)
     return b.record(f"{phase}/mmvc/add+commit", combine("mmvc add+commit", [add, commit]))
@@ -392,14 +402,12 @@ def mmvc_store(b: Bench, phase: str, run_dir: Path, time_sync: bool) -> Sample |
 
 def dvc_store(b: Bench, phase: str, run_dir: Path, time_sync: bool) -> Sample | None:
     """dvc init --no-scm, then `dvc add data` (DVC's whole 'version this' step)."""
-    dvc, env = b.peers_bin / "dvc", b.dvc_env()
+    dvc, env = b.peers_bin / "dvc", b.dvc_env(run_dir)
     init = b.run(f"{phase}/dvc/init", [dvc, "init", "--no-scm"], run_dir, env)
     if not init.ok:
         return None
-    # Keep DVC quiet and self-contained: no update check (there is no network), and its
-    # site cache inside the run folder instead of a shared /var/tmp location.
-    for key, value in (("core.check_update", "false"), ("core.analytics", "false"),
-                       ("core.site_cache_dir", str(run_dir / ".dvc-site-cache"))):
+    # No update check: there is no network, and it is not part of the work measured.
+    for key, value in (("core.check_update", "false"), ("core.analytics", "false")):
         subprocess.run([dvc, "config", key, value], cwd=run_dir, env=env, check=True)
     return b.run(f"{phase}/dvc/add", [dvc, "add", "data"], run_dir, env, time_sync)
 
@@ -465,7 +473,7 @@ def dvc_a(b: Bench, src: Path) -> None:
     run_dir = fresh_copy(src, b.args.workdir / "run-A-dvc")
     if dvc_store(b, "A", run_dir, time_sync=False):
         status_repeats(b, "A/dvc/status", [b.peers_bin / "dvc", "status"], run_dir,
-                       b.dvc_env())
+                       b.dvc_env(run_dir))
     b.cleanup(run_dir)
 
 
@@ -714,6 +722,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="keep workloads and per-tool copies (sources are reused next run)")
     p.add_argument("--mmvc", type=Path, default=DEFAULT_MMVC,
                    help="mmvc executable (default <repo>/.venv/bin/mmvc)")
+    p.add_argument("--mmvc-modality", default="image",
+                   help="modality passed to `mmvc add --modality` ('' to let mmvc detect)")
     p.add_argument("--peers-venv", type=Path, default=DEFAULT_PEERS_VENV,
                    help="venv made by setup.sh (default benchmarks/.venv-peers)")
     args = p.parse_args(argv)
