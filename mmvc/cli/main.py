@@ -22,6 +22,11 @@ COMMANDS = {
     "rm": ("mmvc.cli.rm_cmd", "Stop tracking items and delete their files"),
     "mv": ("mmvc.cli.mv_cmd", "Rename a tracked file or folder"),
     "restore": ("mmvc.cli.restore_cmd", "Restore work-tree files or index entries"),
+    "branch": ("mmvc.cli.branch_cmd", "List, create, delete or rename branches"),
+    "switch": ("mmvc.cli.switch_cmd", "Switch to a branch"),
+    "checkout": ("mmvc.cli.checkout_cmd", "Check out a version, or restore paths from one"),
+    "tag": ("mmvc.cli.tag_cmd", "Create, list or delete tags"),
+    "reflog": ("mmvc.cli.reflog_cmd", "Show where HEAD or a branch has pointed"),
     "completion": ("mmvc.cli.completion_cmd", "Print a shell completion script"),
 }
 

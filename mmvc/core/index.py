@@ -40,6 +40,8 @@ _HEADER = struct.Struct("<4sHH32sq")  # magic, version, reserved, base id (raw, 
 _BASE_HEADER = struct.Struct("<4sHHq")
 RACY_WINDOW_NS = 50_000_000
 FLAG_EXEC = 1
+FLAG_SKIP_WORKTREE = 0x80  # index only: tracked but deliberately absent from the work tree (sparse)
+ITEM_FLAGS = 0x7F  # the flag bits that belong to the item and travel into versions
 
 PROC_NONE = 0  # not processed yet; the process stage writes the other codes
 
@@ -57,10 +59,14 @@ class IndexEntry(NamedTuple):
     proc_id: str = ""  # id of the process result object, "" for none
 
     def manifest(self) -> ManifestEntry:
-        return ManifestEntry(self.path, self.oid, self.size, self.modality, self.flags, self.meta)
+        return ManifestEntry(self.path, self.oid, self.size, self.modality, self.flags & ITEM_FLAGS, self.meta)
 
     def same_content(self, other) -> bool:
-        return other is not None and self[1:6] == tuple(other)[1:6]
+        """Same item as ``other`` (an IndexEntry or ManifestEntry), ignoring index-only flags."""
+        if other is None:
+            return False
+        return (self.oid == other[1] and self.size == other[2] and self.modality == other[3]
+                and self.flags & ITEM_FLAGS == other[4] & ITEM_FLAGS and self.meta == other[5])
 
 
 def _arr(code: str, values=()) -> array:

@@ -36,6 +36,10 @@ class Signature:
     def to_json(self) -> dict:
         return {"email": self.email, "name": self.name, "time": self.time, "tz": self.tz}
 
+    @property
+    def who(self) -> str:
+        return f"{self.name} <{self.email}>"
+
 
 @dataclass(frozen=True)
 class Gate:
@@ -101,4 +105,33 @@ def object_kind(data: bytes) -> str:
         return "node"
     if data.startswith(b'{"author":') and b'"type":"commit"' in data:
         return "commit"
+    if data.startswith(b'{"format":') and data.endswith(b'"type":"tag"}'):
+        return "tag"
     return "blob"
+
+
+TAG_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Tag:
+    """An annotated tag: a named, signed-off pointer with a message (a lightweight tag is a ref)."""
+
+    object: str
+    name: str
+    tagger: Signature
+    message: str
+
+    def encode(self) -> bytes:
+        return canonical_json({"format": TAG_FORMAT, "message": self.message, "name": self.name, "object": self.object,
+                               "tagger": self.tagger.to_json(), "type": "tag"})
+
+    @classmethod
+    def decode(cls, data: bytes, oid: str = "?") -> "Tag":
+        try:
+            doc = json.loads(data)
+            if doc.get("type") != "tag":
+                raise ValueError("not a tag")
+            return cls(doc["object"], doc["name"], Signature(**doc["tagger"]), doc["message"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise CorruptError(f"object {oid} is not a valid tag ({e})", "run `mmvc fsck`") from None

@@ -225,3 +225,13 @@ class WorkTree:
             if not force:
                 raise BadInputError(f"{spec} is ignored by .mmvcignore", "use --force to add it anyway")
         out.files.append(WalkedFile(key, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
+
+
+def prune_empty_dirs(root: str, d: str) -> None:
+    """Remove ``d`` and its parents while they are empty, stopping at the work-tree root."""
+    while d != root and d.startswith(root):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+        d = os.path.dirname(d)

@@ -139,7 +139,12 @@ def _plan_slices(files, jobs: int) -> list[list]:
     return [s for s in slices if s]
 
 
-_COUNTERS = None  # shared progress counters, inherited by forked workers
+_COUNTERS = None  # shared progress counters, handed to each worker by _init_worker
+
+
+def _init_worker(counters) -> None:
+    global _COUNTERS
+    _COUNTERS = counters
 
 
 def _hash_slice(store_args: dict, root: str, items: list, slot: int, counters=None) -> tuple[list, int]:
@@ -188,10 +193,14 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     slices = _plan_slices(files, jobs)
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    global _COUNTERS
-    counters = _COUNTERS = ctx.Array("q", 2 * len(slices), lock=False)
-    pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx)
+    # Workers come from a fork server, not from this process: forking a parent that holds the
+    # walk and the index would charge each worker for that memory.
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["mmvc.ops.add", "mmvc.core.store", "mmvc.core.modality"])
+    counters = ctx.Array("q", 2 * len(slices), lock=False)
+    pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
     try:
         futures = [pool.submit(_hash_slice, store_args, root, s, i) for i, s in enumerate(slices)]
         pending = set(futures)
@@ -207,6 +216,5 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
             out.extend(f.result()[0])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _COUNTERS = None
     store.refresh()
     return out

@@ -96,12 +96,12 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
             c = Commit(tree=new_root, parents=(parent,) if parent else (), author=author, committer=committer,
                        message=message if message.endswith("\n") else message + "\n", gate=verdict.gate)
             result.oid = w.put_bytes(c.encode())
+        subject = message.strip().splitlines()[0]
+        note = f"commit{' (initial)' if not parent else ''}: {subject}"
         if branch:
-            repo.refs.update(branch, result.oid, parent)
+            repo.refs.update(branch, result.oid, parent, note, committer.who)
         else:
-            from mmvc.core.store import atomic_write
-
-            atomic_write(repo.refs.head_path, (result.oid + "\n").encode())
+            repo.refs.set_head_detached(parent, result.oid, note, committer.who)
         if index.should_fold():  # every overlay entry now agrees with the new HEAD
             index.fold()
             index.write()

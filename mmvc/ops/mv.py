@@ -3,8 +3,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError
-from mmvc.ops.rm import _prune_empty_dirs
 
 
 @dataclass
@@ -47,5 +47,5 @@ def mv(repo, src: str, dst: str, force: bool = False, cwd: str | None = None) ->
         except BaseException:
             os.replace(d_abs, s_abs)
             raise
-        _prune_empty_dirs(wt.root, os.path.dirname(s_abs))
+        prune_empty_dirs(wt.root, os.path.dirname(s_abs))
     return MvResult(moved=pairs)

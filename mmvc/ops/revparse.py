@@ -42,6 +42,9 @@ def _parent(repo, oid: str, which: int, rev: str) -> str:
 
 def _resolve_base(repo, name: str, rev: str) -> str:
     refs = repo.refs
+    m = re.fullmatch(r"@\{-(\d+)\}", name)
+    if m:
+        return _resolve_base(repo, previous_branch(repo, int(m.group(1))), rev)
     if name in ("HEAD", "@"):
         branch, oid = refs.head_target()
         if oid is None:
@@ -81,5 +84,24 @@ def _is_commit(repo, oid: str) -> bool:
 
 
 def _peel(repo, oid: str) -> str:
-    """A tag object's target; a commit id as it is. (Annotated tags arrive with the history work.)"""
+    """An annotated tag's target commit; a commit id as it is."""
+    from mmvc.core.objects import Tag, object_kind
+
+    for _ in range(8):
+        data = repo.store.get(oid)
+        if object_kind(data) != "tag":
+            return oid
+        oid = Tag.decode(data, oid).object
     return oid
+
+
+def previous_branch(repo, n: int) -> str:
+    """The branch (or commit) checked out before the n-th last switch, from HEAD's reflog."""
+    seen = 0
+    for e in repo.refs.read_log("HEAD"):
+        m = re.match(r"checkout: moving from (\S+) to (\S+)$", e["message"])
+        if m:
+            seen += 1
+            if seen == n:
+                return m.group(1)
+    raise BadInputError(f"@{{-{n}}}: there is no {n}th previous branch", "`mmvc reflog` shows where HEAD has been")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import ConflictError
 from mmvc.ops.pathspec_match import tracked_matches
 from mmvc.ops.status import _file_hash
@@ -44,14 +45,5 @@ def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, fo
                     os.unlink(full)
                 except FileNotFoundError:
                     pass
-                _prune_empty_dirs(repo.worktree.root, os.path.dirname(full))
+                prune_empty_dirs(repo.worktree.root, os.path.dirname(full))
     return RmResult(removed=keys, cached=cached)
-
-
-def _prune_empty_dirs(root: str, d: str) -> None:
-    while d != root and d.startswith(root):
-        try:
-            os.rmdir(d)
-        except OSError:
-            return
-        d = os.path.dirname(d)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import os
 
 from mmvc.core.hashing import new_hasher
-from mmvc.core.index import RACY_WINDOW_NS
+from mmvc.core.index import FLAG_SKIP_WORKTREE, RACY_WINDOW_NS
 from mmvc.core.modality import extension_modality, modality_name
 from mmvc.core.worktree import WalkResult
 
@@ -59,15 +59,23 @@ def _file_hash(path: str) -> str | None:
         return None
 
 
-def status(repo, untracked: bool = True) -> StatusResult:
-    branch, head = repo.head()
-    root = repo.read_commit(head).tree if head else ""
-    index = repo.load_index()
-    res = StatusResult(branch=branch, head=head, gated=repo.config.gated)
-    for p, e, h in index.staged(repo.tree, root):
-        kind = "deleted" if e is None else "added" if h is None else "modified"
-        res.staged.append(Change(p, kind, modality_name((e or h).modality)))
+@dataclass
+class WorktreeScan:
+    """What differs between the work tree and the index, found without re-reading unchanged files.
 
+    ``modified`` rows are (key, index modality code, walked file, the file's id when it had to
+    be hashed to tell a touch from a change, else None)."""
+
+    modified: list[tuple] = field(default_factory=list)
+    deleted: list[tuple[str, int]] = field(default_factory=list)  # (key, index modality code)
+    untracked: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeScan:
+    """Work tree against ``index``, shared by status and diff. ``keep(key)`` limits the files
+    that are looked at beyond the stat check (nothing outside it is hashed or reported)."""
+    res = WorktreeScan()
     walk = WalkResult()
     wt = repo.worktree
     wt.walk("", walk)
@@ -88,13 +96,17 @@ def status(repo, untracked: bool = True) -> StatusResult:
                 continue
         suspects.append(f)
     seen_overlay = set()
-    for key, fsize, fmtime, fino, _ in suspects:
+    for f in suspects:
+        key, fsize, fmtime, fino, _ = f
         if key in overlay:
             seen_overlay.add(key)
+        if keep is not None and not keep(key):
+            continue
+        if key in overlay:
             e = overlay[key]
             if e is None:
                 if untracked:
-                    res.untracked.append(Change(key, "untracked", modality_name(extension_modality(key))))
+                    res.untracked.append(key)
                 continue
             size, mtime, ino, oid, mod = e.size, e.mtime_ns, e.ino, e.oid, e.modality
             racy = index.is_racy(e)
@@ -102,27 +114,44 @@ def status(repo, untracked: bool = True) -> StatusResult:
             i = pos.get(key)
             if i is None:
                 if untracked:
-                    res.untracked.append(Change(key, "untracked", modality_name(extension_modality(key))))
+                    res.untracked.append(key)
                 continue
             size, mtime, ino, mod = sizes[i], mtimes[i], inos[i], base.mods[i]
             oid = base.ids[i * 32 : i * 32 + 32].hex()
             racy = mtime >= trusted_before
         if size != fsize:
-            res.unstaged.append(Change(key, "modified", modality_name(mod)))
-        elif (mtime != fmtime or ino != fino or racy) and _file_hash(wt.abspath(key)) != oid:
-            res.unstaged.append(Change(key, "modified", modality_name(mod)))
-    gone = lambda p: not os.path.lexists(wt.abspath(p))  # noqa: E731  (tracked files may be ignored now)
+            res.modified.append((key, mod, f, None))
+        elif mtime != fmtime or ino != fino or racy:
+            now = _file_hash(wt.abspath(key))
+            if now != oid:
+                res.modified.append((key, mod, f, now))
+    gone = lambda p: (keep is None or keep(p)) and not os.path.lexists(wt.abspath(p))  # noqa: E731  (tracked files may be ignored now)
     i = seen.find(0)
     while i >= 0:
         p = base.paths[i]
         if p not in overlay and gone(p):
-            res.unstaged.append(Change(p, "deleted", modality_name(base.mods[i])))
+            res.deleted.append((p, base.mods[i]))
         i = seen.find(0, i + 1)
     for p, e in overlay.items():
         if e is not None and p not in seen_overlay and gone(p):
-            res.unstaged.append(Change(p, "deleted", modality_name(e.modality)))
-    res.unstaged.sort(key=lambda c: c.path)
-    res.untracked.sort(key=lambda c: c.path)
+            res.deleted.append((p, e.modality))
+    res.modified.sort(key=lambda r: r[0])
+    res.deleted.sort()
+    res.untracked.sort()
     return res
 
 
+def status(repo, untracked: bool = True) -> StatusResult:
+    branch, head = repo.head()
+    root = repo.read_commit(head).tree if head else ""
+    index = repo.load_index()
+    res = StatusResult(branch=branch, head=head, gated=repo.config.gated)
+    for p, e, h in index.staged(repo.tree, root):
+        kind = "deleted" if e is None else "added" if h is None else "modified"
+        res.staged.append(Change(p, kind, modality_name((e or h).modality)))
+    scan = scan_worktree(repo, index, untracked)
+    res.skipped = scan.skipped
+    res.unstaged = sorted([Change(key, "modified", modality_name(mod)) for key, mod, _, _ in scan.modified]
+                          + [Change(key, "deleted", modality_name(mod)) for key, mod in scan.deleted], key=lambda c: c.path)
+    res.untracked = [Change(key, "untracked", modality_name(extension_modality(key))) for key in scan.untracked]
+    return res
