@@ -19,6 +19,7 @@ class ExitCode:
     CONFLICT = 8  # the operation would lose work (dirty tree, nothing to commit …)
     GATE = 9  # the trust boundary refused the commit
     IO = 10  # disk full, permission denied, other OS-level failures
+    HOOK = 11  # a user hook refused the operation (or timed out)
     INTERRUPTED = 130
 
 
@@ -61,6 +62,10 @@ class GateError(MmvcError):
 
 class StorageError(MmvcError):
     exit_code = ExitCode.IO
+
+
+class HookError(MmvcError):
+    exit_code = ExitCode.HOOK
 
 
 class ObjectNotFound(CorruptError):

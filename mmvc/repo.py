@@ -137,6 +137,11 @@ class Repo:
 
         return show(self, rev)
 
+    def diff(self, rev_a: str | None = None, rev_b: str | None = None, **kw):
+        from mmvc.ops.diff import diff
+
+        return diff(self, rev_a, rev_b, **kw)
+
     def ls_files(self, rev: str | None = None, prefix: str = ""):
         from mmvc.ops.ls_files import ls_files
 
@@ -156,3 +161,28 @@ class Repo:
         from mmvc.ops.restore import restore
 
         return restore(self, paths, **kw)
+
+    def switch(self, name: str, **kw):
+        from mmvc.ops.checkout import switch
+
+        return switch(self, name, **kw)
+
+    def checkout(self, rev: str, **kw):
+        from mmvc.ops.checkout import checkout
+
+        return checkout(self, rev, **kw)
+
+    def branch(self, name: str, start: str = "HEAD", **kw):
+        from mmvc.ops.branch import create_branch
+
+        return create_branch(self, name, start, **kw)
+
+    def tag(self, name: str, rev: str = "HEAD", **kw):
+        from mmvc.ops.tag import create_tag
+
+        return create_tag(self, name, rev, **kw)
+
+    def merge(self, rev: str, **kw):
+        from mmvc.ops.merge import merge
+
+        return merge(self, rev, **kw)

@@ -6,13 +6,14 @@ from mmvc.cli.main import MmvcCommand
 @click.command("commit", cls=MmvcCommand)
 @click.option("-m", "--message", required=True, help="The commit message.")
 @click.option("--allow-empty", is_flag=True, help="Record a commit even if nothing is staged.")
+@click.option("-n", "--no-verify", is_flag=True, help="Skip the pre-commit and commit-msg hooks (never the process gate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(message, allow_empty, as_json):
+def command(message, allow_empty, no_verify, as_json):
     """Record the staged items as a new version (they cross the trust boundary here)."""
     from mmvc.cli.render import emit_json
     from mmvc.repo import Repo
 
-    r = Repo.discover().commit(message, allow_empty=allow_empty)
+    r = Repo.discover().commit(message, allow_empty=allow_empty, no_verify=no_verify)
     if as_json:
         emit_json(r)
         return
@@ -21,3 +22,5 @@ def command(message, allow_empty, as_json):
     click.echo(f"[{where}{root} {r.oid[:12]}] {r.message.splitlines()[0]}")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     click.echo(f" {r.added} added, {r.modified} modified, {r.deleted} deleted" + (f" ({mods})" if mods else "") + f"; {r.gate}")
+    if r.hook_output:
+        click.echo(r.hook_output.rstrip("\n"), err=True)

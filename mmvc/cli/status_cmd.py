@@ -5,6 +5,10 @@ from mmvc.cli.main import MmvcCommand
 SHOW = 20
 
 
+def limit_or_all(verbose: bool):
+    return None if verbose else SHOW
+
+
 @click.command("status", cls=MmvcCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List every path instead of the first 20 per section.")
@@ -17,12 +21,17 @@ def command(as_json, verbose, untracked):
     r = Repo.discover().status(untracked=untracked)
     if as_json:
         emit_json({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
-                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked,
+                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging,
                    "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
         return
     out = click.echo
     where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
     out(where + ("" if r.head else " (no commits yet)"))
+    if r.merging:
+        n = len(r.merging["conflicts"])
+        out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
+        for p in r.merging["conflicts"][:limit_or_all(verbose)]:
+            out(click.style(f"    both changed: {p}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),

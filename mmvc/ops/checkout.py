@@ -140,7 +140,9 @@ def checkout(repo, rev: str, paths: list[str] | None = None, force: bool = False
     return _move(repo, repo.resolve(rev), None, force, new_sparse)
 
 
-def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | None) -> CheckoutResult:
+def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | None, advance: str = "") -> CheckoutResult:
+    """Make HEAD ``target``: switch HEAD to ``ref`` (None: detach), or with ``advance`` (a reflog
+    note) move the current branch itself forward to ``target`` (a fast-forward merge)."""
     from mmvc.core.diff import diff_trees
 
     tree = repo.tree
@@ -174,60 +176,75 @@ def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | 
                         todo.append((e.path, e, want))
         todo.sort(key=lambda t: t[0])
 
-        if not force:
-            conflicts = _local_changes(repo, index, staged, todo)
-            if conflicts:
-                res.conflicts = conflicts
-                shown = "; ".join(f"{p} ({why})" for p, why in conflicts[:10])
-                more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
-                raise ConflictError(
-                    f"{len(conflicts)} local change(s) would be overwritten: {shown}{more}",
-                    "commit or stash them (`mmvc restore` discards them), or pass --force to overwrite",
-                )
-        needed = sorted({b.oid for _, b, write in todo if b is not None and write})
-        missing = sorted(set(needed) - repo.store.has_many(needed))
-        if missing:
-            raise CorruptError(
-                f"{len(missing)} object(s) needed by version {target[:12]} are missing: {', '.join(m[:12] for m in missing[:5])}",
-                "run `mmvc fsck`; nothing in the work tree was changed",
-            )
-        for p, b, write in todo:
-            validate_key(p, "path in the target version")
-            if write:
-                _check_no_link_in_path(wt.root, p)
-        _check_case_collisions(index, todo)
-
-        for p, b, write in todo:  # removals first, so a file can give way to a folder
-            if b is None or not write:
-                full = wt.abspath(p)
-                if os.path.lexists(full) and not os.path.isdir(full):
-                    os.unlink(full)
-                    res.removed += 1
-                    prune_empty_dirs(wt.root, os.path.dirname(full))
-        for p, b, write in todo:
-            if b is None:
-                index.remove(p)
-            elif write:
-                full = wt.abspath(p)
-                if os.path.isdir(full) and not os.path.islink(full):
-                    raise ConflictError(f"{p} is a folder in the work tree but a file in {target[:12]}", "move the folder away and retry")
-                st = write_item(repo.store, b.oid, full, executable=bool(b.flags & 1))
-                index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
-                res.written += 1
-            else:
-                index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags | FLAG_SKIP_WORKTREE, b.meta))
-                res.sparse_skipped += 1
+        res.written, res.removed, res.sparse_skipped = apply_to_worktree(repo, index, staged, todo, force, target)
         if index.should_fold() and not index.staged(tree, T):
             index.fold()
         index.write()
         if new_sparse is not None:
             new_sparse.save(repo)
         note = f"checkout: moving from {_short(repo, branch, head)} to {_short(repo, ref, target)}"
-        if ref is not None:
+        if advance:
+            if branch:
+                repo.refs.update(branch, target, head, advance, _who(repo))
+            else:
+                repo.refs.set_head_detached(head, target, advance, _who(repo))
+        elif ref is not None:
             repo.refs.set_head_symbolic(ref, head, target, note, _who(repo))
         else:
             repo.refs.set_head_detached(head, target, note, _who(repo))
     return res
+
+
+def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target: str) -> tuple[int, int, int]:
+    """Make the work tree and the index hold ``todo``'s entries: (path, entry or None to remove,
+    materialise?). Everything is checked before the first file is touched: local changes that
+    would be lost, objects that are missing, paths that would escape the work tree.
+    Returns (files written, files removed, entries left out by the sparse filter)."""
+    wt = repo.worktree
+    written = removed = skipped = 0
+    if not force:
+        conflicts = _local_changes(repo, index, staged, todo)
+        if conflicts:
+            shown = "; ".join(f"{p} ({why})" for p, why in conflicts[:10])
+            more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+            raise ConflictError(
+                f"{len(conflicts)} local change(s) would be overwritten: {shown}{more}",
+                "commit or stash them (`mmvc restore` discards them), or pass --force to overwrite",
+            )
+    needed = sorted({b.oid for _, b, write in todo if b is not None and write})
+    missing = sorted(set(needed) - repo.store.has_many(needed))
+    if missing:
+        raise CorruptError(
+            f"{len(missing)} object(s) needed by version {target[:12]} are missing: {', '.join(m[:12] for m in missing[:5])}",
+            "run `mmvc fsck`; nothing in the work tree was changed",
+        )
+    for p, b, write in todo:
+        validate_key(p, "path in the target version")
+        if write:
+            _check_no_link_in_path(wt.root, p)
+    _check_case_collisions(index, todo)
+
+    for p, b, write in todo:  # removals first, so a file can give way to a folder
+        if b is None or not write:
+            full = wt.abspath(p)
+            if os.path.lexists(full) and not os.path.isdir(full):
+                os.unlink(full)
+                removed += 1
+                prune_empty_dirs(wt.root, os.path.dirname(full))
+    for p, b, write in todo:
+        if b is None:
+            index.remove(p)
+        elif write:
+            full = wt.abspath(p)
+            if os.path.isdir(full) and not os.path.islink(full):
+                raise ConflictError(f"{p} is a folder in the work tree but a file in {target[:12]}", "move the folder away and retry")
+            st = write_item(repo.store, b.oid, full, executable=bool(b.flags & 1))
+            index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
+            written += 1
+        else:
+            index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags | FLAG_SKIP_WORKTREE, b.meta))
+            skipped += 1
+    return written, removed, skipped
 
 
 def _local_changes(repo, index, staged: dict, todo: list) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ class CommitResult:
     deleted: int = 0
     gate: str = "ungated"
     by_modality: dict[str, int] = field(default_factory=dict)
+    hook_output: str = ""
 
 
 def _local_tz_minutes(ts: int) -> int:
@@ -60,18 +61,29 @@ def signature(repo, role: str) -> Signature:
     return Signature(name=name, email=email, time=ts, tz=_local_tz_minutes(ts))
 
 
-def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
+def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = False, extra_parents: tuple[str, ...] = (),
+           hook: str = "pre-commit") -> CommitResult:
+    """Record the staged entries as a new version. ``extra_parents`` makes a merge commit.
+
+    User hooks run outside the repository lock (a pre-commit hook may itself stage files);
+    the trust boundary (``admit``) runs inside it and is never skipped."""
     if not message or not message.strip():
         raise ConflictError("empty commit message", "give one with -m MESSAGE")
+    from mmvc.core.hooks import run_hook
     from mmvc.ops.gate import admit
 
+    branch, head = repo.head()
+    hook_env = {"MMVC_BRANCH": (branch or "").split("/", 2)[-1], "MMVC_OLD": head or ""}
+    if not no_verify:
+        run_hook(repo, hook, env=hook_env)
+        message = _run_commit_msg(repo, message, hook_env)
     with repo.locked("commit"):
         branch, parent = repo.head()
         root = repo.read_commit(parent).tree if parent else ""
         index = repo.load_index()
         tree = repo.tree
         staged = index.staged(tree, root)
-        if not staged and not allow_empty:
+        if not staged and not allow_empty and not extra_parents:
             raise ConflictError("nothing to commit (no staged changes)", "stage changes with `mmvc add`, or pass --allow-empty")
         verdict = admit(repo, staged)
         if verdict.refused:
@@ -93,7 +105,7 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
             new_root = tree.apply_changes(root, changes, w) if root else tree.build([c for _, c in changes if c is not None], w)
             author = signature(repo, "AUTHOR")
             committer = signature(repo, "COMMITTER")
-            c = Commit(tree=new_root, parents=(parent,) if parent else (), author=author, committer=committer,
+            c = Commit(tree=new_root, parents=((parent,) if parent else ()) + tuple(extra_parents), author=author, committer=committer,
                        message=message if message.endswith("\n") else message + "\n", gate=verdict.gate)
             result.oid = w.put_bytes(c.encode())
         subject = message.strip().splitlines()[0]
@@ -105,4 +117,24 @@ def commit(repo, message: str, allow_empty: bool = False) -> CommitResult:
         if index.should_fold():  # every overlay entry now agrees with the new HEAD
             index.fold()
             index.write()
+    if not no_verify:
+        run = run_hook(repo, "post-commit", env={**hook_env, "MMVC_NEW": result.oid}, check=False)
+        result.hook_output = run.output if run else ""
     return result
+
+
+def _run_commit_msg(repo, message: str, env: dict) -> str:
+    """Give the commit-msg hook the message in a file it may edit; return what it leaves."""
+    from mmvc.core.hooks import hook_path, run_hook
+
+    if hook_path(repo, "commit-msg") is None:
+        return message
+    path = os.path.join(repo.dir, "COMMIT_EDITMSG")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(message if message.endswith("\n") else message + "\n")
+    run_hook(repo, "commit-msg", args=(path,), env=env)
+    with open(path, encoding="utf-8") as f:
+        edited = f.read()
+    if not edited.strip():
+        raise ConflictError("the commit-msg hook left an empty message", "fix the hook")
+    return edited

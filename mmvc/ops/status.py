@@ -33,6 +33,7 @@ class StatusResult:
     unstaged: list[Change] = field(default_factory=list)  # modified / deleted in the work tree
     untracked: list[Change] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    merging: dict | None = None  # {"theirs": id, "conflicts": [paths]} while a merge is open
 
     def counts(self) -> dict:
         out: dict[str, dict[str, int]] = {}
@@ -74,7 +75,8 @@ class WorktreeScan:
 
 def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeScan:
     """Work tree against ``index``, shared by status and diff. ``keep(key)`` limits the files
-    that are looked at beyond the stat check (nothing outside it is hashed or reported)."""
+    that are looked at beyond the stat check (nothing outside it is hashed or reported).
+    Entries marked skip-worktree (sparse) are absent on purpose: neither deleted nor modified."""
     res = WorktreeScan()
     walk = WalkResult()
     wt = repo.worktree
@@ -108,6 +110,8 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
                 if untracked:
                     res.untracked.append(key)
                 continue
+            if e.flags & FLAG_SKIP_WORKTREE:
+                continue
             size, mtime, ino, oid, mod = e.size, e.mtime_ns, e.ino, e.oid, e.modality
             racy = index.is_racy(e)
         else:
@@ -115,6 +119,8 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
             if i is None:
                 if untracked:
                     res.untracked.append(key)
+                continue
+            if base.flags[i] & FLAG_SKIP_WORKTREE:
                 continue
             size, mtime, ino, mod = sizes[i], mtimes[i], inos[i], base.mods[i]
             oid = base.ids[i * 32 : i * 32 + 32].hex()
@@ -129,11 +135,11 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
     i = seen.find(0)
     while i >= 0:
         p = base.paths[i]
-        if p not in overlay and gone(p):
+        if p not in overlay and not base.flags[i] & FLAG_SKIP_WORKTREE and gone(p):
             res.deleted.append((p, base.mods[i]))
         i = seen.find(0, i + 1)
     for p, e in overlay.items():
-        if e is not None and p not in seen_overlay and gone(p):
+        if e is not None and p not in seen_overlay and not e.flags & FLAG_SKIP_WORKTREE and gone(p):
             res.deleted.append((p, e.modality))
     res.modified.sort(key=lambda r: r[0])
     res.deleted.sort()
@@ -146,6 +152,13 @@ def status(repo, untracked: bool = True) -> StatusResult:
     root = repo.read_commit(head).tree if head else ""
     index = repo.load_index()
     res = StatusResult(branch=branch, head=head, gated=repo.config.gated)
+    state_path = os.path.join(repo.dir, "MERGE_STATE.json")
+    if os.path.exists(state_path):
+        import json
+
+        with open(state_path) as f:
+            state = json.load(f)
+        res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]]}
     for p, e, h in index.staged(repo.tree, root):
         kind = "deleted" if e is None else "added" if h is None else "modified"
         res.staged.append(Change(p, kind, modality_name((e or h).modality)))
