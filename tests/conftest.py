@@ -1,0 +1,37 @@
+"""Shared fixtures: a fresh repository on disk, and a fixed identity/clock for every commit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: quick by default; `pytest --hypothesis-profile=soak` runs them deep.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("mmvc", max_examples=50, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("soak", max_examples=2000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile("mmvc")
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_env(monkeypatch, tmp_path_factory):
+    """Commits made in tests get the same author, committer and date on every machine."""
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"MMVC_{role}_NAME", "Test User")
+        monkeypatch.setenv(f"MMVC_{role}_EMAIL", "test@example.com")
+        monkeypatch.setenv(f"MMVC_{role}_DATE", "1700000000")
+    monkeypatch.setenv("TZ", "UTC")
+    # Keep the developer's ~/.config/mmvc out of the tests.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    from mmvc.ops.init import init
+
+    return init(str(tmp_path))
