@@ -186,3 +186,13 @@ class Repo:
         from mmvc.ops.merge import merge
 
         return merge(self, rev, **kw)
+
+    def fsck(self, **kw):
+        from mmvc.ops.fsck import fsck
+
+        return fsck(self, **kw)
+
+    def gc(self, **kw):
+        from mmvc.ops.gc import gc
+
+        return gc(self, **kw)

@@ -29,6 +29,8 @@ COMMANDS = {
     "merge": ("mmvc.cli.merge_cmd", "Merge another branch into the current one"),
     "tag": ("mmvc.cli.tag_cmd", "Create, list or delete tags"),
     "reflog": ("mmvc.cli.reflog_cmd", "Show where HEAD or a branch has pointed"),
+    "fsck": ("mmvc.cli.fsck_cmd", "Check every version, the index and the store for missing or corrupt objects"),
+    "gc": ("mmvc.cli.gc_cmd", "Remove unreachable objects past a grace period and repack"),
     "completion": ("mmvc.cli.completion_cmd", "Print a shell completion script"),
 }
 

@@ -334,6 +334,9 @@ class LocalObjectStore(ObjectStore):
             names = os.listdir(self.pack_dir)
         except FileNotFoundError:
             names = []
+        present = set(names)
+        for gone in [n for n in self._packs if n not in present]:  # repacked away by a gc
+            self._packs.pop(gone).close()
         for name in sorted(names):
             if name.endswith(".idx") and name not in self._packs:
                 self._packs[name] = PackIndex(os.path.join(self.pack_dir, name))
@@ -390,18 +393,17 @@ class LocalObjectStore(ObjectStore):
         return {o for o in oids if self.has(o)}
 
     def get(self, oid: str) -> bytes:
-        found = self._find_packed(oid)
-        if found is not None:
-            return found[0].read(found[1])
-        try:
-            with open(self.loose_path(oid), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            pass
-        self.refresh()
-        found = self._find_packed(oid)
-        if found is not None:
-            return found[0].read(found[1])
+        for attempt in (0, 1):
+            found = self._find_packed(oid)
+            try:
+                if found is not None:
+                    return found[0].read(found[1])
+                with open(self.loose_path(oid), "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+            # a gc in another process may have moved the object into a new pack since we looked
+            self.refresh()
         raise ObjectNotFound(oid)
 
     def open(self, oid: str) -> BinaryIO:

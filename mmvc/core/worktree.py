@@ -20,6 +20,7 @@ from mmvc.errors import BadInputError
 IGNORE_FILE = ".mmvcignore"
 ALWAYS_IGNORED_DIRS = frozenset({".mmvc", ".git"})
 _GLOB_CHARS = set("*?[")
+_walked = tuple.__new__  # builds a WalkedFile without NamedTuple's slower keyword path
 BAD_NAME = "file name is not valid UTF-8"
 
 
@@ -161,17 +162,14 @@ class WorkTree:
                             continue
                         subdirs.append(key)
                         continue
-                    if entry.is_symlink():
-                        if not (rules and ignore.ignored(key, False)):
-                            out.skipped.append((key, "symbolic link (not followed)"))
-                        continue
                     if name == IGNORE_FILE or rules and ignore.ignored(key, False):
                         continue
                     st = entry.stat(follow_symlinks=False)
-                    if not statmod.S_ISREG(st.st_mode):
-                        out.skipped.append((key, "not a regular file"))
+                    mode = st.st_mode
+                    if mode & 0o170000 != 0o100000:  # not a regular file
+                        out.skipped.append((key, "symbolic link (not followed)" if statmod.S_ISLNK(mode) else "not a regular file"))
                         continue
-                    files.append(WalkedFile(key, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
+                    files.append(_walked(WalkedFile, (key, st.st_size, st.st_mtime_ns, st.st_ino, mode)))
             stack.extend(sorted(subdirs, reverse=True))
 
     def resolve(self, pathspecs: list[str], cwd: str | None = None, force: bool = False) -> WalkResult:

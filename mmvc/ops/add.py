@@ -200,6 +200,7 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["mmvc.ops.add", "mmvc.core.store", "mmvc.core.modality"])
     counters = ctx.Array("q", 2 * len(slices), lock=False)
+    started = time.time()
     pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
     try:
         futures = [pool.submit(_hash_slice, store_args, root, s, i) for i, s in enumerate(slices)]
@@ -214,7 +215,26 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
         out = []
         for f in futures:
             out.extend(f.result()[0])
-    finally:
+    except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        _remove_temp_packs(store, since=started)
+        raise
+    pool.shutdown(wait=True)
     store.refresh()
     return out
+
+
+def _remove_temp_packs(store, since: float) -> None:
+    """After an interrupt, workers may not have had time to delete their unfinished packs;
+    this add holds the lock, so temp packs begun since it started are its own."""
+    try:
+        names = os.listdir(store.tmp_dir)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(store.tmp_dir, name)
+        try:
+            if name.startswith(("pack-", "obj-")) and os.stat(path).st_mtime >= since - 1:
+                os.unlink(path)
+        except OSError:
+            pass

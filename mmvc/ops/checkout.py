@@ -281,17 +281,30 @@ def _check_no_link_in_path(root: str, key: str) -> None:
 
 
 def _check_case_collisions(index, todo: list) -> None:
-    """Two items whose paths differ only in case would overwrite each other on a case-folding
-    filesystem; refuse the move rather than lose one silently."""
-    added = [p for p, b, write in todo if b is not None and write]
-    if not added:
+    """Two items whose names differ only in case would overwrite each other on a case-folding
+    filesystem; refuse rather than lose one silently. Only paths new to the index can collide,
+    and only with names in the same folder, so only those folders are looked at."""
+    import bisect
+
+    new = [p for p, b, write in todo if b is not None and write and index.get(p) is None]
+    if not new:
         return
-    folded: dict[str, str] = {}
     removing = {p for p, b, _ in todo if b is None}
-    for e in index.iter_entries():
-        if e.path not in removing:
-            folded.setdefault(e.path.casefold(), e.path)
-    for p in added:
-        other = folded.setdefault(p.casefold(), p)
+    paths = index.base.paths
+    by_dir: dict[str, dict[str, str]] = {}
+    for p in sorted(new):
+        d = p.rsplit("/", 1)[0] + "/" if "/" in p else ""
+        if d not in by_dir:
+            names: dict[str, str] = {}
+            lo = bisect.bisect_left(paths, d)
+            hi = bisect.bisect_left(paths, d + "\U0010ffff", lo) if d else len(paths)
+            for q in paths[lo:hi]:
+                if "/" not in q[len(d):] and q not in removing:
+                    names.setdefault(q.casefold(), q)
+            for q, e in index.overlay.items():
+                if e is not None and q.startswith(d) and "/" not in q[len(d):] and q not in removing:
+                    names.setdefault(q.casefold(), q)
+            by_dir[d] = names
+        other = by_dir[d].setdefault(p.casefold(), p)
         if other != p:
             raise BadInputError(f"{p!r} and {other!r} differ only in case", "rename one of them; on case-insensitive filesystems they are the same file")
