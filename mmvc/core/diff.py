@@ -12,68 +12,24 @@ removed, modified, metadata-only changes and renames, with per-modality totals.
 from __future__ import annotations
 
 import bisect
-import struct
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from mmvc.core.manifest import KIND_INTERNAL, KIND_LEAF, NODE_MAGIC, NODE_VERSION, ManifestEntry, ManifestTree, decode_node, item_to_entry
+from mmvc.core.manifest import ManifestEntry, ManifestTree, item_to_entry
 from mmvc.core.modality import modality_name
 
 Triple = tuple[str, "ManifestEntry | None", "ManifestEntry | None"]
 
 _RUN = -1  # a stack entry holding a leaf's items: [items, index of the next one]
-_HEAD = struct.Struct("<4sHBBI")  # docs/format.md, "Node bytes"
-_U32 = struct.Struct("<I")
 
 
 def _node_reader(tree: ManifestTree):
-    """Reads a node as the walk needs it: a leaf's items exactly as ``decode_node`` gives them,
-    an internal node's (first key, child id) pairs only.
-
-    Not ``tree.node``: ``decode_node`` also builds every child's per-modality stats, which a
-    diff never looks at and which make an internal node ten times dearer to read, and it cuts
-    the id column in Python rather than in C; a diff's cost is almost all node reads. Anything
-    this fast path does not expect goes through ``decode_node``, which owns the format's errors."""
-    get = tree.store.get
-    kept: dict[bytes, tuple[int, list]] = {}
+    """(level, items) of a node by raw id, through the tree's node cache; a diff's cost is
+    almost all node reads, so each node is decoded once whichever side reaches it first."""
 
     def read(raw_id: bytes, keep: bool = False) -> tuple[int, list]:
-        """``keep``: the next read of this node is answered from memory (the roots are read
-        once to learn their level and first key, and again when opened)."""
-        if raw_id in kept:
-            return kept.pop(raw_id)
-        if keep:
-            kept[raw_id] = read(raw_id)
-            return kept[raw_id]
-        oid = raw_id.hex()
-        data = get(oid)
-        try:
-            magic, version, kind, level, n = _HEAD.unpack_from(data, 0)
-            if magic == NODE_MAGIC and version == NODE_VERSION and kind in (KIND_LEAF, KIND_INTERNAL) and n:
-                pos = _HEAD.size
-                (klen,) = _U32.unpack_from(data, pos)
-                pos += 4
-                keys = data[pos : pos + klen].decode("utf-8").split("\0")
-                pos += klen
-                ids = struct.unpack_from("32s" * n, data, pos)
-                pos += 32 * n
-                if kind == KIND_INTERNAL and len(keys) == n:
-                    return level, list(zip(keys, ids))
-                if kind == KIND_LEAF and len(keys) == n:
-                    sizes = struct.unpack_from(f"<{n}Q", data, pos)
-                    pos += 8 * n
-                    mods = data[pos : pos + n]
-                    flags = data[pos + n : pos + 2 * n]
-                    pos += 2 * n
-                    (mlen,) = _U32.unpack_from(data, pos)
-                    pos += 4
-                    metas = data[pos : pos + mlen].decode("utf-8").split("\n")
-                    if pos + mlen == len(data) and len(metas) == n:
-                        return level, list(zip(keys, ids, sizes, mods, flags, metas))
-        except (struct.error, UnicodeDecodeError):
-            pass
-        node = decode_node(data, oid)
-        return node.level, node.items if node.is_leaf else [it[:2] for it in node.items]
+        node = tree.node(raw_id.hex())
+        return node.level, node.items
 
     return read
 

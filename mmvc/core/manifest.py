@@ -136,7 +136,7 @@ def decode_node(data: bytes, oid: str | None = None) -> Node:
         pos += 4
         keys = data[pos : pos + klen].decode("utf-8").split("\0") if n else []
         pos += klen
-        raws = [data[pos + i * ID_RAW_LEN : pos + (i + 1) * ID_RAW_LEN] for i in range(n)]
+        raws = list(struct.unpack_from("32s" * n, data, pos))  # the id column, cut in C
         pos += n * ID_RAW_LEN
         if kind == KIND_LEAF:
             sizes = struct.unpack_from(f"<{n}Q", data, pos)
@@ -155,12 +155,12 @@ def decode_node(data: bytes, oid: str | None = None) -> Node:
             flat = struct.unpack_from(f"<{n * 2 * slots}Q", data, pos)
             pos += 8 * n * 2 * slots
             w = 2 * slots
-            stats = []
-            for i in range(n):
-                row = flat[i * w : (i + 1) * w]
-                if slots == MODALITY_SLOTS:
-                    stats.append(tuple(row))
-                else:  # written by a version with a different number of modalities
+            if slots == MODALITY_SLOTS:
+                stats = [flat[i * w : (i + 1) * w] for i in range(n)]
+            else:  # written by a version with a different number of modalities
+                stats = []
+                for i in range(n):
+                    row = flat[i * w : (i + 1) * w]
                     s = _zero_stats()
                     for j in range(min(slots, MODALITY_SLOTS)):
                         s[j] = row[j]

@@ -146,7 +146,6 @@ def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | 
     from mmvc.core.diff import diff_trees
 
     tree = repo.tree
-    wt = repo.worktree
     with repo.locked("checkout"):
         branch, head = repo.head()
         H = repo.read_commit(head).tree if head else ""

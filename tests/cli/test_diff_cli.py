@@ -17,17 +17,6 @@ from mmvc.repo import Repo
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def _run(*args, expect=0):
-        res = runner.invoke(cli, ["-C", str(tmp_path), *args], catch_exceptions=False)
-        assert res.exit_code == expect, f"mmvc {' '.join(args)} -> {res.exit_code}\n{res.output}"
-        return res
-
-    return _run
 
 
 @pytest.fixture
