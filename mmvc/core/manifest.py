@@ -95,32 +95,35 @@ class Node:
     def stats(self) -> list[int]:
         s = _zero_stats()
         if self.is_leaf:
+            if all(it[3] == self.items[0][3] for it in self.items):  # the usual single-modality leaf
+                m = self.items[0][3] if self.items and self.items[0][3] < MODALITY_SLOTS else 0
+                s[m] = len(self.items)
+                s[MODALITY_SLOTS + m] = sum(it[2] for it in self.items)
+                return s
             for it in self.items:
                 m = it[3] if it[3] < MODALITY_SLOTS else 0
                 s[m] += 1
                 s[MODALITY_SLOTS + m] += it[2]
         else:
-            for it in self.items:
-                for i, v in enumerate(it[2]):
-                    s[i] += v
+            s = [sum(col) for col in zip(*(it[2] for it in self.items))] or s
         return s
 
 
 def encode_node(node: Node) -> bytes:
     items = node.items
     n = len(items)
-    keys = "\0".join(it[0] for it in items).encode("utf-8")
-    parts = [_HEAD.pack(NODE_MAGIC, NODE_VERSION, KIND_LEAF if node.is_leaf else KIND_INTERNAL, node.level, n), _U32.pack(len(keys)), keys]
-    parts.append(b"".join(it[1] for it in items))
+    if not n:
+        return _HEAD.pack(NODE_MAGIC, NODE_VERSION, KIND_LEAF if node.is_leaf else KIND_INTERNAL, node.level, 0) + _U32.pack(0) * (2 if node.is_leaf else 1) + (b"" if node.is_leaf else bytes((MODALITY_SLOTS,)))
+    cols = list(zip(*items))  # one C-level transpose instead of a generator per column
+    keys = "\0".join(cols[0]).encode("utf-8")
+    parts = [_HEAD.pack(NODE_MAGIC, NODE_VERSION, KIND_LEAF if node.is_leaf else KIND_INTERNAL, node.level, n), _U32.pack(len(keys)), keys,
+             b"".join(cols[1])]
     if node.is_leaf:
-        parts.append(struct.pack(f"<{n}Q", *(it[2] for it in items)))
-        parts.append(bytes(it[3] for it in items))
-        parts.append(bytes(it[4] for it in items))
-        metas = "\n".join(it[5] for it in items).encode("utf-8")
-        parts += [_U32.pack(len(metas)), metas]
+        metas = "\n".join(cols[5]).encode("utf-8")
+        parts += [struct.pack(f"<{n}Q", *cols[2]), bytes(cols[3]), bytes(cols[4]), _U32.pack(len(metas)), metas]
     else:
         parts.append(bytes((MODALITY_SLOTS,)))
-        parts.append(struct.pack(f"<{n * 2 * MODALITY_SLOTS}Q", *(v for it in items for v in it[2])))
+        parts.append(struct.pack(f"<{n * 2 * MODALITY_SLOTS}Q", *[v for row in cols[2] for v in row]))
     return b"".join(parts)
 
 
@@ -377,19 +380,24 @@ class ManifestTree:
                 items = node.items
                 ii = 0
                 while ii < len(items) or (mi < len(muts) and (upper is None or muts[mi][0] < upper)):
+                    # A key that was not the last of its old node is known not to be a hash
+                    # boundary (the node would have ended there), so only the rest are hashed.
+                    inner = False
                     if mi < len(muts) and (upper is None or muts[mi][0] < upper) and (ii >= len(items) or muts[mi][0] <= items[ii][0]):
                         key, new_item = muts[mi]
                         mi += 1
                         if ii < len(items) and items[ii][0] == key:
+                            inner = ii < len(items) - 1
                             ii += 1
                         if new_item is None:
                             continue
                         it = new_item
                     else:
                         it = items[ii]
+                        inner = ii < len(items) - 1
                         ii += 1
                     cur.append(it)
-                    if len(cur) >= cap or _is_boundary(it[0], level, target):
+                    if len(cur) >= cap or not inner and _is_boundary(it[0], level, target):
                         created.append(self._write(writer, Node(level, cur)))
                         cur = []
                 if not cur:
