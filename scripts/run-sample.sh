@@ -11,11 +11,18 @@ cd "$work"
 echo "== sample copied to $work"
 set -x
 "$MMVC" init
+# Offline run: text embeddings come from the bundled MiniLM; no CLIP model ships with mmvc,
+# so the clip family is turned off explicitly (status, the commit and the report record it).
+"$MMVC" config process.families.clip false
 "$MMVC" add images text 'audio/*.wav'
 "$MMVC" status
+"$MMVC" process
+"$MMVC" status
+"$MMVC" report
 "$MMVC" commit -m "sample v1: images, captions, tones"
 echo "A fourth tone, added later." > text/e659.txt
 "$MMVC" add text
+"$MMVC" process
 "$MMVC" commit -m "caption for e659"
 "$MMVC" log --oneline
 "$MMVC" show

@@ -34,4 +34,4 @@ def _deterministic_env(monkeypatch, tmp_path_factory):
 def repo(tmp_path):
     from mmvc.ops.init import init
 
-    return init(str(tmp_path))
+    return init(str(tmp_path), ungated=True)  # these tests are about storage and history, not the gate

@@ -14,6 +14,8 @@ COMMANDS = {
     "init": ("mmvc.cli.init_cmd", "Create an empty repository"),
     "add": ("mmvc.cli.add_cmd", "Hash, store and stage files"),
     "status": ("mmvc.cli.status_cmd", "Show staged, unstaged and untracked changes"),
+    "process": ("mmvc.cli.process_cmd", "Run the curation pipeline over the staged items"),
+    "report": ("mmvc.cli.report_cmd", "Why items were rejected or deduplicated"),
     "commit": ("mmvc.cli.commit_cmd", "Record the staged items as a new version"),
     "log": ("mmvc.cli.log_cmd", "Show the history of versions"),
     "show": ("mmvc.cli.show_cmd", "Show a version: commit, counts and bytes per modality"),
@@ -31,6 +33,7 @@ COMMANDS = {
     "reflog": ("mmvc.cli.reflog_cmd", "Show where HEAD or a branch has pointed"),
     "fsck": ("mmvc.cli.fsck_cmd", "Check every version, the index and the store for missing or corrupt objects"),
     "gc": ("mmvc.cli.gc_cmd", "Remove unreachable objects past a grace period and repack"),
+    "config": ("mmvc.cli.config_cmd", "Read or set a repository setting"),
     "completion": ("mmvc.cli.completion_cmd", "Print a shell completion script"),
 }
 

@@ -89,3 +89,23 @@ def progress_bar(description: str, enabled: bool = True, unit_bytes: bool = True
             p.tasks[0].description = f"{description} {done}/{total}"
 
         yield update
+
+
+@contextmanager
+def progress_stages(enabled: bool = True):
+    """Yields a callback (stage, done, total) that draws one bar per pipeline stage on a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=True) as p:
+        tasks: dict = {}
+
+        def update(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = p.add_task(stage, total=total or None)
+            p.update(tasks[stage], completed=done, total=total or None)
+
+        yield update

@@ -22,6 +22,7 @@ def command(as_json, verbose, untracked):
     if as_json:
         emit_json({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
                    "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging,
+                   "verdicts": r.verdicts,
                    "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
         return
     out = click.echo
@@ -41,6 +42,13 @@ def command(as_json, verbose, untracked):
             continue
         per = " · ".join(f"{n} {m}" for m, n in counts[section].items())
         out(f"\n{title}: {len(changes)} ({per})")
+        if section == "staged" and r.verdicts:
+            order = ("passed", "duplicate", "rejected", "stale", "unprocessed")
+            line = " · ".join(f"{sum(r.verdicts[v].values()):,} {v}" for v in order if v in r.verdicts)
+            mods = "; ".join(f"{v}: " + ", ".join(f"{n} {m}" for m, n in sorted(r.verdicts[v].items())) for v in order if v in r.verdicts)
+            out(f"  process: {line}  ({mods})")
+            if "unprocessed" in r.verdicts or "stale" in r.verdicts:
+                out("  run `mmvc process` before committing: unprocessed or stale items cannot enter a version")
         for c in changes[:limit]:
             label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
             out(click.style(f"    {label}{c.path}", fg=color))

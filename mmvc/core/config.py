@@ -89,3 +89,32 @@ def global_user() -> dict:
     except (OSError, tomllib.TOMLDecodeError):
         return {}
     return {k: str(v) for k, v in user.items() if k in ("name", "email")}
+
+
+def set_value(repo, section: str, key: str, value) -> None:
+    """Set ``key = "value"`` under ``[section]`` in the repository's config.toml, keeping the
+    rest of the file (comments included) as it is. Callers hold the repository lock."""
+    import json
+
+    from mmvc.core.store import atomic_write
+
+    path = os.path.join(repo.dir, "config.toml")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # JSON's bool/number/string literals are TOML's
+    header = f"[{section}]"
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == header)
+    except StopIteration:
+        lines += ["", header, line]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        for i in range(start + 1, end):
+            if lines[i].split("=", 1)[0].strip() == key:
+                lines[i] = line
+                break
+        else:
+            lines.insert(end, line)
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # never write a file that no longer parses
+    atomic_write(path, text.encode("utf-8"))

@@ -43,7 +43,11 @@ FLAG_EXEC = 1
 FLAG_SKIP_WORKTREE = 0x80  # index only: tracked but deliberately absent from the work tree (sparse)
 ITEM_FLAGS = 0x7F  # the flag bits that belong to the item and travel into versions
 
-PROC_NONE = 0  # not processed yet; the process stage writes the other codes
+PROC_NONE = 0  # not processed yet (append-only codes; docs/format.md)
+PROC_PASSED = 1
+PROC_DUPLICATE = 2
+PROC_REJECTED = 3
+PROC_STATUS = {PROC_NONE: "unprocessed", PROC_PASSED: "passed", PROC_DUPLICATE: "duplicate", PROC_REJECTED: "rejected"}
 
 
 class IndexEntry(NamedTuple):

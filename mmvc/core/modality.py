@@ -94,14 +94,14 @@ def detect(path: str, head: bytes) -> int:
     """Content first, extension as the hint.
 
     A known binary signature wins over the extension (a PNG named .jpg is an image); a file
-    whose extension names a binary modality but whose bytes match no signature keeps that
-    modality so that ``process`` can reject it as corrupt rather than it being taken for text."""
+    whose extension names a modality but whose bytes match no signature keeps that modality,
+    so that ``process`` can reject it (corrupt, not UTF-8) rather than mmvc guessing."""
     by_content = sniff(head)
     if by_content != UNKNOWN:
         return by_content
     by_ext = extension_modality(path)
-    if by_ext in (IMAGE, VIDEO, AUDIO):
-        return by_ext
+    if by_ext != UNKNOWN:
+        return by_ext  # a .txt that is not UTF-8 stays text, for `process` to reject as not_utf8
     if _looks_like_text(head):
         return TEXT
     return UNKNOWN

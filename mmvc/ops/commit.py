@@ -28,6 +28,7 @@ class CommitResult:
     gate: str = "ungated"
     by_modality: dict[str, int] = field(default_factory=dict)
     hook_output: str = ""
+    held: int = 0  # staged items the gate held back (duplicate or rejected)
 
 
 def _local_tz_minutes(ts: int) -> int:
@@ -85,13 +86,22 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
         staged = index.staged(tree, root)
         if not staged and not allow_empty and not extra_parents:
             raise ConflictError("nothing to commit (no staged changes)", "stage changes with `mmvc add`, or pass --allow-empty")
-        verdict = admit(repo, staged)
+        verdict = admit(repo, staged, tuple(repo.read_commit(x).tree for x in extra_parents))
         if verdict.refused:
-            shown = "; ".join(f"{p}: {why}" for p, why in verdict.refused[:5])
-            raise GateError(f"{len(verdict.refused)} staged item(s) may not enter a version: {shown}", "run `mmvc process`, then commit again")
+            shown = "; ".join(f"{p} ({why})" for p, why in verdict.refused[:5])
+            more = f" and {len(verdict.refused) - 5} more" if len(verdict.refused) > 5 else ""
+            raise GateError(f"{len(verdict.refused)} staged item(s) may not enter a version: {shown}{more}",
+                            "run `mmvc process` (under the current config), then commit again")
+        if not verdict.admitted and not allow_empty and not extra_parents:
+            raise ConflictError(f"nothing to commit: all {len(verdict.held)} staged item(s) were judged duplicate or rejected",
+                                "`mmvc report` says why; `mmvc rm --cached` unstages them")
+        result_held = len(verdict.held)
         changes = verdict.admitted  # IndexEntry rows serve as manifest entries (same leading fields)
         result = CommitResult(oid="", branch=branch, parent=parent, message=message, gate=verdict.gate.mode)
+        admitted = {p for p, _ in verdict.admitted}
         for p, e, h in staged:
+            if p not in admitted:
+                continue
             if e is None:
                 result.deleted += 1
             elif h is None:
@@ -114,7 +124,8 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
             repo.refs.update(branch, result.oid, parent, note, committer.who)
         else:
             repo.refs.set_head_detached(parent, result.oid, note, committer.who)
-        if index.should_fold():  # every overlay entry now agrees with the new HEAD
+        result.held = result_held
+        if index.should_fold() and not result_held:  # every overlay entry now agrees with the new HEAD
             index.fold()
             index.write()
     if not no_verify:

@@ -1,14 +1,18 @@
-"""The trust boundary: the one function that decides whether staged entries may enter a version.
+"""The trust boundary: the one function that decides which staged entries may enter a version.
 
-Every path into a version (commit, and later merge) goes through ``admit``. Until the process
-pipeline exists there is nothing to check items against, so it admits everything and says so:
-the commit is recorded as ``ungated`` whatever the repository's setting, never as gated.
+Every path into a version (commit, and merge through commit) goes through ``admit``. In a gated
+repository (the default) an addition or modification crosses only if ``mmvc process`` judged it
+``passed`` under the repository's *current* process config; duplicates and rejections are held
+back (they stay staged, with their verdict in the report); anything unprocessed, or processed
+under another config, refuses the whole commit. Deletions always cross. An ungated repository
+(``mmvc init --ungated``) admits everything and every such commit says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mmvc.core.index import PROC_DUPLICATE, PROC_NONE, PROC_PASSED, PROC_REJECTED
 from mmvc.core.objects import Gate
 
 
@@ -16,9 +20,44 @@ from mmvc.core.objects import Gate
 class Verdict:
     gate: Gate
     admitted: list = field(default_factory=list)  # (path, IndexEntry | None) to apply
-    refused: list = field(default_factory=list)  # (path, reason)
+    held: list = field(default_factory=list)  # (path, status): judged duplicate or rejected
+    refused: list = field(default_factory=list)  # (path, reason): blocks the commit
 
 
-def admit(repo, staged: list) -> Verdict:
-    """``staged``: (path, index entry or None for a deletion, HEAD entry or None)."""
-    return Verdict(gate=Gate(mode="ungated"), admitted=[(p, e) for p, e, _ in staged])
+def admit(repo, staged: list, versions: tuple[str, ...] = ()) -> Verdict:
+    """``staged``: (path, index entry or None for a deletion, HEAD entry or None).
+    ``versions``: trees of other parents (a merge); an entry identical to theirs already
+    crossed the boundary when it entered that version, so it is admitted as it is."""
+    if not repo.config.gated:
+        return Verdict(gate=Gate(mode="ungated"), admitted=[(p, e) for p, e, _ in staged])
+    already = {}
+    for root in versions:
+        for path, t in repo.tree.get_many(root, sorted(p for p, e, _ in staged if e is not None)).items():
+            already.setdefault(path, []).append(t)
+    from mmvc.ops.process import read_run
+    from mmvc.process.config import ProcessConfig
+
+    current = ProcessConfig.load(repo).config_hash()
+    runs: dict[str, dict] = {}
+    v = Verdict(gate=Gate(mode="gated", config=current))
+    latest = None
+    for p, e, _ in staged:
+        if e is None or any(e.same_content(t) for t in already.get(p, ())):
+            v.admitted.append((p, e))
+            continue
+        if e.proc_status == PROC_NONE or not e.proc_id:
+            v.refused.append((p, "not processed"))
+            continue
+        run = runs.get(e.proc_id) or runs.setdefault(e.proc_id, read_run(repo, e.proc_id))
+        if run.get("config") != current:
+            v.refused.append((p, "processed under a different process config"))
+            continue
+        if latest is None or run.get("time", 0) >= latest[1].get("time", 0):
+            latest = (e.proc_id, run)
+        if e.proc_status == PROC_PASSED:
+            v.admitted.append((p, e))
+        elif e.proc_status in (PROC_DUPLICATE, PROC_REJECTED):
+            v.held.append((p, "duplicate" if e.proc_status == PROC_DUPLICATE else "rejected"))
+    if latest is not None:
+        v.gate = Gate(mode="gated", config=current, report=latest[1].get("report"))
+    return v

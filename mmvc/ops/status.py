@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import os
 
 from mmvc.core.hashing import new_hasher
-from mmvc.core.index import FLAG_SKIP_WORKTREE, RACY_WINDOW_NS
+from mmvc.core.index import FLAG_SKIP_WORKTREE, PROC_STATUS, RACY_WINDOW_NS
 from mmvc.core.modality import extension_modality, modality_name
 from mmvc.core.worktree import WalkResult
 
@@ -34,6 +34,13 @@ class StatusResult:
     untracked: list[Change] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     merging: dict | None = None  # {"theirs": id, "conflicts": [paths]} while a merge is open
+
+    verdicts: dict = field(default_factory=dict)  # gated repos: process verdict -> modality -> n, for staged items
+
+    def add_verdict(self, verdict: str, modality: int) -> None:
+        per = self.verdicts.setdefault(verdict, {})
+        name = modality_name(modality)
+        per[name] = per.get(name, 0) + 1
 
     def counts(self) -> dict:
         out: dict[str, dict[str, int]] = {}
@@ -147,6 +154,18 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
     return res
 
 
+def _count_processed(repo, res: StatusResult, runs: dict) -> None:
+    """Verdicts of processed staged items; an item judged under another config is "stale"."""
+    from mmvc.ops.process import read_run
+    from mmvc.process.config import ProcessConfig
+
+    current = ProcessConfig.load(repo).config_hash()
+    for run_id, rows in runs.items():
+        stale = read_run(repo, run_id).get("config") != current
+        for _, modality, verdict in rows:
+            res.add_verdict("stale" if stale else verdict, modality)
+
+
 def status(repo, untracked: bool = True) -> StatusResult:
     branch, head = repo.head()
     root = repo.read_commit(head).tree if head else ""
@@ -159,9 +178,18 @@ def status(repo, untracked: bool = True) -> StatusResult:
         with open(state_path) as f:
             state = json.load(f)
         res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]]}
+    runs = {}
     for p, e, h in index.staged(repo.tree, root):
         kind = "deleted" if e is None else "added" if h is None else "modified"
         res.staged.append(Change(p, kind, modality_name((e or h).modality)))
+        if e is not None and res.gated:
+            verdict = PROC_STATUS.get(e.proc_status, "unprocessed")
+            if e.proc_id:
+                runs.setdefault(e.proc_id, []).append((p, e.modality, verdict))
+            else:
+                res.add_verdict(verdict, e.modality)
+    if runs:
+        _count_processed(repo, res, runs)
     scan = scan_worktree(repo, index, untracked)
     res.skipped = scan.skipped
     res.unstaged = sorted([Change(key, "modified", modality_name(mod)) for key, mod, _, _ in scan.modified]

@@ -40,7 +40,7 @@ def test_version_and_help(run):
 
 
 def test_full_cycle(run, tree):
-    run("init")
+    run("init", "--ungated")
     assert (tree / ".mmvc" / "config.toml").read_text().count("format = 1") == 1
     assert os.path.exists(tree / ".mmvc" / "hooks" / "pre-commit.sample")
     run("add", "images", "captions", "audio/*.wav")
@@ -80,7 +80,7 @@ def test_full_cycle(run, tree):
 
 
 def test_rm_mv_restore(run, tree):
-    run("init")
+    run("init", "--ungated")
     run("add", ".")
     run("commit", "-m", "v1")
     run("mv", "captions/a.txt", "captions/apple.txt")
@@ -104,7 +104,7 @@ def test_rm_mv_restore(run, tree):
 
 
 def test_rm_refuses_to_lose_unstaged_work(run, tree):
-    run("init")
+    run("init", "--ungated")
     run("add", ".")
     (tree / "captions" / "a.txt").write_text("edited but not staged\n")
     res = run("rm", "captions/a.txt", expect=ExitCode.CONFLICT)
@@ -115,7 +115,7 @@ def test_rm_refuses_to_lose_unstaged_work(run, tree):
 def test_errors_and_exit_codes(run, tree, tmp_path):
     res = run("status", expect=ExitCode.NOT_A_REPO)
     assert "not an mmvc repository" in res.output and "mmvc init" in res.output
-    run("init")
+    run("init", "--ungated")
     run("init", expect=ExitCode.BAD_INPUT)
     run("commit", "-m", "nothing", expect=ExitCode.CONFLICT)
     run("add", "no/such/file", expect=ExitCode.BAD_INPUT)
@@ -132,7 +132,7 @@ def test_errors_and_exit_codes(run, tree, tmp_path):
 
 
 def test_lock_held_and_stale(run, tree):
-    run("init")
+    run("init", "--ungated")
     lock = tree / ".mmvc" / "lock"
     lock.write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "since": 0, "command": "add"}))
     res = run("add", ".", expect=ExitCode.LOCKED)
@@ -147,7 +147,7 @@ def test_lock_held_and_stale(run, tree):
 
 
 def test_newer_format_refused(run, tree):
-    run("init")
+    run("init", "--ungated")
     cfg = tree / ".mmvc" / "config.toml"
     cfg.write_text(cfg.read_text().replace("format = 1", "format = 99"))
     res = run("status", expect=ExitCode.FORMAT)
@@ -155,7 +155,7 @@ def test_newer_format_refused(run, tree):
 
 
 def test_corrupt_index(run, tree):
-    run("init")
+    run("init", "--ungated")
     run("add", ".")
     idx = tree / ".mmvc" / "index"
     data = bytearray(idx.read_bytes())
@@ -166,7 +166,7 @@ def test_corrupt_index(run, tree):
 
 
 def test_symlinks_and_odd_names(run, tree):
-    run("init")
+    run("init", "--ungated")
     (tree / "link.txt").symlink_to("/etc/hostname")
     (tree / "images" / "in-tree-link.png").symlink_to(tree / "images" / "a.png")
     (tree / "sp ace\nnewline ünï.txt").write_text("odd but valid\n")
@@ -183,7 +183,7 @@ def test_symlinks_and_odd_names(run, tree):
 
 
 def test_non_utf8_name_rejected(run, tree):
-    run("init")
+    run("init", "--ungated")
     bad = os.path.join(os.fsencode(str(tree)), b"caf\xe9.txt")
     with open(bad, "wb") as f:
         f.write(b"x")
@@ -193,7 +193,7 @@ def test_non_utf8_name_rejected(run, tree):
 
 
 def test_mmvcignore(run, tree):
-    run("init")
+    run("init", "--ungated")
     (tree / ".mmvcignore").write_text("*.wav\n")
     run("add", ".")
     assert "audio/x.wav" not in run("ls-files").output

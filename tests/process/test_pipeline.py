@@ -1,0 +1,192 @@
+"""`mmvc process` end to end: real Ray (local mode), real decoders, tiny seeded models built
+through the real loading code, and the gate that commit enforces."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import struct
+import wave
+
+import numpy as np
+import pytest
+
+from mmvc.errors import GateError
+from mmvc.ops.init import init
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+             object_store_memory=200 << 20)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    from mmvc.process.tiny_models import build_tiny_clip_model, build_tiny_text_model
+
+    root = tmp_path_factory.mktemp("models")
+    text, clip = str(root / "text"), str(root / "clip")
+    build_tiny_text_model(text, seed=0)
+    build_tiny_clip_model(clip, seed=0)
+    return text, clip
+
+
+def png(seed: int, size=(96, 64)) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", size, tuple(int(x) for x in rng.integers(0, 255, 3)))
+    d = ImageDraw.Draw(img)
+    for _ in range(6):
+        x0, y0 = rng.integers(0, size[0] // 2), rng.integers(0, size[1] // 2)
+        d.rectangle([x0, y0, x0 + rng.integers(8, 40), y0 + rng.integers(8, 30)], fill=tuple(int(x) for x in rng.integers(0, 255, 3)))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wav(freq: float, secs: float = 1.0, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(int(secs * rate))))
+    return buf.getvalue()
+
+
+STORY = ("The quick brown fox jumps over the lazy dog near the river bank while the children "
+         "watch from the old wooden bridge and the sun sets slowly behind the distant hills today. "
+         "Later that evening the family walked home along the narrow path, talking about the birds "
+         "they had seen, the boats drifting on the water, the smell of pine trees after the rain, and "
+         "the long summer holidays that were coming soon, with trips to the mountains and the sea.")
+
+
+def build(root, files: dict) -> None:
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+
+
+@pytest.fixture
+def gated_repo(tmp_path, tiny_models, ray_local):
+    from mmvc.core.config import set_value
+
+    repo = init(str(tmp_path))
+    text_model, clip_model = tiny_models
+    set_value(repo, "process.models", "text", text_model)
+    set_value(repo, "process.models", "image", clip_model)
+    # random tiny models map every input close together; only identical vectors are "semantic"
+    # duplicates here (the semantic stage itself is tested on planted vectors)
+    set_value(repo, "process.semantic", "eps", 1e-7)
+    repo.__dict__.pop("config", None)
+    build(tmp_path, {
+        "images/a.png": png(1), "images/b.png": png(2), "images/a-copy.png": png(1),
+        "images/broken.png": png(3)[:60],
+        "text/story.txt": STORY + "\n",
+        "text/story2.txt": STORY.replace("lazy", "sleepy") + "\n",
+        "text/other.txt": "Completely different words about databases, indexes, transactions and query planners in production systems.\n",
+        "text/empty.txt": "",
+        "text/latin1.txt": "caf\xe9 ol\xe9 ".encode("latin-1") * 5,
+        "audio/tone.wav": wav(440), "audio/silent.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x10\0\0\0\1\0\1\0\x80>\0\0\0}\0\0\2\0\x10\0data\0\0\0\0",
+    })
+    repo.add(["."], cwd=repo.root)
+    return repo
+
+
+def test_process_verdicts_gate_and_cache(gated_repo):
+    repo = gated_repo
+    with pytest.raises(GateError, match="not processed"):
+        repo.commit("before processing")
+    from mmvc.ops.process import process
+    from mmvc.ops.report import report
+
+    r = process(repo)
+    assert r.items == 11
+    rep = {row.path: row for row in report(repo, include_passed=True).rows}
+    assert rep["images/broken.png"].status == "rejected" and rep["images/broken.png"].stage == "decode"
+    assert rep["text/empty.txt"].status == "rejected"
+    assert rep["text/latin1.txt"].status == "rejected" and rep["text/latin1.txt"].reason == "not_utf8"
+    assert rep["audio/silent.wav"].status == "rejected"
+    # identical bytes: the first in path order is kept ("a-copy" sorts before "a.png")
+    assert rep["images/a.png"].status == "duplicate" and rep["images/a.png"].duplicate_of == "images/a-copy.png"
+    assert rep["images/a.png"].stage == "exact"
+    assert rep["text/story2.txt"].status == "duplicate" and rep["text/story2.txt"].duplicate_of == "text/story.txt"
+    assert rep["text/story2.txt"].stage == "near"
+    passed = sorted(p for p, row in rep.items() if row.status == "passed")
+    assert passed == ["audio/tone.wav", "images/a-copy.png", "images/b.png", "text/other.txt", "text/story.txt"]
+
+    st = repo.status()
+    assert sum(st.verdicts["passed"].values()) == 5 and sum(st.verdicts["rejected"].values()) == 4
+
+    # nothing changed: everything comes from the cache and Ray is not even started
+    again = process(repo)
+    assert again.decoded == 0 and again.embedded == {"text": 0, "clip": 0}
+    assert again.counts == r.counts
+
+    c = repo.commit("curated")
+    assert c.held == 6 and c.added == 5
+    commit = repo.read_commit(c.oid)
+    assert commit.gate.mode == "gated" and commit.gate.report and commit.gate.config == r.config
+    assert sorted(e.path for e in repo.ls_files("HEAD")) == passed
+    assert commit.gate.report == again.report
+
+
+def test_config_change_makes_verdicts_stale(gated_repo):
+    from mmvc.core.config import set_value
+    from mmvc.ops.process import process
+
+    repo = gated_repo
+    process(repo)
+    with repo.locked("config"):
+        set_value(repo, "process.semantic", "eps", 0.02)
+    repo.__dict__.pop("config", None)
+    assert "stale" in repo.status().verdicts
+    with pytest.raises(GateError, match="different process config"):
+        repo.commit("stale")
+    r = process(repo)
+    assert r.decoded == 0  # only the semantic stage's config changed: decoding is reused
+    repo.commit("fresh")
+
+
+def test_exact_duplicate_of_head_and_ungated(gated_repo, tmp_path):
+    from mmvc.ops.process import process
+
+    repo = gated_repo
+    process(repo)
+    repo.commit("v1")
+    build(repo.root, {"elsewhere/story-again.txt": STORY + "\n"})
+    repo.add(["elsewhere"], cwd=repo.root)
+    process(repo)
+    from mmvc.ops.report import report
+
+    [row] = [r for r in report(repo).rows if r.path == "elsewhere/story-again.txt"]
+    assert row.status == "duplicate" and row.duplicate_of == "text/story.txt" and row.stage == "exact"
+
+    raw = init(str(tmp_path / "raw"), ungated=True)
+    build(raw.root, {"x.txt": ""})
+    raw.add(["x.txt"], cwd=raw.root)
+    assert raw.read_commit(raw.commit("raw").oid).gate.mode == "ungated"
+
+
+def test_missing_model_names_it_and_the_fix(gated_repo):
+    from mmvc.core.config import set_value
+    from mmvc.errors import BadInputError
+    from mmvc.ops.process import process
+
+    repo = gated_repo
+    with repo.locked("config"):
+        set_value(repo, "process.models", "image", "no-such-org/no-such-clip")
+    repo.__dict__.pop("config", None)
+    with pytest.raises(BadInputError) as e:
+        process(repo)
+    assert "no-such-org/no-such-clip" in e.value.message and ("local" in (e.value.hint or "") or "clip" in (e.value.hint or ""))
+    assert json.dumps(e.value.hint)
