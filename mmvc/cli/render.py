@@ -99,8 +99,14 @@ def progress_stages(enabled: bool = True):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    import os
+
+    from rich.console import Console
+
+    # a copy of the terminal's descriptor: the pipeline sends descriptor 2 to a log while Ray runs
+    term = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console(stderr=True), transient=True) as p:
+                  console=Console(file=term, force_terminal=True), transient=True) as p:
         tasks: dict = {}
 
         def update(stage, done, total):

@@ -238,22 +238,18 @@ def _word_byte_table() -> np.ndarray:
 
 
 _WORD_BYTE = _word_byte_table()
-_POLY_BASE = 0x9E3779B97F4A7C15  # odd, so invertible mod 2^64
-_POLY_INV = pow(_POLY_BASE, -1, 1 << 64)
-_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]
+_POLY_BASE = 0x9E3779B97F4A7C15  # odd: B^k never degenerates mod 2^64
+_POW: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
 
 
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """B^k and B^-k mod 2^64 for k < n (uint64 products wrap, which is the modulus)."""
-    if _POW_CACHE[0].size < n:
-        m = max(n, 2 * _POW_CACHE[0].size)
+def _poly_powers(n: int) -> np.ndarray:
+    """B^0 .. B^(n-1) mod 2^64 (uint64 products wrap, which is the modulus)."""
+    if _POW[0].size < n:
         with np.errstate(over="ignore"):
-            fwd = np.full(m, _POLY_BASE, dtype=np.uint64)
-            fwd[0] = 1
-            inv = np.full(m, _POLY_INV, dtype=np.uint64)
-            inv[0] = 1
-            _POW_CACHE[:] = [np.cumprod(fwd, dtype=np.uint64), np.cumprod(inv, dtype=np.uint64)]
-    return _POW_CACHE[0][:n], _POW_CACHE[1][:n]
+            p = np.full(max(n, 64), _POLY_BASE, dtype=np.uint64)
+            p[0] = 1
+            _POW[0] = np.cumprod(p, dtype=np.uint64)
+    return _POW[0][:n]
 
 
 def _word_mask(b: np.ndarray) -> np.ndarray:
@@ -296,15 +292,41 @@ def tokenize(text: str) -> list[str]:
 
 
 _BATCH_BYTES = 1 << 21
+_SLICE_BYTES = 1 << 20
+
+
+def _hash_spans(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hash of each byte span [starts[i], ends[i]) of ``b``: the polynomial
+    sum b_k B^(k - start) mod 2^64, plus the length, avalanched by splitmix64. Worked through
+    slices of about a megabyte, so a huge text costs no more memory than a batch."""
+    out = np.empty(starts.size, dtype=np.uint64)
+    i0 = 0
+    while i0 < starts.size:
+        i1 = max(i0 + 1, int(np.searchsorted(starts, starts[i0] + _SLICE_BYTES)))
+        s0, e1 = int(starts[i0]), int(ends[i1 - 1])
+        seg = b[s0 : e1 + 1].astype(np.uint64)  # one byte past the last span: reduceat needs it
+        st, en = starts[i0:i1] - s0, ends[i0:i1] - s0
+        lens = en - st
+        last = np.zeros(seg.size, dtype=np.int64)
+        last[st] = st
+        np.maximum.accumulate(last, out=last)
+        pos = np.arange(seg.size, dtype=np.int64) - last
+        np.minimum(pos, int(lens.max()) - 1, out=pos)
+        with np.errstate(over="ignore"):
+            seg *= _poly_powers(int(lens.max()))[pos]
+            sums = np.add.reduceat(seg, np.stack((st, en), axis=1).ravel())[::2]
+            sums += lens.astype(np.uint64) * _U64(0xD6E8FEB86659FD93)
+        out[i0:i1] = _mix64(sums)
+        i0 = i1
+    return out
 
 
 def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hash of every token of every text, concatenated, with per-text offsets.
 
     No per-token Python object is ever made: texts are lower-cased and encoded, joined in
-    batches, word boundaries found by a byte table, and each word's hash is a polynomial
-    over its bytes taken from one prefix sum (sum b_k B^k between its ends, times B^-start),
-    then avalanched by splitmix64. Stable across processes and platforms, unlike ``hash()``.
+    batches, word boundaries found by a byte table, and words hashed from their bytes in
+    vector passes (``_hash_spans``). Stable across processes and platforms, unlike ``hash()``.
     """
     n = len(texts)
     hashes: list[np.ndarray] = []
@@ -321,15 +343,8 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         starts, ends = _token_spans(b)
         doc_starts = np.zeros(len(enc), dtype=np.int64)
         np.cumsum([len(e) + 1 for e in enc[:-1]], out=doc_starts[1:])
-        per_doc = np.diff(np.searchsorted(starts, doc_starts), append=starts.size)
-        counts[i:j] = per_doc
-        fwd, inv = _powers(b.size + 1)
-        with np.errstate(over="ignore"):
-            prefix = np.zeros(b.size + 1, dtype=np.uint64)
-            np.cumsum(b.astype(np.uint64) * fwd[: b.size], out=prefix[1:])
-            raw = (prefix[ends] - prefix[starts]) * inv[starts]
-            raw += (ends - starts).astype(np.uint64) * _U64(0xD6E8FEB86659FD93)
-            hashes.append(_mix64(raw))
+        counts[i:j] = np.diff(np.searchsorted(starts, doc_starts), append=starts.size)
+        hashes.append(_hash_spans(b, starts, ends))
         i = j
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
@@ -363,8 +378,14 @@ def _text_shingles(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
             h = wh[:m] * mult[0]
             for j in range(1, k):
                 h += wh[j : j + m] * mult[j]
-            doc = np.repeat(np.arange(n), lens)[:m]
-            valid = (np.arange(m) - starts[doc]) <= (lens[doc] - k)
+            # a window is valid unless it starts in the last k-1 tokens of its text; marking
+            # ends - j covers that, and where it reaches into an earlier text it lands on that
+            # text's own last k-1 tokens, which are invalid anyway
+            invalid = np.zeros(total + k, dtype=bool)
+            tail = tptr[1:][lens > 0]
+            for j in range(1, k):
+                invalid[np.maximum(tail - j, 0)] = True
+            valid = ~invalid[:m]
             slot = np.ones(out.size, dtype=bool)
             slot[ptr[short]] = False
             out[slot] = _mix64(h[valid])

@@ -184,6 +184,9 @@ class Pipeline:
 
             import ray
 
+            for name in ("ray", "ray.data", "ray._private"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+
             if not ray.is_initialized():
                 self._owns_ray = not self.cfg.ray_address
                 kw = dict(ignore_reinit_error=True, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
@@ -293,7 +296,9 @@ class Pipeline:
         t0 = time.perf_counter()
         items = sorted(items, key=lambda it: it.key)
         verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
+        quiet = _RayChatterToFile(os.path.join(self.repo.dir, "process", "ray.log"))
         try:
+            quiet.__enter__()
             prep = self._prep(items)
             self.stats.seconds["decode"] = time.perf_counter() - t0
             alive = []
@@ -372,6 +377,7 @@ class Pipeline:
             self.stats.seconds["embed+semantic"] = time.perf_counter() - t
         finally:
             self.shutdown()
+            quiet.__exit__()
         self.stats.items = len(items)
         self.stats.seconds["total"] = time.perf_counter() - t0
         return [verdicts[it.key] for it in items]
@@ -389,6 +395,44 @@ class Pipeline:
     @staticmethod
     def _dup(v: Verdict, stage: str, of: str, detail: str) -> None:
         v.status, v.stage, v.reason, v.duplicate_of, v.detail = "duplicate", stage, f"{stage}_duplicate", of, detail
+
+
+class _RayChatterToFile:
+    """Ray's workers and its C++ core log to file descriptor 2; while a run is in flight that
+    descriptor points at ``.mmvc/process/ray.log``, so the user's terminal keeps only mmvc's
+    own progress and messages (errors still surface as exceptions)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.saved = None
+
+    def __enter__(self):
+        import sys
+
+        if sys.stderr is None or not hasattr(sys.stderr, "fileno"):
+            return self
+        try:
+            fd = sys.stderr.fileno()
+        except (OSError, ValueError):
+            return self  # not a real descriptor (a test runner's capture): leave it alone
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        sys.stderr.flush()
+        self.saved = (fd, os.dup(fd))
+        log = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # the last run's log
+        os.dup2(log, fd)
+        os.close(log)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            import sys
+
+            sys.stderr.flush()
+            fd, copy = self.saved
+            os.dup2(copy, fd)
+            os.close(copy)
+            self.saved = None
+        return False
 
 
 def _clean_row(r: dict) -> dict:

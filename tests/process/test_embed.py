@@ -89,6 +89,14 @@ def test_text_batch_size_and_order_invariance(text_model, text_embedder):
     np.testing.assert_allclose(text_embedder.embed([SENTENCES[i] for i in perm]), whole[perm], atol=1e-5)
 
 
+def test_pretokenised_path_matches(text_model, text_embedder):
+    tokens = text_embedder.tokenize(SENTENCES)
+    assert all(t.dtype == np.int32 and t.ndim == 1 for t in tokens)
+    assert max(len(t) for t in tokens) <= text_embedder.max_length
+    np.testing.assert_allclose(text_embedder.embed_tokens(tokens), text_embedder.embed(SENTENCES), atol=1e-5)
+    assert text_embedder.embed_tokens([]).shape == (0, TEXT_DIM)
+
+
 def test_text_truncates_long_inputs(text_embedder):
     v = text_embedder.embed(["word " * 5000])
     assert v.shape == (1, TEXT_DIM) and np.isfinite(v).all()
@@ -217,6 +225,21 @@ def test_text_udf(text_model, text_embedder):
     assert udf.model_id == os.path.abspath(text_model)
 
 
+def test_tokenize_udf_then_embed_udf(text_model):
+    """The GPU layout: CPU workers tokenise, the embedding actor only runs the model."""
+    from mmvc.process.embed import TextTokenizeUDF
+
+    batch = {"text": _read_only(np.array(["a photo of a cat", None, "  ", "the dog", "x " * 3000], dtype=object))}
+    tokenised = TextTokenizeUDF(text_model)(batch)
+    lengths = [len(t) for t in tokenised["text_tokens"]]
+    assert lengths[1] == lengths[2] == 0 and lengths[0] > 0 and lengths[4] == 256
+    udf = TextEmbedUDF(text_model, batch_size=2)
+    via_tokens, direct = udf(tokenised), udf(batch)
+    assert via_tokens["text_vector_ok"].tolist() == direct["text_vector_ok"].tolist() == [True, False, False, True, True]
+    np.testing.assert_allclose(via_tokens["text_vector"], direct["text_vector"], atol=1e-5)
+    assert np.isnan(via_tokens["text_vector"][1:3]).all()
+
+
 def test_text_udf_unicode_array_and_empty_batch(text_model):
     udf = TextEmbedUDF(text_model)
     out = udf({"text": np.array(["one", "two"])})
@@ -246,9 +269,10 @@ def test_clip_udf(clip_model, clip_embedder):
 
 def test_clip_udf_stacked_thumbs_and_missing_columns(clip_model):
     udf = ClipEmbedUDF(clip_model)
-    stacked = np.stack(_images(shapes=((64, 80),) * 3))
+    stacked = _read_only(np.stack(_images(shapes=((64, 80),) * 3)))
     out = udf({"thumb": stacked, "id": np.arange(3)})
     assert out["clip_vector_ok"].all()
+    np.testing.assert_allclose(out["clip_vector"], udf.embedder.embed_images(list(stacked)), atol=1e-6)
     none = udf({"id": np.arange(2)})
     assert not none["clip_vector_ok"].any() and np.isnan(none["clip_vector"]).all()
 
