@@ -22,7 +22,9 @@ times compared: on a shared machine a neighbour's load then hits both alike.
 depend on weight values), for machines the real weights cannot reach; ``minilm-random`` still
 needs MiniLM's tokenizer (``--tokenizer DIR``, default the bundled one) so sequence lengths are
 real. ``--ray-batch-size`` (default: the model batch size) sets the rows per UDF call; a multiple
-of the model batch lets a GPU overlap tokenising with compute.
+of the model batch lets a GPU run one model batch while the next is prepared. ``--pretokenized``
+times the GPU layout: a ``TextTokenizeUDF`` stage on CPU workers ahead of ``TextEmbedUDF``; the
+tokenising stage's own rate is printed beside, to size its worker pool.
 """
 
 from __future__ import annotations
@@ -137,6 +139,18 @@ def bench_text(args, path: str, device, dtype):
     padded = sum(int(e["attention_mask"].numel()) for e in encoded)
     ray_batches = [{"id": np.arange(i, i + len(chunk)), "text": object_column(chunk)}
                    for i, chunk in zip(range(0, len(texts), args.ray_batch_size), batches_of(texts, args.ray_batch_size))]
+    info = {}
+    if args.pretokenized:
+        # What the embedding actor receives behind a TextTokenizeUDF stage; that stage runs on
+        # other CPU workers in the pipeline, so it is timed on its own, once.
+        from mmvc.process.embed import TextTokenizeUDF
+
+        tokenize = TextTokenizeUDF(path, max_length=max_length)
+        start = time.perf_counter()
+        ray_batches = [tokenize(b) for b in ray_batches]
+        info["tokenize_stage_items_per_s"] = len(texts) / (time.perf_counter() - start)
+        for b in ray_batches:
+            b["text_tokens"].flags.writeable = False
 
     per_call = args.ray_batch_size // args.batch_size
 
@@ -152,8 +166,8 @@ def bench_text(args, path: str, device, dtype):
     for chunk in model_batches:
         tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     tokenize_ms = (time.perf_counter() - start) * 1000 / len(model_batches)
-    info = {"tokens_per_item": tokens / len(texts), "padding": 1 - tokens / padded,
-            "tokenize_ms_per_model_batch": tokenize_ms}
+    info.update({"tokens_per_item": tokens / len(texts), "padding": 1 - tokens / padded,
+                 "tokenize_ms_per_model_batch": tokenize_ms})
     return bare, mmvc, len(ray_batches), info
 
 
@@ -201,6 +215,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--thumb-size", type=int, default=256, help="CLIP input thumbnails, square, pixels")
     parser.add_argument("--tokenizer", default=None, help="MiniLM tokenizer folder for --model minilm-random")
+    parser.add_argument("--pretokenized", action="store_true",
+                        help="text: batches carry text_tokens from a TextTokenizeUDF stage (the GPU layout)")
     parser.add_argument("--bare-unsorted", action="store_true",
                         help="text: the bare loop's batches in corpus order (more padding than the UDF's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -237,11 +253,12 @@ def main() -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     result = {"model": args.model, "device": name, "dtype": args.dtype, "batch_size": args.batch_size,
               "ray_batch_size": args.ray_batch_size, "items": args.items, "repeats": args.repeats,
-              "bare_sorted": not args.bare_unsorted, **info,
+              "bare_sorted": not args.bare_unsorted, "pretokenized": args.pretokenized, **info,
               "bare_items_per_s": round(rate["bare"], 1), "mmvc_items_per_s": round(rate["mmvc"], 1),
               "ratio": round(ratio, 3), "target": target, "seconds": times}
     print(f"model {args.model}  device {name}  dtype {args.dtype}  batch {args.batch_size}  "
-          f"ray batch {args.ray_batch_size}  items {args.items} x {args.repeats}")
+          f"ray batch {args.ray_batch_size}  items {args.items} x {args.repeats}"
+          + ("  pretokenized" if args.pretokenized else ""))
     for key, value in info.items():
         print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
     print(f"  bare torch loop   {rate['bare']:10.1f} items/s")

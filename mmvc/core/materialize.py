@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from mmvc.core.hashing import new_hasher
 from mmvc.errors import CorruptError, storage_error
@@ -12,17 +11,19 @@ from mmvc.errors import CorruptError, storage_error
 def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_result:
     """Copy object ``oid`` to ``dest`` through a temp file, verifying its hash on the way."""
     d = os.path.dirname(dest)
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mmvc-", dir=d)
+    if not os.path.isdir(d):
+        os.makedirs(d, exist_ok=True)
+    tmp = f"{dest}.mmvc-tmp-{os.getpid()}"  # the lock makes this name ours; no random name needed
     try:
         h = new_hasher()
+        _unlink(tmp)  # a leftover from an interrupted run; O_EXCL below never follows a planted link
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if executable else 0o644)
         with os.fdopen(fd, "wb") as out, store.open(oid) as src:
             while chunk := src.read(8 << 20):
                 h.update(chunk)
                 out.write(chunk)
         if h.hexdigest() != oid:
             raise CorruptError(f"object {oid} is corrupt (its bytes no longer hash to its id)", "run `mmvc fsck`")
-        os.chmod(tmp, 0o755 if executable else 0o644)
         os.replace(tmp, dest)
     except OSError as e:
         _unlink(tmp)

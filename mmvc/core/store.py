@@ -307,6 +307,7 @@ class LocalObjectStore(ObjectStore):
         self.fsync = fsync
         self._packs: dict[str, PackIndex] | None = None
         self._pack_list: tuple[PackIndex, ...] = ()
+        self._hot: PackIndex | None = None
         self._packs_lock = threading.Lock()
 
     # -- layout
@@ -336,6 +337,8 @@ class LocalObjectStore(ObjectStore):
             names = []
         present = set(names)
         for gone in [n for n in self._packs if n not in present]:  # repacked away by a gc
+            if self._packs[gone] is self._hot:
+                self._hot = None
             self._packs.pop(gone).close()
         for name in sorted(names):
             if name.endswith(".idx") and name not in self._packs:
@@ -355,10 +358,17 @@ class LocalObjectStore(ObjectStore):
 
     def _find_packed(self, oid: str) -> tuple[PackIndex, int] | None:
         raw = bytes.fromhex(oid)
-        for p in self.packs():
-            i = p.find(raw)
+        hot = self._hot
+        if hot is not None:  # objects read together tend to live together (a tree's nodes)
+            i = hot.find(raw)
             if i >= 0:
-                return p, i
+                return hot, i
+        for p in self.packs():
+            if p is not hot:
+                i = p.find(raw)
+                if i >= 0:
+                    self._hot = p
+                    return p, i
         return None
 
     # -- reads
@@ -450,6 +460,7 @@ class LocalObjectStore(ObjectStore):
                 p.close()
             self._packs = None
             self._pack_list = ()
+            self._hot = None
 
 
 class LocalObjectWriter(ObjectWriter):
