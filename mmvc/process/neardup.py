@@ -576,53 +576,106 @@ def _as_u64(hashes) -> np.ndarray:
     return np.array([int(h) & _MASK64 for h in hashes], dtype=np.uint64)
 
 
+_TABLE_BITS = 22  # chunks up to this wide are looked up in a direct table, wider ones by binary search
+_EXPAND = 1 << 22  # candidate pairs materialised at once
+
+
+def _mih_plan(n: int, max_hamming: int) -> tuple[int, list[int]] | None:
+    """(probe radius r, chunk widths) for multi-index hashing at this size, or None where
+    comparing all pairs is cheaper (a radius so wide that chunks would be a bit or two).
+
+    With k chunks, two values within distance D differ by at most floor(D / k) bits in some
+    chunk. k = D + 1 chunks need exact chunk matches only, but 64 / 11 ~ 6-bit chunks put
+    n / 64 values in every bucket, so candidates grow as n^2 / 64; fewer, wider chunks
+    probed within radius r (all values at most r bits from the item's chunk) trade a fixed
+    number of probes per item for far emptier buckets. The plan minimises probes plus
+    expected candidates for uniformly spread hashes: exact chunks below a few thousand
+    hashes, radius 1 or 2 above (D = 10: 4 chunks of 16 bits, 137 probes, at 100,000)."""
+    from math import comb
+
+    best = None
+    for r in range(4):
+        k = max_hamming // (r + 1) + 1
+        if k > 64:
+            continue
+        widths = [64 // k + (1 if c < 64 % k else 0) for c in range(k)]
+        probes = sum(comb(widths[0], i) for i in range(r + 1))
+        lookup = 1.0 if widths[0] <= _TABLE_BITS else 4.0
+        cost = n * k * probes * lookup + 2.0 * n * n * k * probes / 2.0 ** widths[-1] / 2
+        if best is None or cost < best[0]:
+            best = (cost, r, widths)
+    if best is None or best[0] > n * (n - 1) / 2:
+        return None
+    return best[1], best[2]
+
+
+def _flip_masks(width: int, r: int) -> np.ndarray:
+    from itertools import combinations
+
+    return np.array([sum(1 << b for b in bits) for i in range(r + 1) for bits in combinations(range(width), i)], dtype=np.int64)
+
+
 def _hamming_pairs(h: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j of *distinct* 64-bit values with popcount(h_i ^ h_j) <= max_hamming.
 
-    Multi-index hashing: cut the 64 bits into max_hamming + 1 chunks; two values within
-    distance d <= max_hamming differ in at most d chunks, so they agree exactly on at least
-    one, and only values sharing a chunk value are compared. Small buckets are expanded to
-    pairs in one vector pass, large ones compared block-wise, and the popcount check runs
-    before pairs are kept, so memory holds matches, not candidates."""
+    Multi-index hashing (see ``_mih_plan``): only values whose chunks agree within the probe
+    radius on at least one chunk become candidates, so the all-pairs comparison never
+    happens; each candidate is checked by popcount as it is made, and memory holds a
+    bounded batch of candidates at a time."""
     n = h.size
     empty = np.zeros(0, dtype=np.int64)
-    if n < 2:
+    if n < 2 or max_hamming <= 0:
         return empty, empty
-    if max_hamming >= 64:
-        i, j = np.triu_indices(n, 1)
-        return i.astype(np.int64), j.astype(np.int64)
-    m = max_hamming + 1
-    widths = [64 // m + (1 if c < 64 % m else 0) for c in range(m)]
-    shifts = np.cumsum([0] + widths[:-1])
-    found_i, found_j = [], []
-    for width, shift in zip(widths, shifts.tolist()):
-        chunk = (h >> _U64(shift)) & _U64((1 << width) - 1) if width < 64 else h
-        order = np.argsort(chunk, kind="stable")
-        ck = chunk[order]
-        # runs up to 256 long come back as all their pairs; longer ones only as neighbours,
-        # so compare those in full here, blockwise (repeats are removed at the end)
-        i, j = _run_pairs(order, ck, cap=256)
-        if i.size:
-            ok = np.bitwise_count(h[i] ^ h[j]) <= max_hamming
-            found_i.append(i[ok])
-            found_j.append(j[ok])
-        brk = np.flatnonzero(ck[1:] != ck[:-1]) + 1
-        starts = np.concatenate(([0], brk))
-        sizes = np.diff(np.concatenate((starts, [n])))
-        for st, sz in zip(starts[sizes > 256].tolist(), sizes[sizes > 256].tolist()):
-            members = np.sort(order[st : st + sz])
-            hm = h[members]
-            for b0 in range(0, sz, 512):
-                d = np.bitwise_count(hm[b0 : b0 + 512, None] ^ hm[None, :])
-                bi, bj = np.nonzero(d <= max_hamming)
-                sel = bj > bi + b0
-                found_i.append(members[bi[sel] + b0])
-                found_j.append(members[bj[sel]])
-    if not found_i:
+    plan = _mih_plan(n, max_hamming)
+    found: list[np.ndarray] = []
+    if plan is None:
+        rows = max(1, _EXPAND // n)
+        for i0 in range(0, n, rows):
+            d = np.bitwise_count(h[i0 : i0 + rows, None] ^ h[None, :])
+            bi, bj = np.nonzero(d <= max_hamming)
+            bi += i0
+            keep = bi < bj
+            found.append(bi[keep] * n + bj[keep])
+        code = np.concatenate(found)
+        return code // n, code % n
+    r, widths = plan
+    shift = 0
+    for width in widths:
+        v = ((h >> _U64(shift)) & _U64((1 << width) - 1)).astype(np.int64)
+        shift += width
+        masks = _flip_masks(width, r)
+        order = np.argsort(v, kind="stable")
+        sv = v[order]
+        if width <= _TABLE_BITS:
+            counts = np.bincount(v, minlength=1 << width)
+            offsets = np.cumsum(counts) - counts
+        block = max(1, _EXPAND // (masks.size * 4))
+        for i0 in range(0, n, block):
+            q = (v[i0 : i0 + block, None] ^ masks[None, :]).ravel()
+            if width <= _TABLE_BITS:
+                lo, cnt = offsets[q], counts[q]
+            else:
+                lo = np.searchsorted(sv, q, side="left")
+                cnt = np.searchsorted(sv, q, side="right") - lo
+            src = np.repeat(np.arange(i0, min(n, i0 + block)), masks.size)
+            hit = np.flatnonzero(cnt)
+            src, lo, cnt = src[hit], lo[hit], cnt[hit]
+            ends = np.cumsum(cnt)
+            q0 = 0
+            while q0 < src.size:  # materialise at most ~_EXPAND candidates at once
+                q1 = max(q0 + 1, int(np.searchsorted(ends, (ends[q0 - 1] if q0 else 0) + _EXPAND, side="right")))
+                c = cnt[q0:q1]
+                first = np.cumsum(c) - c
+                left = np.repeat(src[q0:q1], c)
+                right = order[np.repeat(lo[q0:q1] - first, c) + np.arange(int(c.sum()))]
+                keep = left < right
+                left, right = left[keep], right[keep]
+                ok = np.bitwise_count(h[left] ^ h[right]) <= max_hamming
+                found.append(left[ok] * n + right[ok])
+                q0 = q1
+    if not found:
         return empty, empty
-    i, j = np.concatenate(found_i), np.concatenate(found_j)
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    code = np.unique(lo * n + hi)
+    code = np.unique(np.concatenate(found))
     return code // n, code % n
 
 
