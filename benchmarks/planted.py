@@ -240,9 +240,9 @@ def audio_variants(y: np.ndarray, sr: int, rng: np.random.Generator) -> dict[str
 def synthetic_video(rng: np.random.Generator, seconds: float = 2.0, fps: int = 12, size=(160, 120),
                     bitrate: int = 400_000) -> bytes | None:
     """An H.264 MP4 of shapes drifting over a gradient, or None without PyAV."""
-    try:
-        import av
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
         return None
     base = np.asarray(synthetic_image(rng, size[0] + 64, size[1] + 64))
     n = int(seconds * fps)
@@ -300,8 +300,10 @@ def generate(out_dir: str | os.PathLike, seed: int = 0, n_originals: int = 40, *
     truth also written to ``out_dir/truth.json``.
 
     ``n_originals`` originals of text, image and audio each (video: a quarter as many, at
-    least two). About half the originals get near duplicates (images and audio: 1-3 of the
-    transforms, texts: 1-2 edited copies), and about a quarter get a byte-exact copy. Truth
+    least two). About half the originals get near duplicates (images: 1-3 of JPEG-70, 80%
+    resize, 5% crop; audio: 1-2 of Vorbis, MP3, 22.05/16 kHz resample, gain plus noise at
+    -35 dB; texts: 1-2 copies with 1 edit per ~80 words, at least 1), and about a quarter get a
+    byte-exact copy. Truth
     kinds: ``original``, ``exact`` and ``near`` (with ``of``, the original it derives from),
     and ``corrupt``. Video near duplicates (re-encodes at another bitrate and GOP) are only
     planted with ``video_near``, as the issue's quality target does not cover video."""

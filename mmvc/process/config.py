@@ -82,11 +82,13 @@ class ProcessConfig:
 
     def _stage_doc(self, stage: str) -> dict:
         from mmvc.process.decode import DECODE_VERSION
+        from mmvc.process.neardup import ALGORITHM
 
         if stage == "decode":
             return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION}
         if stage == "gates":
-            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION, "gates": self.gates.config_dict(),
+            # the prep cache also holds the fingerprints the near-dup tiers compare
+            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION, "fingerprints": ALGORITHM, "gates": self.gates.config_dict(),
                     "license": {"allow": sorted(self.license_allow), "deny": sorted(self.license_deny)}}
         if stage == "neardup":
             return {"v": PIPELINE_VERSION, "neardup": self.neardup.config_dict()}

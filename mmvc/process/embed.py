@@ -312,9 +312,13 @@ class TextEmbedder:
 
     def _run(self, encodings) -> np.ndarray:
         parts = []
+        cuda = self.device.type == "cuda"
         with torch.inference_mode():
             for enc in encodings:
-                enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+                # From pinned memory the copy is truly asynchronous: the CPU goes on to prepare the
+                # next chunk instead of waiting for the GPU to finish the one before.
+                enc = {k: (v.pin_memory() if cuda and not v.is_pinned() else v).to(self.device, non_blocking=True)
+                       for k, v in enc.items()}
                 hidden = self.model(**enc).last_hidden_state.float()
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
@@ -341,16 +345,21 @@ class TextEmbedder:
                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         return [np.asarray(x, dtype=np.int32) for x in ids]
 
-    def _padded(self, rows: list[np.ndarray]) -> dict:
-        width = max(1, max(len(r) for r in rows))
-        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)] = r
-            mask[i, :len(r)] = 1
-        enc = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+    def _padded(self, flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> dict:
+        """One model batch as padded tensors, built without a Python loop over rows (a GPU
+        embeds a row in microseconds, so per-row Python would be the bottleneck)."""
+        rows, width = len(lengths), max(1, int(lengths.max()))
+        pinned = self.device.type == "cuda"
+        ids = torch.full((rows, width), self._pad_id, dtype=torch.int64, pin_memory=pinned)
+        mask = torch.zeros((rows, width), dtype=torch.int64, pin_memory=pinned)
+        total = int(lengths.sum())
+        row = np.repeat(np.arange(rows), lengths)
+        col = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids.numpy()[row, col] = flat[np.repeat(offsets, lengths) + col]
+        mask.numpy()[row, col] = 1
+        enc = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in getattr(self.tokenizer, "model_input_names", ()):
-            enc["token_type_ids"] = torch.zeros_like(enc["input_ids"])
+            enc["token_type_ids"] = torch.zeros((rows, width), dtype=torch.int64, pin_memory=pinned)
         return enc
 
     @property
@@ -364,9 +373,12 @@ class TextEmbedder:
         rows = [np.asarray(t).reshape(-1) for t in tokens]
         if not rows:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = np.argsort([-len(r) for r in rows], kind="stable")
-        chunks = ([rows[i] for i in order[s:s + self.batch_size]] for s in range(0, len(rows), self.batch_size))
-        vectors = self._run(map(self._padded, chunks))
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        flat = np.concatenate(rows).astype(np.int64, copy=False)
+        offsets = np.cumsum(lengths) - lengths
+        order = np.argsort(-lengths, kind="stable")
+        chunks = (order[s:s + self.batch_size] for s in range(0, len(rows), self.batch_size))
+        vectors = self._run(self._padded(flat, offsets[c], lengths[c]) for c in chunks)
         out = np.empty_like(vectors)
         out[order] = vectors
         return out
@@ -405,6 +417,9 @@ _RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}
 
 
 def _as_rgb(image) -> np.ndarray:
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 \
+            and image.shape[0] and image.shape[1]:
+        return image
     array = np.asarray(image)
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
@@ -487,10 +502,7 @@ class ClipEmbedder:
             return torch.from_numpy(np.ascontiguousarray(host))
         shape = (len(host), *host[0].shape)
         pinned = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
-        if isinstance(host, list):
-            np.stack(host, out=pinned.numpy())
-        else:
-            np.copyto(pinned.numpy(), host)
+        _parallel_copy(host, pinned.numpy())
         if self._copy_stream is None:
             self._copy_stream = torch.cuda.Stream(self.device)
         with torch.cuda.stream(self._copy_stream):
@@ -579,6 +591,35 @@ class ClipEmbedder:
         return _pool_segments(flat, counts, self.dim)
 
 
+_COPY_POOL = None
+_COPY_SPLIT = 8 << 20  # bytes; smaller copies are not worth a thread hand-off
+
+
+def _parallel_copy(host, out: np.ndarray) -> None:
+    """Images (a list, or one array) into ``out``, on up to four threads for big batches: numpy
+    copies release the GIL, and one core copies a batch of thumbnails slower than a GPU embeds
+    it."""
+    global _COPY_POOL
+
+    def copy(a: int, b: int) -> None:
+        if isinstance(host, list):
+            np.stack(host[a:b], out=out[a:b])
+        else:
+            np.copyto(out[a:b], host[a:b])
+
+    n = len(host)
+    parts = min(4, os.cpu_count() or 1, max(1, out.nbytes // _COPY_SPLIT), n)
+    if parts <= 1:
+        copy(0, n)
+        return
+    if _COPY_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _COPY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mmvc-pixels")
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    list(_COPY_POOL.map(copy, bounds[:-1], bounds[1:]))
+
+
 def _center_crop(x: torch.Tensor, ch: int, cw: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     if ch > h or cw > w:
@@ -603,16 +644,21 @@ def _frame_list(value) -> list[np.ndarray]:
     return [f for f in value if f is not None and np.asarray(f).size > 0]
 
 
-def _pool_segments(flat: np.ndarray, counts: list[int], dim: int) -> np.ndarray:
+def _pool_segments(flat: np.ndarray, counts, dim: int) -> np.ndarray:
+    """Per row, the re-normalised mean of its ``counts[row]`` consecutive vectors in ``flat``;
+    NaN for rows with none."""
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1)
     out = np.full((len(counts), dim), np.nan, dtype=np.float32)
-    start = 0
-    for row, k in enumerate(counts):
-        if k:
-            mean = flat[start:start + k].mean(axis=0)
-            norm = float(np.linalg.norm(mean))
-            if norm > 0:
-                out[row] = mean / norm
-        start += k
+    has = counts > 0
+    if not has.any():
+        return out
+    if counts.max() == 1:
+        out[has] = flat
+        return out
+    starts = (np.cumsum(counts) - counts)[has]
+    means = np.add.reduceat(flat, starts, axis=0) / counts[has, None]
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    out[has] = np.where(norms > 0, means / np.where(norms > 0, norms, 1), np.nan)
     return out
 
 
@@ -697,9 +743,9 @@ class TextEmbedUDF:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if "text_tokens" in batch:
-            tokens = [np.asarray(t).reshape(-1) if t is not None else None for t in batch["text_tokens"]]
-            ok = np.array([t is not None and t.size > 0 for t in tokens], dtype=bool)
-            embed = lambda: self.embedder.embed_tokens([t for t, good in zip(tokens, ok) if good])  # noqa: E731
+            tokens = batch["text_tokens"]
+            ok = np.fromiter((t is not None and len(t) > 0 for t in tokens), dtype=bool, count=len(tokens))
+            embed = lambda: self.embedder.embed_tokens([tokens[i] for i in np.flatnonzero(ok)])  # noqa: E731
         elif "text" in batch:
             texts = [_text_or_none(t) for t in batch["text"]]
             ok = np.array([t is not None for t in texts], dtype=bool)

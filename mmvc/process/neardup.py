@@ -615,18 +615,20 @@ def _flip_masks(width: int, r: int) -> np.ndarray:
     return np.array([sum(1 << b for b in bits) for i in range(r + 1) for bits in combinations(range(width), i)], dtype=np.int64)
 
 
-def _hamming_pairs(h: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
+def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j of *distinct* 64-bit values with popcount(h_i ^ h_j) <= max_hamming.
 
     Multi-index hashing (see ``_mih_plan``): only values whose chunks agree within the probe
     radius on at least one chunk become candidates, so the all-pairs comparison never
     happens; each candidate is checked by popcount as it is made, and memory holds a
-    bounded batch of candidates at a time."""
+    bounded batch of candidates at a time. ``plan`` forces a (radius, widths) plan, or
+    None for all pairs; the widths must satisfy floor(max_hamming / len(widths)) <= radius."""
     n = h.size
     empty = np.zeros(0, dtype=np.int64)
     if n < 2 or max_hamming <= 0:
         return empty, empty
-    plan = _mih_plan(n, max_hamming)
+    if plan == "auto":
+        plan = _mih_plan(n, max_hamming)
     found: list[np.ndarray] = []
     if plan is None:
         rows = max(1, _EXPAND // n)

@@ -346,7 +346,8 @@ class Pipeline:
             vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
             if vids:
                 groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
-                                           cfg.neardup.video_max_hamming))
+                                           cfg.neardup.video_max_hamming, min_matched=cfg.neardup.video_min_matched,
+                                           min_length_ratio=cfg.neardup.video_min_length_ratio))
             auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
             if auds:
                 import numpy as np

@@ -171,9 +171,10 @@ def test_short_and_empty_texts():
 
 def test_signature_depends_only_on_the_text():
     rng = np.random.default_rng(4)
-    docs = [document(rng, 50) for _ in range(30)]
+    docs = [document(rng, int(n)) for n in rng.choice([0, 1, 3, 4, 5, 6, 50], 40)]
     batch = minhash_signatures(docs, CFG)
-    assert np.array_equal(batch[7], minhash_signatures([docs[7]], CFG)[0])
+    for i, d in enumerate(docs):  # neighbours in a batch, short or empty, never leak in
+        assert np.array_equal(batch[i], minhash_signatures([d], CFG)[0])
     assert np.array_equal(batch[::-1], minhash_signatures(docs[::-1], CFG))
     assert not np.array_equal(batch[0], minhash_signatures([docs[0]], NearDupConfig(seed=2))[0])
 
@@ -329,14 +330,22 @@ def test_multi_index_hashing_finds_exactly_the_pairs_brute_force_finds():
     for b in base[:150]:  # planted neighbours at distances 0..14
         flip = rng.choice(64, int(rng.integers(0, 15)), replace=False)
         near.append(b ^ np.uint64(sum(1 << int(f) for f in flip)))
-    # a hot bucket: 400 values sharing their low 6 bits, so one chunk's run is long
-    hot = (rng.integers(0, 2**57, 400, dtype=np.uint64) << np.uint64(6)) | np.uint64(0b101101)
+    # a hot bucket: 400 values sharing their low 16 bits, so every plan has one crowded chunk
+    hot = (rng.integers(0, 2**47, 400, dtype=np.uint64) << np.uint64(16)) | np.uint64(0xBEEF)
     h = np.unique(np.concatenate([base, np.array(near, dtype=np.uint64), hot]))
-    for d in (0, 3, 10):
-        i, j = nd._hamming_pairs(h, d)
-        dist = np.bitwise_count(h[:, None] ^ h[None, :])
+    dist = np.bitwise_count(h[:, None] ^ h[None, :])
+    for d in (0, 1, 3, 10, 12, 40):
         bi, bj = np.nonzero(np.triu(dist <= d, 1))
-        assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(bi.tolist(), bj.tolist())), d
+        truth = sorted(zip(bi.tolist(), bj.tolist()))
+        i, j = nd._hamming_pairs(h, d)
+        assert sorted(zip(i.tolist(), j.tolist())) == truth, d
+    # every kind of plan the cost model can pick (d = 1 above took 32-bit chunks by binary
+    # search): exact chunks, probes of radius 1, 2 and 3, and all pairs
+    bi, bj = np.nonzero(np.triu(dist <= 10, 1))
+    truth = sorted(zip(bi.tolist(), bj.tolist()))
+    for plan in ((0, [6] * 9 + [5, 5]), (1, [11] * 4 + [10, 10]), (2, [16] * 4), (3, [22, 21, 21]), None):
+        i, j = nd._hamming_pairs(h, 10, plan)
+        assert sorted(zip(i.tolist(), j.tolist())) == truth, plan
 
 
 # ------------------------------------------------------------------ video
