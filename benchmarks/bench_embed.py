@@ -24,7 +24,9 @@ needs MiniLM's tokenizer (``--tokenizer DIR``, default the bundled one) so seque
 real. ``--ray-batch-size`` (default: the model batch size) sets the rows per UDF call; a multiple
 of the model batch lets a GPU run one model batch while the next is prepared. ``--pretokenized``
 times the GPU layout: a ``TextTokenizeUDF`` stage on CPU workers ahead of ``TextEmbedUDF``; the
-tokenising stage's own rate is printed beside, to size its worker pool.
+tokenising stage's own rate is printed beside, to size its worker pool. ``--concurrency 2`` runs
+two UDF calls at once from threads, as Ray does with ``max_concurrent_calls_per_actor=2`` and
+``enable_true_multi_threading=True`` (whole passes are then timed, bare and UDF in turn).
 """
 
 from __future__ import annotations
@@ -215,6 +217,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--thumb-size", type=int, default=256, help="CLIP input thumbnails, square, pixels")
     parser.add_argument("--tokenizer", default=None, help="MiniLM tokenizer folder for --model minilm-random")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="UDF calls in flight at once, as Ray's max_concurrent_calls_per_actor (GPU: 2)")
     parser.add_argument("--pretokenized", action="store_true",
                         help="text: batches carry text_tokens from a TextTokenizeUDF stage (the GPU layout)")
     parser.add_argument("--bare-unsorted", action="store_true",
@@ -241,11 +245,23 @@ def main() -> int:
         for g in range(calls):  # warm-up: kernels, allocator, tokenizer caches
             bare(g), mmvc(g)
         times = {"bare": [0.0] * args.repeats, "mmvc": [0.0] * args.repeats}
-        for r in range(args.repeats):
-            for g in range(calls):
-                pair = [("bare", bare), ("mmvc", mmvc)]
-                for key, fn in pair if (r + g) % 2 == 0 else pair[::-1]:
-                    times[key][r] += time_it(fn, g, device)
+        if args.concurrency > 1:
+            # Ray with max_concurrent_calls_per_actor=N and true multi-threading: N calls in
+            # flight on one actor. Whole passes are timed, bare and mmvc in turn.
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=args.concurrency)
+            passes = {"bare": lambda _: [bare(g) for g in range(calls)],
+                      "mmvc": lambda _: list(pool.map(mmvc, range(calls)))}
+            for r in range(args.repeats):
+                for key in (("bare", "mmvc") if r % 2 == 0 else ("mmvc", "bare")):
+                    times[key][r] = time_it(passes[key], None, device)
+        else:
+            for r in range(args.repeats):
+                for g in range(calls):
+                    pair = [("bare", bare), ("mmvc", mmvc)]
+                    for key, fn in pair if (r + g) % 2 == 0 else pair[::-1]:
+                        times[key][r] += time_it(fn, g, device)
 
     rate = {k: args.items * args.repeats / sum(v) for k, v in times.items()}
     ratio = rate["mmvc"] / rate["bare"]
@@ -253,11 +269,12 @@ def main() -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     result = {"model": args.model, "device": name, "dtype": args.dtype, "batch_size": args.batch_size,
               "ray_batch_size": args.ray_batch_size, "items": args.items, "repeats": args.repeats,
-              "bare_sorted": not args.bare_unsorted, "pretokenized": args.pretokenized, **info,
+              "bare_sorted": not args.bare_unsorted, "pretokenized": args.pretokenized,
+              "concurrency": args.concurrency, **info,
               "bare_items_per_s": round(rate["bare"], 1), "mmvc_items_per_s": round(rate["mmvc"], 1),
               "ratio": round(ratio, 3), "target": target, "seconds": times}
     print(f"model {args.model}  device {name}  dtype {args.dtype}  batch {args.batch_size}  "
-          f"ray batch {args.ray_batch_size}  items {args.items} x {args.repeats}"
+          f"ray batch {args.ray_batch_size}  items {args.items} x {args.repeats}  concurrency {args.concurrency}"
           + ("  pretokenized" if args.pretokenized else ""))
     for key, value in info.items():
         print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -261,14 +262,16 @@ def _max_length(requested: int, config, tokenizer) -> int:
 class TextEmbedder:
     """Sentence embeddings the way sentence-transformers computes all-MiniLM-L6-v2: mean of the
     token states under the attention mask, then L2 normalisation, so vectors match those the
-    model card documents and cosine similarity is a dot product.
+    model card documents and cosine similarity is a dot product. (The mean is taken as a masked
+    sum: dividing by the token count would not change the direction, and normalising follows.)
 
-    Inputs are sorted by length and cut into ``batch_size`` chunks (less padding). Nothing is
-    copied back from the device until the last chunk is queued, and with ``prefetch`` (the
-    default on a GPU) a helper thread tokenises the next chunk while the current one runs: on a
-    GPU, tokenising costs as much as MiniLM itself, so without the overlap the model would wait
-    on the tokenizer. On CPUs the model is the bottleneck, and a second busy thread only steals
-    cores from it."""
+    Inputs are sorted by length and cut into ``batch_size`` chunks (less padding). On a GPU,
+    where MiniLM embeds a row in microseconds, per-row host work decides throughput: chunks are
+    padded without Python loops into pinned memory and copied asynchronously, nothing is read
+    back until the last chunk is queued, and with ``prefetch`` (the default on a GPU) a helper
+    thread tokenises the next chunk while the current one runs. Pre-tokenised input
+    (:meth:`embed_tokens`) skips tokenising altogether. Calls may come from several threads at
+    once (Ray's ``max_concurrent_calls_per_actor``): the tokenizer is used under a lock."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, max_length: int = 256,
                  dtype=None, prefetch: bool | None = None):
@@ -285,45 +288,81 @@ class TextEmbedder:
         self.max_length = _max_length(max_length, config, self.tokenizer)
         self.dim = int(config.hidden_size)
         self.prefetch = self.device.type == "cuda" if prefetch is None else bool(prefetch)
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = int(pad) if pad is not None else 0
+        self._lock = threading.Lock()
         self._pool = None
 
     @property
     def model_id(self) -> str:
         return _model_label(self._spec, "text", self.path)
 
-    def _encode(self, chunk: list[str]):
-        return self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+    def _token_lists(self, texts: list[str]) -> list[list[int]]:
+        with self._lock:
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False,
+                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
 
-    def _encoded_chunks(self, chunks: list[list[str]]):
+    def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text, unpadded, with the model's special tokens and truncation: what
+        :meth:`embed_tokens` takes. Lets a pool of CPU workers tokenise ahead of a GPU."""
+        if len(texts) == 0:
+            return []
+        return [np.asarray(x, dtype=np.int32) for x in self._token_lists([str(t) for t in texts])]
+
+    def _padded(self, flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+        """One model batch as a (2, rows, width) int64 tensor, ids over attention mask, built
+        without a Python loop over rows, in pinned memory on a GPU so one asynchronous copy
+        moves it."""
+        rows, width = len(lengths), max(1, int(lengths.max()))
+        host = torch.empty((2, rows, width), dtype=torch.int64, pin_memory=self.device.type == "cuda")
+        ids, mask = host.numpy()
+        ids.fill(self._pad_id)
+        mask.fill(0)
+        row = np.repeat(np.arange(rows), lengths)
+        col = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids[row, col] = flat[np.repeat(offsets, lengths) + col]
+        mask[row, col] = 1
+        return host
+
+    def _prepare_texts(self, texts: list[str]) -> torch.Tensor:
+        import itertools
+
+        lists = self._token_lists(texts)
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum()))
+        return self._padded(flat, np.cumsum(lengths) - lengths, lengths)
+
+    def _prepared(self, chunks: list[list[str]]):
         if not self.prefetch or len(chunks) < 2:
-            yield from map(self._encode, chunks)
+            yield from map(self._prepare_texts, chunks)
             return
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            # One worker: the tokenizer is used by one thread at a time, never concurrently.
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmvc-tokenize")
-        pending = self._pool.submit(self._encode, chunks[0])
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmvc-tokenize")
+        pending = self._pool.submit(self._prepare_texts, chunks[0])
         for nxt in chunks[1:]:
-            enc = pending.result()
-            pending = self._pool.submit(self._encode, nxt)
-            yield enc
+            ready = pending.result()
+            pending = self._pool.submit(self._prepare_texts, nxt)
+            yield ready
         yield pending.result()
 
-    def _run(self, encodings) -> np.ndarray:
+    def _run(self, batches) -> np.ndarray:
         parts = []
-        cuda = self.device.type == "cuda"
         with torch.inference_mode():
-            for enc in encodings:
-                # From pinned memory the copy is truly asynchronous: the CPU goes on to prepare the
-                # next chunk instead of waiting for the GPU to finish the one before.
-                enc = {k: (v.pin_memory() if cuda and not v.is_pinned() else v).to(self.device, non_blocking=True)
-                       for k, v in enc.items()}
-                hidden = self.model(**enc).last_hidden_state.float()
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                parts.append(torch.nn.functional.normalize(pooled, p=2, dim=1))
+            for host in batches:
+                ids, mask = host.to(self.device, non_blocking=True)
+                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+                summed = torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
+                parts.append(torch.nn.functional.normalize(summed.float(), p=2, dim=1))
             return to_float32(torch.cat(parts)) if parts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _in_order(self, order: np.ndarray, batches) -> np.ndarray:
+        vectors = self._run(batches)
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(t) for t in texts]
@@ -331,57 +370,27 @@ class TextEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         chunks = [[texts[i] for i in order[s:s + self.batch_size]] for s in range(0, len(texts), self.batch_size)]
-        vectors = self._run(self._encoded_chunks(chunks))
-        out = np.empty_like(vectors)
-        out[order] = vectors
-        return out
+        return self._in_order(order, self._prepared(chunks))
 
-    def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Token ids per text, unpadded, with the model's special tokens and truncation: what
-        :meth:`embed_tokens` takes. Lets a pool of CPU workers tokenise ahead of a GPU."""
-        if not texts:
-            return []
-        ids = self.tokenizer([str(t) for t in texts], truncation=True, max_length=self.max_length, padding=False,
-                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-        return [np.asarray(x, dtype=np.int32) for x in ids]
-
-    def _padded(self, flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> dict:
-        """One model batch as padded tensors, built without a Python loop over rows (a GPU
-        embeds a row in microseconds, so per-row Python would be the bottleneck)."""
-        rows, width = len(lengths), max(1, int(lengths.max()))
-        pinned = self.device.type == "cuda"
-        ids = torch.full((rows, width), self._pad_id, dtype=torch.int64, pin_memory=pinned)
-        mask = torch.zeros((rows, width), dtype=torch.int64, pin_memory=pinned)
-        total = int(lengths.sum())
-        row = np.repeat(np.arange(rows), lengths)
-        col = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        ids.numpy()[row, col] = flat[np.repeat(offsets, lengths) + col]
-        mask.numpy()[row, col] = 1
-        enc = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in getattr(self.tokenizer, "model_input_names", ()):
-            enc["token_type_ids"] = torch.zeros((rows, width), dtype=torch.int64, pin_memory=pinned)
-        return enc
-
-    @property
-    def _pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return int(pad) if pad is not None else 0
+    def embed_flat(self, flat: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Like :meth:`embed_tokens`, for token ids laid end to end (``lengths[i]`` ids for
+        row i, every length ≥ 1), the form a batch's token column concatenates to."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if len(lengths) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        flat = np.asarray(flat).astype(np.int64, copy=False)
+        offsets = np.cumsum(lengths) - lengths
+        order = np.argsort(-lengths, kind="stable")
+        chunks = (order[s:s + self.batch_size] for s in range(0, len(lengths), self.batch_size))
+        return self._in_order(order, (self._padded(flat, offsets[c], lengths[c]) for c in chunks))
 
     def embed_tokens(self, tokens: Sequence[np.ndarray]) -> np.ndarray:
         """Vectors for texts already tokenised by :meth:`tokenize` (or :class:`TextTokenizeUDF`)
         with this model's tokenizer; the same vectors :meth:`embed` gives for the texts."""
-        rows = [np.asarray(t).reshape(-1) for t in tokens]
-        if not rows:
+        if len(tokens) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        flat = np.concatenate(rows).astype(np.int64, copy=False)
-        offsets = np.cumsum(lengths) - lengths
-        order = np.argsort(-lengths, kind="stable")
-        chunks = (order[s:s + self.batch_size] for s in range(0, len(rows), self.batch_size))
-        vectors = self._run(self._padded(flat, offsets[c], lengths[c]) for c in chunks)
-        out = np.empty_like(vectors)
-        out[order] = vectors
-        return out
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        return self.embed_flat(np.concatenate([np.asarray(t).reshape(-1) for t in tokens]), lengths)
 
 
 # -- CLIP
@@ -472,7 +481,8 @@ class ClipEmbedder:
         self._add = (-mean / std).to(self.device)
         self._image_size = int(self.model.config.vision_config.image_size)
         self._tokenizer = None
-        self._copy_stream = None
+        self._lock = threading.Lock()
+        self._copy_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     @property
     def model_id(self) -> str:
@@ -503,8 +513,6 @@ class ClipEmbedder:
         shape = (len(host), *host[0].shape)
         pinned = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
         _parallel_copy(host, pinned.numpy())
-        if self._copy_stream is None:
-            self._copy_stream = torch.cuda.Stream(self.device)
         with torch.cuda.stream(self._copy_stream):
             on_device = pinned.to(self.device, non_blocking=True)
         current = torch.cuda.current_stream(self.device)
@@ -564,16 +572,18 @@ class ClipEmbedder:
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
+        with self._lock:
+            if self._tokenizer is None:
+                from transformers import AutoTokenizer
 
-            self._tokenizer = _load(AutoTokenizer.from_pretrained, self.path, "image model's tokenizer", "clip")
+                self._tokenizer = _load(AutoTokenizer.from_pretrained, self.path, "image model's tokenizer", "clip")
         max_length = int(self.model.config.text_config.max_position_embeddings)
         parts = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                enc = self._tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                      max_length=max_length, return_tensors="pt")
+                with self._lock:
+                    enc = self._tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                          max_length=max_length, return_tensors="pt")
                 enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
                 emb = _select(self.model.get_text_features(**enc))
                 parts.append(torch.nn.functional.normalize(emb.float(), p=2, dim=1))
@@ -592,6 +602,7 @@ class ClipEmbedder:
 
 
 _COPY_POOL = None
+_COPY_POOL_LOCK = threading.Lock()
 _COPY_SPLIT = 8 << 20  # bytes; smaller copies are not worth a thread hand-off
 
 
@@ -612,10 +623,11 @@ def _parallel_copy(host, out: np.ndarray) -> None:
     if parts <= 1:
         copy(0, n)
         return
-    if _COPY_POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    with _COPY_POOL_LOCK:
+        if _COPY_POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _COPY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mmvc-pixels")
+            _COPY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mmvc-pixels")
     bounds = np.linspace(0, n, parts + 1).astype(int)
     list(_COPY_POOL.map(copy, bounds[:-1], bounds[1:]))
 
@@ -721,8 +733,11 @@ class TextEmbedUDF:
 
     With a ``text_tokens`` column (from :class:`TextTokenizeUDF`, same model) the UDF embeds
     those and tokenises nothing itself: the layout for GPUs. Without it, it tokenises the
-    ``text`` column, which is as fast as anything on CPUs. A Ray batch of several model batches
-    lets a GPU work on one while the next is prepared.
+    ``text`` column, which is as fast as anything on CPUs. On a GPU, also let two calls run at
+    once on each actor (``ActorPoolStrategy(..., max_concurrent_calls_per_actor=2,
+    enable_true_multi_threading=True)``; the UDF is thread-safe) and give each call several
+    model batches: one call's host work then overlaps the other's GPU work, and the device is
+    not left idle between calls.
 
     Rows without text (None, empty, whitespace) get an all-NaN vector and ``text_vector_ok``
     False, so the row count never changes and nothing is guessed. The input batch is a read-only
@@ -744,17 +759,22 @@ class TextEmbedUDF:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if "text_tokens" in batch:
             tokens = batch["text_tokens"]
-            ok = np.fromiter((t is not None and len(t) > 0 for t in tokens), dtype=bool, count=len(tokens))
-            embed = lambda: self.embedder.embed_tokens([tokens[i] for i in np.flatnonzero(ok)])  # noqa: E731
+            lengths = np.fromiter((0 if t is None else len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+            ok = lengths > 0
+            embed = lambda: self.embedder.embed_flat(  # noqa: E731
+                np.concatenate([t for t in tokens if t is not None and len(t)]), lengths[ok])
         elif "text" in batch:
             texts = [_text_or_none(t) for t in batch["text"]]
             ok = np.array([t is not None for t in texts], dtype=bool)
             embed = lambda: self.embedder.embed([t for t in texts if t is not None])  # noqa: E731
         else:
             raise KeyError("TextEmbedUDF needs a 'text' (or 'text_tokens') column in the batch")
-        vectors = np.full((len(ok), TEXT_DIM), np.nan, dtype=np.float32)
-        if ok.any():
-            vectors[ok] = embed()
+        if ok.all():
+            vectors = embed()
+        else:
+            vectors = np.full((len(ok), TEXT_DIM), np.nan, dtype=np.float32)
+            if ok.any():
+                vectors[ok] = embed()
         out = dict(batch)
         out["text_vector"] = vectors
         out["text_vector_ok"] = ok
@@ -771,7 +791,8 @@ def _image_or_none(value) -> np.ndarray | None:
 
 
 class ClipEmbedUDF:
-    """Ray Data class UDF for ``clip_vector``, wired like :class:`TextEmbedUDF`. A row with
+    """Ray Data class UDF for ``clip_vector``, wired like :class:`TextEmbedUDF` (on a GPU the
+    same two concurrent calls per actor, and Ray batches of several model batches). A row with
     keyframes (a video) gets their pooled embedding; otherwise its ``thumb`` (an image); a row
     with neither gets NaN and ``clip_vector_ok`` False. All pictures of a batch go through the
     model together, whichever row they came from."""

@@ -240,6 +240,23 @@ def test_tokenize_udf_then_embed_udf(text_model):
     assert np.isnan(via_tokens["text_vector"][1:3]).all()
 
 
+def test_udfs_are_thread_safe(text_model, clip_model):
+    """Ray may run two calls at once on one actor (max_concurrent_calls_per_actor)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text_udf, clip_udf = TextEmbedUDF(text_model, batch_size=2), ClipEmbedUDF(clip_model, batch_size=2)
+    text_batches = [{"text": np.array(SENTENCES[i:] + SENTENCES[:i], dtype=object)} for i in range(6)]
+    images = _images()
+    clip_batches = [{"thumb": np.array(images[i:] + images[:i] + [None], dtype=object)} for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        text_out = list(pool.map(text_udf, text_batches * 2))
+        clip_out = list(pool.map(clip_udf, clip_batches * 2))
+    for batch, out in zip(text_batches * 2, text_out):
+        np.testing.assert_allclose(out["text_vector"], text_udf(batch)["text_vector"], atol=1e-5)
+    for batch, out in zip(clip_batches * 2, clip_out):
+        np.testing.assert_allclose(out["clip_vector"], clip_udf(batch)["clip_vector"], atol=1e-5)
+
+
 def test_text_udf_unicode_array_and_empty_batch(text_model):
     udf = TextEmbedUDF(text_model)
     out = udf({"text": np.array(["one", "two"])})
