@@ -39,7 +39,7 @@ AUDIO_MAX_S = 60.0
 SILENCE_DBFS = -50.0
 SILENCE_FRAME_S = 0.020
 
-# Append-only (see module docstring); docs/process-gates.md explains each.
+# Append-only (see module docstring); docs/process.md explains each.
 REASONS = {
     "unknown_modality": "the item's modality code is not one mmvc can decode",
     "empty": "zero bytes",

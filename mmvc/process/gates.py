@@ -129,11 +129,11 @@ class GateConfig:
         unknown is a FormatError naming it and listing the valid keys."""
         table = table or {}
         if not isinstance(table, dict):
-            raise FormatError("[process.gates] must be a table", "see docs/process-gates.md")
+            raise FormatError("[process.gates] must be a table", "see docs/process.md")
         out = cls()
         for name, sub in table.items():
             if name not in _TABLES:
-                raise FormatError(f"unknown table [process.gates.{name}]", f"valid tables: {', '.join(_TABLES)} (docs/process-gates.md)")
+                raise FormatError(f"unknown table [process.gates.{name}]", f"valid tables: {', '.join(_TABLES)} (docs/process.md)")
             if not isinstance(sub, dict):
                 raise FormatError(f"process.gates.{name} must be a table", f"write it as [process.gates.{name}]")
             kind = _TABLES[name]
@@ -141,7 +141,7 @@ class GateConfig:
             values = {}
             for key, value in sub.items():
                 if key not in valid:
-                    raise FormatError(f"unknown setting process.gates.{name}.{key}", f"valid settings: {', '.join(valid)} (docs/process-gates.md)")
+                    raise FormatError(f"unknown setting process.gates.{name}.{key}", f"valid settings: {', '.join(valid)} (docs/process.md)")
                 values[key] = _setting(f"process.gates.{name}.{key}", key, value)
             setattr(out, name, kind(**values))
         if out.text.languages and not language_detector_available():

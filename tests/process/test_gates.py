@@ -223,7 +223,7 @@ def test_config_dict_is_canonical_and_sensitive():
 def test_gate_reasons_are_snake_case_and_documented():
     import os
 
-    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "process-gates.md")).read()
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "process.md")).read()
     for reason in [*GATE_REASONS, *dec.REASONS]:
         assert reason == reason.lower() and " " not in reason
         assert f"`{reason}`" in doc, reason
