@@ -219,10 +219,15 @@ class DiffEntries:
 
     @property
     def total(self) -> ModalityStat:
-        t = ModalityStat()
-        for s in self.by_modality.values():
-            t.add(s)
-        return t
+        return total_of(self.by_modality)
+
+
+def total_of(by_modality: dict) -> ModalityStat:
+    """The per-modality summaries added up."""
+    t = ModalityStat()
+    for s in by_modality.values():
+        t.add(s)
+    return t
 
 
 def classify(changes: Iterable[Triple]) -> DiffEntries:

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from mmvc.core.diff import Change, ModalityStat, Triple, classify, diff_trees
+from mmvc.core.diff import Change, ModalityStat, Triple, classify, diff_trees, total_of
 from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError
 
@@ -44,10 +44,7 @@ class DiffResult:
 
     @property
     def total(self) -> ModalityStat:
-        t = ModalityStat()
-        for s in self.by_modality.values():
-            t.add(s)
-        return t
+        return total_of(self.by_modality)
 
     @property
     def has_differences(self) -> bool:

@@ -8,7 +8,6 @@ something appends one part, written to a temp name and renamed, so a part is who
 from __future__ import annotations
 
 import os
-import tempfile
 
 
 class FeatureCache:
@@ -74,19 +73,13 @@ class FeatureCache:
                 arrays.append(pa.array(values))
             names.append(c)
         table = pa.Table.from_arrays(arrays, names=names)
-        os.makedirs(self.dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=self.dir)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            from mmvc.core.hashing import hash_bytes
+        import io
 
-            with open(tmp, "rb") as f:
-                name = hash_bytes(f.read())[:32] + ".parquet"
-            os.replace(tmp, os.path.join(self.dir, name))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from mmvc.core.hashing import hash_bytes
+        from mmvc.core.store import atomic_write
+
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        data = buf.getvalue()
+        os.makedirs(self.dir, exist_ok=True)
+        atomic_write(os.path.join(self.dir, hash_bytes(data)[:32] + ".parquet"), data, fsync=False)

@@ -270,8 +270,8 @@ class TextEmbedder:
     padded without Python loops into pinned memory and copied asynchronously, nothing is read
     back until the last chunk is queued, and with ``prefetch`` (the default on a GPU) a helper
     thread tokenises the next chunk while the current one runs. Pre-tokenised input
-    (:meth:`embed_tokens`) skips tokenising altogether. Calls may come from several threads at
-    once (Ray's ``max_concurrent_calls_per_actor``): the tokenizer is used under a lock."""
+    (:meth:`embed_tokens`, :meth:`embed_padded`) skips tokenising altogether. Calls may come
+    from several threads at once: the tokenizer is used under a lock."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, max_length: int = 256,
                  dtype=None, prefetch: bool | None = None):
@@ -348,21 +348,22 @@ class TextEmbedder:
             yield ready
         yield pending.result()
 
-    def _run(self, batches) -> np.ndarray:
+    def _run(self, batches, order: np.ndarray) -> np.ndarray:
+        """Model batches in, vectors out in the caller's order. Per batch only the model, one
+        masked-sum product and one copy are queued (MiniLM on a GPU is bound by how fast the
+        host queues work, not by the device); the cast, normalisation and reordering run once
+        over the whole call, on the device, before a single copy back."""
         parts = []
         with torch.inference_mode():
             for host in batches:
                 ids, mask = host.to(self.device, non_blocking=True)
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-                summed = torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
-                parts.append(torch.nn.functional.normalize(summed.float(), p=2, dim=1))
-            return to_float32(torch.cat(parts)) if parts else np.zeros((0, self.dim), dtype=np.float32)
-
-    def _in_order(self, order: np.ndarray, batches) -> np.ndarray:
-        vectors = self._run(batches)
-        out = np.empty_like(vectors)
-        out[order] = vectors
-        return out
+                parts.append(torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1))
+            if not parts:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            inverse = torch.from_numpy(np.argsort(order)).to(self.device, non_blocking=True)
+            summed = torch.cat(parts).index_select(0, inverse).float()
+            return to_float32(torch.nn.functional.normalize(summed, p=2, dim=1))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(t) for t in texts]
@@ -370,7 +371,7 @@ class TextEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         chunks = [[texts[i] for i in order[s:s + self.batch_size]] for s in range(0, len(texts), self.batch_size)]
-        return self._in_order(order, self._prepared(chunks))
+        return self._run(self._prepared(chunks), order)
 
     def embed_flat(self, flat: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Like :meth:`embed_tokens`, for token ids laid end to end (``lengths[i]`` ids for
@@ -382,7 +383,28 @@ class TextEmbedder:
         offsets = np.cumsum(lengths) - lengths
         order = np.argsort(-lengths, kind="stable")
         chunks = (order[s:s + self.batch_size] for s in range(0, len(lengths), self.batch_size))
-        return self._in_order(order, (self._padded(flat, offsets[c], lengths[c]) for c in chunks))
+        return self._run((self._padded(flat, offsets[c], lengths[c]) for c in chunks), order)
+
+    def embed_padded(self, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Vectors for a (rows, width) array of token ids whose row i holds ``counts[i]`` ids
+        (≥ 1) followed by padding: the layout :class:`TextTokenizeUDF` writes, which Ray hands
+        over as one array, so no step here is per row."""
+        counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+        if len(counts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort(-counts, kind="stable")
+        pinned = self.device.type == "cuda"
+
+        def batch(rows: np.ndarray) -> torch.Tensor:
+            width = max(1, int(counts[rows].max()))
+            host = torch.empty((2, len(rows), width), dtype=torch.int64, pin_memory=pinned)
+            out_ids, out_mask = host.numpy()
+            out_ids[:] = ids[rows, :width]
+            np.less(np.arange(width), counts[rows, None], out=out_mask, casting="unsafe")
+            return host
+
+        chunks = (order[s:s + self.batch_size] for s in range(0, len(counts), self.batch_size))
+        return self._run(map(batch, chunks), order)
 
     def embed_tokens(self, tokens: Sequence[np.ndarray]) -> np.ndarray:
         """Vectors for texts already tokenised by :meth:`tokenize` (or :class:`TextTokenizeUDF`)
@@ -693,13 +715,16 @@ def _text_or_none(value) -> str | None:
 
 class TextTokenizeUDF:
     """Ray Data class UDF (CPU) that tokenises ahead of :class:`TextEmbedUDF`, adding
-    ``text_tokens``: per row an int32 array of token ids, empty where there is no text.
+    ``text_tokens`` (int32, ``max_length`` wide: each row's ids, then padding) and
+    ``text_token_count`` (ids per row; 0 where there is no text).
 
     On a GPU, tokenising MiniLM's input costs as much time as running MiniLM (H200, bf16, batch
     64: 4.0 ms against 3.4 ms), so an embedding actor that tokenises for itself keeps the GPU
     idle half the time. Run this stage on CPU workers (as many as it takes to keep up, which
     Ray's autoscaling actor pool finds) and give :class:`TextEmbedUDF` the same model: it then
-    only pads, copies and runs the model. On CPUs alone the split buys nothing."""
+    only gathers, copies and runs the model. Fixed width rather than ragged rows, because Ray
+    hands a fixed-shape column over as one array, with no per-row conversion on either side:
+    at MiniLM's 256 that is 1 KiB a row in flight. On CPUs alone the split buys nothing."""
 
     def __init__(self, model: str | None = None, max_length: int = 256):
         from transformers import AutoConfig, AutoTokenizer
@@ -708,19 +733,29 @@ class TextTokenizeUDF:
         self.tokenizer = _load(AutoTokenizer.from_pretrained, path, "text model's tokenizer", "text")
         config = _load(AutoConfig.from_pretrained, path, "text model's config", "text")
         self.max_length = _max_length(max_length, config, self.tokenizer)
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = int(pad) if pad is not None else 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import itertools
+
         if "text" not in batch:
             raise KeyError("TextTokenizeUDF needs a 'text' column in the batch")
         texts = [_text_or_none(t) for t in batch["text"]]
-        present = [t for t in texts if t is not None]
-        ids = iter(self.tokenizer(present, truncation=True, max_length=self.max_length, padding=False,
-                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-                   if present else [])
-        tokens = np.empty(len(texts), dtype=object)
-        tokens[:] = [np.asarray(next(ids), dtype=np.int32) if t is not None else np.zeros(0, np.int32) for t in texts]
+        rows = np.array([i for i, t in enumerate(texts) if t is not None], dtype=np.int64)
+        tokens = np.full((len(texts), self.max_length), self._pad_id, dtype=np.int32)
+        counts = np.zeros(len(texts), dtype=np.int32)
+        if rows.size:
+            lists = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=self.max_length,
+                                   padding=False, return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int32, count=int(lengths.sum()))
+            col = np.arange(flat.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            tokens[np.repeat(rows, lengths), col] = flat
+            counts[rows] = lengths
         out = dict(batch)
         out["text_tokens"] = tokens
+        out["text_token_count"] = counts
         return out
 
 
@@ -731,13 +766,13 @@ class TextEmbedUDF:
     batch_format="numpy")``. Ray gives actors OMP_NUM_THREADS = num_cpus, so on CPUs ``num_cpus``
     is torch's thread count; ``threads`` overrides it.
 
-    With a ``text_tokens`` column (from :class:`TextTokenizeUDF`, same model) the UDF embeds
-    those and tokenises nothing itself: the layout for GPUs. Without it, it tokenises the
-    ``text`` column, which is as fast as anything on CPUs. On a GPU, also let two calls run at
-    once on each actor (``ActorPoolStrategy(..., max_concurrent_calls_per_actor=2,
-    enable_true_multi_threading=True)``; the UDF is thread-safe) and give each call several
-    model batches: one call's host work then overlaps the other's GPU work, and the device is
-    not left idle between calls.
+    With ``text_tokens`` and ``text_token_count`` (from :class:`TextTokenizeUDF`, same model) the
+    UDF embeds those and tokenises nothing itself: the layout for GPUs. Without it, it tokenises the
+    ``text`` column, which is as fast as anything on CPUs. On a GPU, give each call several
+    model batches (Ray ``batch_size`` a multiple of the model's), so the per-call work is spread
+    thin. The UDF is thread-safe, but two calls at once on one actor
+    (``max_concurrent_calls_per_actor=2``) made MiniLM slower on an H200: the model is bound by
+    how fast Python queues kernels, and two threads only contend for the GIL.
 
     Rows without text (None, empty, whitespace) get an all-NaN vector and ``text_vector_ok``
     False, so the row count never changes and nothing is guessed. The input batch is a read-only
@@ -757,18 +792,19 @@ class TextEmbedUDF:
         return self.embedder.model_id
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if "text_tokens" in batch:
-            tokens = batch["text_tokens"]
-            lengths = np.fromiter((0 if t is None else len(t) for t in tokens), dtype=np.int64, count=len(tokens))
-            ok = lengths > 0
-            embed = lambda: self.embedder.embed_flat(  # noqa: E731
-                np.concatenate([t for t in tokens if t is not None and len(t)]), lengths[ok])
+        if "text_tokens" in batch and "text_token_count" in batch:
+            tokens, counts = batch["text_tokens"], np.asarray(batch["text_token_count"]).reshape(-1)
+            if tokens.dtype == object:  # rows of different widths, stacked by the caller
+                tokens = np.stack(list(tokens))
+            ok = counts > 0
+            embed = lambda: self.embedder.embed_padded(tokens[ok] if not ok.all() else tokens,  # noqa: E731
+                                                       counts[ok])
         elif "text" in batch:
             texts = [_text_or_none(t) for t in batch["text"]]
             ok = np.array([t is not None for t in texts], dtype=bool)
             embed = lambda: self.embedder.embed([t for t in texts if t is not None])  # noqa: E731
         else:
-            raise KeyError("TextEmbedUDF needs a 'text' (or 'text_tokens') column in the batch")
+            raise KeyError("TextEmbedUDF needs a 'text' column (or 'text_tokens' and 'text_token_count')")
         if ok.all():
             vectors = embed()
         else:
@@ -791,8 +827,8 @@ def _image_or_none(value) -> np.ndarray | None:
 
 
 class ClipEmbedUDF:
-    """Ray Data class UDF for ``clip_vector``, wired like :class:`TextEmbedUDF` (on a GPU the
-    same two concurrent calls per actor, and Ray batches of several model batches). A row with
+    """Ray Data class UDF for ``clip_vector``, wired like :class:`TextEmbedUDF` (on a GPU, Ray
+    batches of several model batches). A row with
     keyframes (a video) gets their pooled embedding; otherwise its ``thumb`` (an image); a row
     with neither gets NaN and ``clip_vector_ok`` False. All pictures of a batch go through the
     model together, whichever row they came from."""

@@ -94,6 +94,11 @@ def test_pretokenised_path_matches(text_model, text_embedder):
     assert all(t.dtype == np.int32 and t.ndim == 1 for t in tokens)
     assert max(len(t) for t in tokens) <= text_embedder.max_length
     np.testing.assert_allclose(text_embedder.embed_tokens(tokens), text_embedder.embed(SENTENCES), atol=1e-5)
+    padded = np.zeros((len(tokens), 300), dtype=np.int32)
+    for i, t in enumerate(tokens):
+        padded[i, :len(t)] = t
+    counts = np.array([len(t) for t in tokens])
+    np.testing.assert_allclose(text_embedder.embed_padded(padded, counts), text_embedder.embed(SENTENCES), atol=1e-5)
     assert text_embedder.embed_tokens([]).shape == (0, TEXT_DIM)
 
 
@@ -231,8 +236,12 @@ def test_tokenize_udf_then_embed_udf(text_model):
 
     batch = {"text": _read_only(np.array(["a photo of a cat", None, "  ", "the dog", "x " * 3000], dtype=object))}
     tokenised = TextTokenizeUDF(text_model)(batch)
-    lengths = [len(t) for t in tokenised["text_tokens"]]
+    assert tokenised["text_tokens"].shape == (5, 256) and tokenised["text_tokens"].dtype == np.int32
+    lengths = tokenised["text_token_count"].tolist()
     assert lengths[1] == lengths[2] == 0 and lengths[0] > 0 and lengths[4] == 256
+    assert (tokenised["text_tokens"][0, lengths[0]:] == 0).all()
+    for array in tokenised.values():
+        array.flags.writeable = False
     udf = TextEmbedUDF(text_model, batch_size=2)
     via_tokens, direct = udf(tokenised), udf(batch)
     assert via_tokens["text_vector_ok"].tolist() == direct["text_vector_ok"].tolist() == [True, False, False, True, True]
