@@ -259,15 +259,24 @@ class Pipeline:
         gpu = {"num_gpus": self.cfg.num_gpus} if self.cfg.num_gpus else {}
         device = "cuda" if self.cfg.num_gpus else "cpu"
         bs = self.cfg.batch_size
+        # On a GPU the host work (tokenising) would starve the model, so it gets CPU workers of
+        # its own ahead of the GPU actor, and the actor is handed several model batches per call.
+        rows_per_call = bs * 8 if gpu else bs
         if family == "text":
+            path = resolve_model(self.cfg.text_model, "text")
             ds = ray.data.from_items([{"oid": oid, "text": r["text"]} for oid, r in todo.items()])
-            ds = ds.map_batches(TextEmbedUDF, fn_constructor_kwargs={"model": resolve_model(self.cfg.text_model, "text"), "batch_size": bs, "device": device},
-                                batch_size=bs, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+            if gpu:
+                from mmvc.process.embed import TextTokenizeUDF
+
+                ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path}, batch_size=rows_per_call, batch_format="numpy",
+                                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), num_cpus=1)
+            ds = ds.map_batches(TextEmbedUDF, fn_constructor_kwargs={"model": path, "batch_size": bs, "device": device},
+                                batch_size=rows_per_call, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
             col = "text_vector"
         else:
             ds = ray.data.from_items([{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()])
             ds = ds.map_batches(ClipFromPngUDF, fn_constructor_kwargs={"model": resolve_model(self.cfg.image_model_id(), "clip"), "batch_size": bs, "device": device},
-                                batch_size=bs, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+                                batch_size=rows_per_call, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
             col = "clip_vector"
         new = []
         import numpy as np

@@ -159,14 +159,28 @@ def test_clip_preprocessing_matches_the_checkpoints_processor(clip_model, clip_e
 
     processor = _load_image_processor(clip_model)
     rng = np.random.default_rng(5)
-    for h, w in ((300, 400), (224, 224), (480, 256), (100, 150)):
+    for h, w in ((300, 400), (224, 224), (480, 256), (100, 150), (225, 1000)):
         coarse = rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
-        img = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BILINEAR))
-        ref = processor(images=[img], return_tensors="pt")["pixel_values"][0]
-        mine = clip_embedder._prepare([img])[0].float()
-        assert mine.shape == ref.shape == (3, 224, 224)
-        diff = (mine - ref).abs()
-        assert float(diff.mean()) < 0.01 and float(diff.max()) < 0.1
+        smooth = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BILINEAR))
+        noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for img in (smooth, noise):
+            ref = processor(images=[img], return_tensors="pt")["pixel_values"][0]
+            mine = clip_embedder._prepare([img])[0].float()
+            assert mine.shape == ref.shape == (3, 224, 224)
+            # One normalised step is 1/255/std ≈ 0.015: within PIL's own 8-bit rounding.
+            diff = (mine - ref).abs()
+            assert float(diff.mean()) < 0.006 and float(diff.max()) < 0.025
+
+
+def test_resample_matrix_matches_torch_antialiased_bicubic():
+    from mmvc.process.embed import _resample_matrix
+
+    rng = np.random.default_rng(6)
+    for n_in, n_out in ((256, 224), (100, 224), (1000, 224), (224, 224)):
+        x = rng.integers(0, 256, (1, 1, 3, n_in)).astype(np.float32)
+        ref = torch.nn.functional.interpolate(torch.from_numpy(x), size=(3, n_out), mode="bicubic", antialias=True,
+                                              align_corners=False).numpy()
+        assert np.abs(x @ _resample_matrix(n_in, n_out).T - ref).max() < 0.01
 
 
 def test_clip_texts(clip_embedder):
