@@ -23,3 +23,15 @@ def is_object_id(text: str) -> bool:
 def new_hasher():
     """A streaming hasher; large updates release the GIL and use several threads."""
     return blake3(max_threads=blake3.AUTO)
+
+
+def hash_file(path: str) -> str | None:
+    """Id of a file's current content, streamed; None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            h = new_hasher()
+            while chunk := f.read(8 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None

@@ -368,9 +368,6 @@ class Index:
             if e is not None:
                 yield e
 
-    def paths(self) -> Iterator[str]:
-        return (e.path for e in self.iter_entries())
-
     def unchanged(self, key: str, size: int, mtime_ns: int, ino: int, modality: int | None = None) -> bool:
         """Whether the stat cache vouches for a file (same size, mtime and inode, not racy),
         answered from the columns without building an entry: this runs once per file."""

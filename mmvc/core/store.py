@@ -231,25 +231,6 @@ def encode_pack_index(entries: list[tuple[bytes, int, int]], pack_digest: bytes)
     return body + blake3(body).digest()
 
 
-def read_pack_records(path: str) -> Iterator[tuple[bytes, int, int]]:
-    """(raw id, data offset, length) of every record, from the pack file alone (for fsck/repair)."""
-    with open(path, "rb") as f:
-        if f.read(len(PACK_HEADER))[:4] != PACK_MAGIC:
-            raise CorruptError(f"{path} is not a pack file")
-        pos = len(PACK_HEADER)
-        while True:
-            head = f.read(RECORD_HEADER.size)
-            if not head:
-                return
-            if len(head) < RECORD_HEADER.size:
-                raise CorruptError(f"pack {path} ends inside a record header")
-            raw, length = RECORD_HEADER.unpack(head)
-            pos += RECORD_HEADER.size
-            yield raw, pos, length
-            f.seek(length, os.SEEK_CUR)
-            pos += length
-
-
 # --------------------------------------------------------------------------- local backend
 
 

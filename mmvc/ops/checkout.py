@@ -248,7 +248,7 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
 
 def _local_changes(repo, index, staged: dict, todo: list) -> list[tuple[str, str]]:
     """Paths the move would overwrite that hold work not recorded in HEAD."""
-    from mmvc.ops.status import _file_hash
+    from mmvc.core.hashing import hash_file
 
     wt = repo.worktree
     out = []
@@ -266,7 +266,7 @@ def _local_changes(repo, index, staged: dict, todo: list) -> list[tuple[str, str
         if cur.flags & FLAG_SKIP_WORKTREE or not os.path.lexists(full):
             continue
         st = os.lstat(full)
-        if (st.st_size, st.st_mtime_ns, st.st_ino) != (cur.size, cur.mtime_ns, cur.ino) and _file_hash(full) != cur.oid:
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (cur.size, cur.mtime_ns, cur.ino) and hash_file(full) != cur.oid:
             out.append((p, "modified"))
     return out
 

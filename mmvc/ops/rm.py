@@ -3,10 +3,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mmvc.core.hashing import hash_file
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import ConflictError
 from mmvc.ops.pathspec_match import tracked_matches
-from mmvc.ops.status import _file_hash
 
 
 @dataclass
@@ -28,7 +28,7 @@ def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, fo
                 e = index.get(k)
                 if os.path.lexists(full):
                     st = os.lstat(full)
-                    if (st.st_size, st.st_mtime_ns) != (e.size, e.mtime_ns) and _file_hash(full) != e.oid:
+                    if (st.st_size, st.st_mtime_ns) != (e.size, e.mtime_ns) and hash_file(full) != e.oid:
                         dirty.append(k)
             if dirty:
                 raise ConflictError(

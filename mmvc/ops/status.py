@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import os
 
-from mmvc.core.hashing import new_hasher
+from mmvc.core.hashing import hash_file
 from mmvc.core.index import FLAG_SKIP_WORKTREE, PROC_STATUS, RACY_WINDOW_NS
 from mmvc.core.modality import extension_modality, modality_name
 from mmvc.core.worktree import WalkResult
@@ -54,17 +54,6 @@ class StatusResult:
     @property
     def clean(self) -> bool:
         return not (self.staged or self.unstaged or self.untracked)
-
-
-def _file_hash(path: str) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            h = new_hasher()
-            while chunk := f.read(8 << 20):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return None
 
 
 @dataclass
@@ -135,7 +124,7 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
         if size != fsize:
             res.modified.append((key, mod, f, None))
         elif mtime != fmtime or ino != fino or racy:
-            now = _file_hash(wt.abspath(key))
+            now = hash_file(wt.abspath(key))
             if now != oid:
                 res.modified.append((key, mod, f, now))
     gone = lambda p: (keep is None or keep(p)) and not os.path.lexists(wt.abspath(p))  # noqa: E731  (tracked files may be ignored now)
