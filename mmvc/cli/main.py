@@ -78,7 +78,11 @@ class MmvcGroup(RichHelpMixin, click.Group):
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was half-written", err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
+            # Locks and temp files are already released; skip interpreter teardown, where an
+            # interrupted native engine (Ray) can crash and turn exit 130 into a signal.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(0)

@@ -216,7 +216,10 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
         for f in futures:
             out.extend(f.result()[0])
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A worker hit by the same Ctrl-C may never answer; waiting on it would hang the add.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
         _remove_temp_packs(store, since=started)
         raise
     pool.shutdown(wait=True)
