@@ -20,6 +20,7 @@ class ExitCode:
     GATE = 9  # the trust boundary refused the commit
     IO = 10  # disk full, permission denied, other OS-level failures
     HOOK = 11  # a user hook refused the operation (or timed out)
+    REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
     INTERRUPTED = 130
 
 
@@ -66,6 +67,10 @@ class StorageError(MmvcError):
 
 class HookError(MmvcError):
     exit_code = ExitCode.HOOK
+
+
+class RemoteError(MmvcError):
+    exit_code = ExitCode.REMOTE
 
 
 class ObjectNotFound(CorruptError):
