@@ -61,3 +61,15 @@ def admit(repo, staged: list, versions: tuple[str, ...] = ()) -> Verdict:
     if latest is not None:
         v.gate = Gate(mode="gated", config=current, report=latest[1].get("report"))
     return v
+
+
+def require_gated(repo, commit_oid: str, rev: str, allow_ungated: bool = False, what: str = "this command") -> None:
+    """Search, export and the loader trust a version only if its items crossed the gate.
+    An ungated version (``mmvc init --ungated``) is refused unless the caller opts in."""
+    from mmvc.errors import GateError
+
+    if allow_ungated:
+        return
+    if repo.read_commit(commit_oid).gate.mode != "gated":
+        raise GateError(f"{rev} ({commit_oid[:12]}) is an ungated version: its items never passed `mmvc process`",
+                        f"pass --allow-ungated to use it with {what} anyway, or process and commit it in a gated repository")
