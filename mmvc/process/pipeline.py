@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -62,6 +63,51 @@ class RunStats:
 
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
+
+# Each Ray worker may be restarted, and its batch retried, this many times before the batch is
+# split to find the item that kills it (Ray's own default, retry forever, would hang the run).
+_RETRIES = {"max_restarts": 2, "max_task_retries": 2}
+
+# Fault injection for tests: "STAGE:KEY_SUBSTRING[:once:MARKER_FILE]" makes the worker of that
+# stage (decode, embed) exit abruptly on a batch holding that item, as a segfault or the OOM
+# killer would; with "once", only until MARKER_FILE exists.
+FAILPOINT_ENV = "MMVC_FAILPOINT"
+
+
+def _failpoint(spec: str | None, stage: str, keys) -> None:
+    if not spec:
+        return
+    parts = spec.split(":")
+    if parts[0] != stage or not any(parts[1] in str(k) for k in keys):
+        return
+    if len(parts) >= 4 and parts[2] == "once":
+        if os.path.exists(parts[3]):
+            return
+        open(parts[3], "w").close()
+    os._exit(70)
+
+
+def _Failing(udf):
+    """``udf`` with the test failpoint of the embed stage in front of it."""
+
+    class Failing(udf):
+        def __init__(self, failpoint: str | None = None, **kw):
+            self._failpoint_spec = failpoint
+            super().__init__(**kw)
+
+        def __call__(self, batch):
+            _failpoint(self._failpoint_spec, "embed", batch["oid"])
+            return super().__call__(batch)
+
+    Failing.__name__ = Failing.__qualname__ = udf.__name__
+    return Failing
+
+
+def _worker_death_errors(ray) -> tuple:
+    ex = ray.exceptions
+    names = ("ActorDiedError", "ActorUnavailableError", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
+             "ObjectLostError", "OwnerDiedError", "LocalRayletDiedError", "RayActorError")
+    return tuple(getattr(ex, n) for n in names if isinstance(getattr(ex, n, None), type))
 
 
 def _signed(u: int | None) -> int | None:
@@ -130,15 +176,18 @@ def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> 
 class PrepUDF:
     """Ray class UDF: opens the object store and the gate config once per actor."""
 
-    def __init__(self, store_root: str, gates_table: dict):
+    def __init__(self, store_root: str, gates_table: dict, failpoint: str | None = None):
         from mmvc.core.store import LocalObjectStore
         from mmvc.process.gates import GateConfig
 
         self.store = LocalObjectStore(store_root)
         self.gates = GateConfig.from_toml(gates_table)
+        self.failpoint = failpoint
 
     def __call__(self, batch):
         import pandas as pd
+
+        _failpoint(self.failpoint, "decode", batch["key"])
 
         rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {})
                 for oid, m, k, meta in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"])]
@@ -175,6 +224,7 @@ class Pipeline:
         self.stats = RunStats()
         self._ray = None
         self._owns_ray = False
+        self.embed_failures: dict[str, str] = {}  # oid -> why its embedding could not be computed
 
     # -- ray
 
@@ -207,6 +257,56 @@ class Pipeline:
             self._ray.shutdown()
         self._ray = None
 
+    def _run_stage(self, stage: str, inputs: list[dict], build, batch_format: str, column: str | None = None):
+        """Run one Ray Data stage over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
+        for the rows that kept killing their worker).
+
+        Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
+        times, ``_RETRIES``). A batch that still cannot finish is split in halves and each half
+        run again, down to single rows, so one poisonous input (a decoder crash, a model that runs
+        out of memory on it) becomes that item's verdict instead of the whole run's failure.
+        Many such rows at once is not an item problem: the run stops and says so."""
+        ray = self._ray_ctx()
+        died_errors = _worker_death_errors(ray)
+        done: dict[str, dict] = {}
+        died: dict[str, str] = {}
+        pending = [inputs]
+        total = len(inputs)
+        self.progress(stage, 0, total)
+        while pending:
+            chunk = [r for r in pending.pop() if r["oid"] not in done]
+            if not chunk:
+                continue
+            ds = ray.data.from_items(chunk, override_num_blocks=min(max(len(chunk) // 64, 1), 4 * self.jobs))
+            try:
+                with warnings.catch_warnings():
+                    # Bounded restarts can only be asked for as ray_remote_args (deprecated, no named
+                    # parameter yet in Ray 2.60); Ray Data's default is to retry a dying actor forever.
+                    warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
+                    staged = build(ray, ds)
+                for batch in staged.iter_batches(batch_format=batch_format, batch_size=None):
+                    if batch_format == "pandas":
+                        rows = batch.to_dict("records")
+                    else:
+                        rows = [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
+                    for r in rows:
+                        done[str(r["oid"])] = r
+                    self.progress(stage, len(done) + len(died), total)
+            except died_errors as e:
+                left = [r for r in chunk if r["oid"] not in done]
+                if len(left) == 1:
+                    died[left[0]["oid"]] = f"the {stage} worker died on this item ({type(e).__name__}); see .mmvc/process/ray.log"
+                    if len(died) > max(3, total // 100):
+                        from mmvc.errors import StorageError
+
+                        raise StorageError(f"Ray workers of the {stage} stage keep dying ({len(died)} items so far): "
+                                           "this looks like the machine, not the items",
+                                           "check memory (dmesg for the OOM killer) and .mmvc/process/ray.log; nothing was recorded") from None
+                elif left:
+                    half = len(left) // 2
+                    pending += [left[half:], left[:half]]
+        return list(done.values()), died
+
     # -- stages
 
     def _prep(self, items: list[ItemRef]) -> dict[str, dict]:
@@ -221,18 +321,22 @@ class Pipeline:
         total = len(todo)
         self.progress("decode", 0, total)
         if todo:
-            ray = self._ray_ctx()
-            ds = ray.data.from_items([{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
-                                      for it in todo.values()], override_num_blocks=min(max(total // 64, 1), 4 * self.jobs))
             gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
-            ds = ds.map_batches(PrepUDF, fn_constructor_kwargs={"store_root": self.repo.store.root, "gates_table": gates_table},
-                                batch_size=32, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), num_cpus=1)
-            new = []
-            for batch in ds.iter_batches(batch_format="pandas", batch_size=None):
-                new.extend(batch.to_dict("records"))
-                self.progress("decode", len(new), total)
-            new = [_clean_row(r) for r in new]
-            cache.store(new)
+            kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
+
+            def build(ray, ds):
+                return ds.map_batches(PrepUDF, fn_constructor_kwargs=kwargs, batch_size=32, num_cpus=1,
+                                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), **_RETRIES)
+
+            inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
+                      for it in todo.values()]
+            done, died = self._run_stage("decode", inputs, build, "pandas")
+            new = [_clean_row(r) for r in done]
+            cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
+            for oid, detail in died.items():
+                new.append({"oid": oid, "status": "rejected", "reason": "worker_died", "stage": "decode", "features": "{}",
+                            "detail": detail, "text": None, "phash": None, "video_sig": None, "audio_fp": None, "thumb": None,
+                            "keyframes": None})
             for r in new:
                 rows[r["oid"]] = r
             self.stats.decoded = len(new)
@@ -253,7 +357,6 @@ class Pipeline:
         self.progress(f"embed {family}", 0, len(todo))
         if not todo:
             return vectors
-        ray = self._ray_ctx()
         from mmvc.process.embed import TextEmbedUDF, resolve_model
 
         gpu = {"num_gpus": self.cfg.num_gpus} if self.cfg.num_gpus else {}
@@ -262,31 +365,46 @@ class Pipeline:
         # On a GPU the host work (tokenising) would starve the model, so it gets CPU workers of
         # its own ahead of the GPU actor, and the actor is handed several model batches per call.
         rows_per_call = bs * 8 if gpu else bs
+        cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": rows_per_call, "batch_format": "numpy", **_RETRIES}
+        model_kw = {"batch_size": bs, "device": device, "failpoint": os.environ.get(FAILPOINT_ENV)}
         if family == "text":
             path = resolve_model(self.cfg.text_model, "text")
-            ds = ray.data.from_items([{"oid": oid, "text": r["text"]} for oid, r in todo.items()])
-            if gpu:
-                from mmvc.process.embed import TextTokenizeUDF
+            inputs = [{"oid": oid, "text": r["text"]} for oid, r in todo.items()]
 
-                ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path}, batch_size=rows_per_call, batch_format="numpy",
-                                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), num_cpus=1)
-            ds = ds.map_batches(TextEmbedUDF, fn_constructor_kwargs={"model": path, "batch_size": bs, "device": device},
-                                batch_size=rows_per_call, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+            def build(ray, ds):
+                if gpu:
+                    from mmvc.process.embed import TextTokenizeUDF
+
+                    ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path},
+                                        **{**cpu_pool, "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs)})
+                return ds.map_batches(_Failing(TextEmbedUDF), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
+                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
             col = "text_vector"
         else:
-            ds = ray.data.from_items([{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()])
-            ds = ds.map_batches(ClipFromPngUDF, fn_constructor_kwargs={"model": resolve_model(self.cfg.image_model_id(), "clip"), "batch_size": bs, "device": device},
-                                batch_size=rows_per_call, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu)
+            path = resolve_model(self.cfg.image_model_id(), "clip")
+            inputs = [{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()]
+
+            def build(ray, ds):
+                if gpu:  # decode and crop on CPU workers, so the GPU actor only copies and runs the model
+                    from mmvc.process.embed import ClipEmbedUDF, ClipPixelsUDF
+
+                    ds = ds.map_batches(ClipPixelsUDF, fn_constructor_kwargs={"model": path},
+                                        **{**cpu_pool, "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs)})
+                    udf = ClipEmbedUDF
+                else:
+                    udf = ClipFromPngUDF
+                return ds.map_batches(_Failing(udf), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
+                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
             col = "clip_vector"
-        new = []
         import numpy as np
 
-        for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-            for oid, vec in zip(batch["oid"], batch[col]):
-                vec = np.asarray(vec, dtype=np.float32)
-                new.append({"oid": str(oid), "vector": None if not np.isfinite(vec).all() else vec})
-            self.progress(f"embed {family}", len(new), len(todo))
+        done, died = self._run_stage(f"embed {family}", inputs, build, "numpy", column=col)
+        new = []
+        for r in done:
+            vec = np.asarray(r[col], dtype=np.float32)
+            new.append({"oid": str(r["oid"]), "vector": None if not np.isfinite(vec).all() else vec})
         cache.store(new, vector_columns={"vector": dim})
+        self.embed_failures.update(died)
         for r in new:
             vectors[r["oid"]] = r["vector"]
         if family == "text":
@@ -384,6 +502,11 @@ class Pipeline:
                 for it in fam:
                     verdicts[it.key].clip_vector = vecs[it.oid]
                 self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
+            for it in survivors:
+                why = self.embed_failures.get(it.oid)
+                if why and verdicts[it.key].status == "passed":
+                    v = verdicts[it.key]
+                    v.status, v.stage, v.reason, v.detail = "rejected", "embed", "worker_died", why
             self.stats.seconds["embed+semantic"] = time.perf_counter() - t
         finally:
             self.shutdown()

@@ -213,3 +213,53 @@ def test_ctrl_c_during_process_records_nothing(gated_repo):
     assert open(os.path.join(repo.dir, "index"), "rb").read() == before
     assert not os.path.exists(os.path.join(repo.dir, "lock"))
     assert "unprocessed" in repo.status().verdicts
+
+
+def test_worker_killed_mid_batch_is_retried(gated_repo, tmp_path, monkeypatch):
+    """A decode worker that dies once (as under the OOM killer) is restarted by Ray and its
+    batch retried: the run completes with the same verdicts as an undisturbed one."""
+    from mmvc.ops.process import process
+    from mmvc.ops.report import report
+    from mmvc.process.pipeline import FAILPOINT_ENV
+
+    marker = tmp_path / "fired"
+    monkeypatch.setenv(FAILPOINT_ENV, f"decode:text/other.txt:once:{marker}")
+    process(gated_repo)
+    assert marker.exists()  # the worker really died
+    rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
+    assert rep["text/other.txt"].status == "passed" and rep["images/b.png"].status == "passed"
+    assert not any(row.reason == "worker_died" for row in rep.values())
+
+
+def test_item_that_keeps_killing_its_worker_is_reported_not_fatal(gated_repo, monkeypatch):
+    """An item whose decoding kills the worker on every retry becomes that item's rejection; the
+    rest of the run completes, and since a death is not the item's verdict, it is not cached."""
+    from mmvc.ops.process import process
+    from mmvc.ops.report import report
+    from mmvc.process.pipeline import FAILPOINT_ENV
+
+    monkeypatch.setenv(FAILPOINT_ENV, "decode:text/other.txt")
+    r = process(gated_repo)
+    rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
+    assert rep["text/other.txt"].status == "rejected" and rep["text/other.txt"].reason == "worker_died"
+    assert rep["text/other.txt"].stage == "decode"
+    assert rep["text/story.txt"].status == "passed" and rep["images/b.png"].status == "passed"
+    assert sum(r.counts["passed"].values()) == 4
+
+    monkeypatch.delenv(FAILPOINT_ENV)
+    process(gated_repo)
+    rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
+    assert rep["text/other.txt"].status == "passed"
+
+
+def test_embedding_worker_death_rejects_only_that_item(gated_repo, monkeypatch):
+    from mmvc.ops.process import process
+    from mmvc.ops.report import report
+    from mmvc.process.pipeline import FAILPOINT_ENV
+
+    oid = {e.path: e.oid for e in gated_repo.ls_files()}["images/b.png"]
+    monkeypatch.setenv(FAILPOINT_ENV, f"embed:{oid}")
+    process(gated_repo)
+    rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
+    assert (rep["images/b.png"].status, rep["images/b.png"].stage, rep["images/b.png"].reason) == ("rejected", "embed", "worker_died")
+    assert rep["images/a-copy.png"].status == "passed" and rep["text/story.txt"].status == "passed"
