@@ -57,7 +57,15 @@ class Repo:
         from mmvc.core.store import LocalObjectStore
 
         c = self.config
-        return LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
+        local = LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
+        if not any(isinstance(s, dict) and s.get("promisor") for s in (c.raw.get("remote") or {}).values()):
+            return local
+        # A partial clone: blobs absent here are fetched from the promisor remote on first read.
+        from mmvc.ops.remote import remote_specs
+        from mmvc.remote.promisor import PromisorStore
+
+        spec = next(s for s in remote_specs(self).values() if s.promisor)
+        return PromisorStore(local, self.dir, spec)
 
     @cached_property
     def refs(self):
@@ -116,6 +124,11 @@ class Repo:
         from mmvc.ops.add import add
 
         return add(self, paths, **kw)
+
+    def import_(self, connector: str, sources, **kw):
+        from mmvc.ops.import_ import import_
+
+        return import_(self, connector, sources, **kw)
 
     def status(self, **kw):
         from mmvc.ops.status import status
@@ -196,3 +209,9 @@ class Repo:
         from mmvc.ops.gc import gc
 
         return gc(self, **kw)
+
+    def catalog(self, rev: str = "HEAD", where: str | None = None, columns=None, allow_ungated: bool = False):
+        """The catalog as of ``rev``: ``.to_arrow()``, ``.to_pandas()``, ``.to_lance()`` (docs/catalog.md)."""
+        from mmvc.catalog.view import CatalogView
+
+        return CatalogView(self, rev, where=where, columns=columns, allow_ungated=allow_ungated)

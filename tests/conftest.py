@@ -7,6 +7,9 @@ import time
 import pytest
 from hypothesis import HealthCheck, settings
 
+# A real S3 server (moto server mode) as the session fixture `s3_server`.
+pytest_plugins = ["tests.s3_server"]
+
 # Property tests: quick by default; `pytest --hypothesis-profile=soak` runs them deep.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile("mmvc", max_examples=50, deadline=None, suppress_health_check=_QUIET)

@@ -107,6 +107,8 @@ def object_kind(data: bytes) -> str:
         return "commit"
     if data.startswith(b'{"format":') and data.endswith(b'"type":"tag"}'):
         return "tag"
+    if data.startswith(b'{"commit":') and data.endswith(b'"type":"recipe"}'):
+        return "recipe"  # mmvc.export.recipe; names the commit it selects from
     return "blob"
 
 

@@ -41,6 +41,7 @@ class Sparse:
 
     patterns: list[str] = field(default_factory=list)
     modalities: list[int] = field(default_factory=list)
+    imported: bool = False  # materialise imported items too (they stay out of the work tree unless asked for)
 
     def __post_init__(self):
         self._spec = None
@@ -51,19 +52,21 @@ class Sparse:
 
     @property
     def active(self) -> bool:
-        return bool(self.patterns or self.modalities)
+        return bool(self.patterns or self.modalities or self.imported)
 
-    def wants(self, path: str, modality: int) -> bool:
+    def wants(self, path: str, modality: int, meta: str = "") -> bool:
         if self.modalities and modality not in self.modalities:
             return False
-        return self._spec is None or self._spec.match_file(path)
+        if self._spec is not None:
+            return self._spec.match_file(path)
+        return self.imported or not is_imported(meta)
 
     @classmethod
     def load(cls, repo) -> "Sparse":
         try:
             with open(os.path.join(repo.dir, SPARSE_FILE)) as f:
                 doc = json.load(f)
-            return cls(doc.get("patterns", []), doc.get("modalities", []))
+            return cls(doc.get("patterns", []), doc.get("modalities", []), bool(doc.get("imported", False)))
         except FileNotFoundError:
             return cls()
 
@@ -75,7 +78,15 @@ class Sparse:
             if os.path.exists(path):
                 os.unlink(path)
             return
-        atomic_write(path, json.dumps({"modalities": self.modalities, "patterns": self.patterns}, sort_keys=True).encode())
+        doc = {"modalities": self.modalities, "patterns": self.patterns}
+        if self.imported:
+            doc["imported"] = True
+        atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+
+
+def is_imported(meta: str) -> bool:
+    """Whether an item came in through ``mmvc import`` (its metadata names a connector)."""
+    return '"provenance":{"connector":' in meta
 
 
 def _who(repo) -> str:
@@ -127,7 +138,7 @@ def checkout(repo, rev: str, paths: list[str] | None = None, force: bool = False
     if sparse is not None or modality:
         new_sparse = Sparse(list(sparse or []), list(modality or []))
     elif no_sparse:
-        new_sparse = Sparse()
+        new_sparse = Sparse(imported=True)
     if rev == "-":
         rev = "@{-1}"
     if rev.startswith("@{-"):
@@ -164,11 +175,11 @@ def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | 
         resparse = new_sparse is not None
         todo = []  # (path, target entry or None, write file?)
         for p, (_, b) in changes.items():
-            todo.append((p, b, b is not None and sparse.wants(p, b.modality)))
+            todo.append((p, b, b is not None and sparse.wants(p, b.modality, b.meta)))
         if resparse:
             for e in tree.iter_entries(T):
                 if e.path not in changes:
-                    want = sparse.wants(e.path, e.modality)
+                    want = sparse.wants(e.path, e.modality, e.meta)
                     cur = index.get(e.path)
                     present = cur is not None and not cur.flags & FLAG_SKIP_WORKTREE
                     if want != present:

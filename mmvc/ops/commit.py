@@ -1,7 +1,8 @@
 """``mmvc commit``: staged entries cross the trust boundary into a new version.
 
 Order of writes: tree nodes and the commit object (one pack, finished and durable), then the
-branch ref by compare-and-swap, then the index. A crash before the ref moves leaves only
+catalog rows of the admitted items (content-keyed, so rows no version names yet are harmless),
+then the branch ref by compare-and-swap, then the index. A crash before the ref moves leaves only
 unreferenced objects; a crash after it leaves an index that still agrees with the new HEAD.
 """
 
@@ -29,6 +30,7 @@ class CommitResult:
     by_modality: dict[str, int] = field(default_factory=dict)
     hook_output: str = ""
     held: int = 0  # staged items the gate held back (duplicate or rejected)
+    catalog_rows: int = 0  # rows the commit added to the catalog (items already there add none)
 
 
 def _local_tz_minutes(ts: int) -> int:
@@ -118,6 +120,9 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
             c = Commit(tree=new_root, parents=((parent,) if parent else ()) + tuple(extra_parents), author=author, committer=committer,
                        message=message if message.endswith("\n") else message + "\n", gate=verdict.gate)
             result.oid = w.put_bytes(c.encode())
+        from mmvc.catalog import record_commit
+
+        result.catalog_rows = record_commit(repo, verdict.admitted, verdict.gate)  # rows before the ref: see record_commit
         subject = message.strip().splitlines()[0]
         note = f"commit{' (initial)' if not parent else ''}: {subject}"
         if branch:

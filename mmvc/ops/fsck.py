@@ -70,7 +70,13 @@ def fsck(repo, quick: bool = False, progress=None) -> FsckResult:
             walk.hash_leaves(progress)
         walk.attribute()
         findings += walk.bad.values()
+        if walk.promised:
+            findings.append(Finding("info", "promised", f"{walk.promised} blob(s) not fetched yet (a partial clone)", count=walk.promised,
+                                    hint="they are fetched from the promisor remote on first use; `mmvc checkout --no-sparse` fetches them all"))
         findings += _lock_findings(repo)
+        from mmvc.catalog.check import catalog_findings
+
+        findings += catalog_findings(repo)
         findings += _leftover_findings(inv)
         n, nbytes = _unreachable(inv, walk)
         if n:

@@ -138,7 +138,7 @@ def merge(repo, rev: str, strategies: list[str] = (), message: str | None = None
         staged = {p: e for p, e, _ in index.staged(tree, t_ours)}
         if staged:
             raise ConflictError(f"{len(staged)} staged change(s) would be mixed into the merge", "commit them first, or unstage them with `mmvc restore --staged`")
-        todo = [(p, e, e is not None and sparse.wants(p, e.modality)) for p, e in take]
+        todo = [(p, e, e is not None and sparse.wants(p, e.modality, e.meta)) for p, e in take]
         apply_to_worktree(repo, index, staged, todo, force=False, target=theirs)
         index.write()
         state = {"base": base, "ours": ours, "theirs": theirs, "rev": rev, "taken": [p for p, _ in take],
@@ -225,7 +225,7 @@ def merge_continue(repo, strategies: list[str] = (), no_verify: bool = False) ->
         from mmvc.ops.checkout import Sparse, apply_to_worktree
 
         sparse = Sparse.load(repo)
-        todo = [(p, e, e is not None and sparse.wants(p, e.modality)) for p, e in take]
+        todo = [(p, e, e is not None and sparse.wants(p, e.modality, e.meta)) for p, e in take]
         apply_to_worktree(repo, index, {}, todo, force=True, target=state["theirs"])
         index.write()
         state["conflicts"] = []
@@ -246,7 +246,7 @@ def merge_abort(repo) -> MergeResult:
     with repo.locked("merge"):
         index = repo.load_index()
         sparse = Sparse.load(repo)
-        todo = [(p, ours_entries.get(p), ours_entries.get(p) is not None and sparse.wants(p, ours_entries[p].modality)) for p in paths]
+        todo = [(p, ours_entries.get(p), ours_entries.get(p) is not None and sparse.wants(p, ours_entries[p].modality, ours_entries[p].meta)) for p in paths]
         apply_to_worktree(repo, index, {}, todo, force=True, target=state["ours"])
         index.write()
         _clear_state(repo)

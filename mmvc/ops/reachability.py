@@ -286,6 +286,9 @@ class Walk:
         self.repo = repo
         self.inv = inv
         self.verify = verify
+        # a partial clone: blobs its promisor remote holds may be absent here (docs/remote.md)
+        self.partial = any(isinstance(s, dict) and s.get("promisor") for s in (repo.config.raw.get("remote") or {}).values())
+        self.promised = 0
         self.roots: list[tuple[str, str]] = []  # (name, hex id) as written
         self.issues: list[Finding] = []  # problems that are not about one object
         self.blind: list[str] = []  # why the walk may not see everything (gc refuses to prune then)
@@ -404,6 +407,9 @@ class Walk:
         self.reached[raw] = None
         self.counts["blob" if what == "blob" else "object"] += 1
         stored = self.inv.stored_size(raw)
+        if stored is None and self.partial and what == "blob":
+            self.promised += 1
+            return
         if stored is None:
             self._bad(raw, "missing", what, f"missing {what} {raw.hex()}" + (f" ({path})" if path else ""), path)
             return
@@ -736,6 +742,11 @@ def _classify(data: bytes) -> tuple[str, object]:
     from mmvc.core.objects import object_kind
 
     kind = object_kind(data)
+    if kind == "recipe":  # refs/recipes/NAME: reached like a tag, through to the commit it names
+        try:
+            return "tag", {"object": json.loads(data).get("commit")}
+        except ValueError:
+            return "tag", {}
     if kind == "blob" and (data[:1] != b"{" or b'"tag"' not in data):
         return kind, None
     if kind not in ("blob", "tag"):

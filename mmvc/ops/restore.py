@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mmvc.core.index import FLAG_SKIP_WORKTREE
 from mmvc.core.materialize import write_item
 from mmvc.errors import BadInputError
 from mmvc.ops.pathspec_match import tracked_matches
@@ -61,7 +62,8 @@ def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None 
                 st = write_item(repo.store, e.oid, repo.worktree.abspath(k), executable=bool(e.flags & 1))
                 cur = index.get(k)
                 if cur is not None and cur.same_content(e):
-                    index.set(cur._replace(mtime_ns=st.st_mtime_ns, ino=st.st_ino))
+                    # written out on request: an imported (skip-worktree) item is now in the work tree
+                    index.set(cur._replace(mtime_ns=st.st_mtime_ns, ino=st.st_ino, flags=cur.flags & ~FLAG_SKIP_WORKTREE))
                 res.worktree.append(k)
         index.write()
     return res

@@ -317,6 +317,41 @@ def test_clip_udf_stacked_thumbs_and_missing_columns(clip_model):
     assert not none["clip_vector_ok"].any() and np.isnan(none["clip_vector"]).all()
 
 
+def test_clip_pixels_stage_then_embed_matches_embedding_directly(clip_model, clip_embedder):
+    """The CPU stage that a GPU run puts ahead of the model (PNG decode, resize, centre crop)
+    hands over one fixed-shape array and gives the vectors the model gives the pictures."""
+    import io
+
+    from PIL import Image
+
+    from mmvc.process.embed import ClipPixelsUDF
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "PNG")
+        return buf.getvalue()
+
+    images = _images()
+    pixels = ClipPixelsUDF(clip_model)
+    thumbs = np.empty(len(images), dtype=object)
+    for i, a in enumerate(images):
+        thumbs[i] = png(a)
+    keyframes = np.empty(len(images), dtype=object)
+    out = pixels({"oid": np.array([str(i) for i in range(len(images))]), "thumb": thumbs, "keyframes": keyframes})
+    size = clip_embedder.model.config.vision_config.image_size
+    assert out["thumb"].shape == (len(images), size, size, 3) and out["thumb"].dtype == np.uint8
+    v = ClipEmbedUDF(clip_model)(out)["clip_vector"]
+    np.testing.assert_allclose(v, clip_embedder.embed_images(images), atol=2e-2)
+    assert (np.sum(v * clip_embedder.embed_images(images), axis=1) > 0.999).all()
+
+    # a video row: its keyframes stay a list per row, the thumbnail column an object column
+    keyframes[1] = [png(images[1]), png(images[3])]
+    mixed = pixels({"oid": np.array(["a", "b", "c", "d"]), "thumb": thumbs, "keyframes": keyframes})
+    assert mixed["thumb"].dtype == object and len(mixed["keyframes"][1]) == 2
+    mv = ClipEmbedUDF(clip_model)(mixed)["clip_vector"]
+    assert float(np.dot(mv[1], clip_embedder.embed_videos([[images[1], images[3]]])[0])) > 0.999
+
+
 def test_udf_rejects_a_model_of_the_wrong_width(text_model, tmp_path):
     from transformers import AutoTokenizer, BertConfig, BertModel
 
