@@ -12,7 +12,8 @@ from mmvc.errors import FormatError
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
 KEEP_POLICIES = ("first", "largest", "quality")
-_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license"}
+_DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
+_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license", "dtype"}
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ProcessConfig:
     num_gpus: float = 0.0
     num_cpus: int | None = None
     ray_address: str | None = None
+    dtype: str = "auto"  # embedding precision: auto = bf16 on a GPU, fp32 on CPUs
     license_allow: list = field(default_factory=list)
     license_deny: list = field(default_factory=list)
 
@@ -55,6 +57,8 @@ class ProcessConfig:
         except TypeError as e:
             raise FormatError(f"bad [process.neardup] setting: {e}", "see docs/process.md") from None
         lic = table.get("license", {})
+        if str(table.get("dtype", "auto")).lower() not in _DTYPES:
+            raise FormatError(f"unknown [process] dtype {table.get('dtype')!r}", f"use one of {', '.join(sorted(_DTYPES))}")
         return cls(
             gates=GateConfig.from_toml(table.get("gates", {})),
             neardup=neardup,
@@ -67,6 +71,7 @@ class ProcessConfig:
             num_gpus=float(table.get("num_gpus", 0)),
             num_cpus=table.get("num_cpus"),
             ray_address=table.get("ray_address"),
+            dtype=str(table.get("dtype", "auto")),
             license_allow=list(lic.get("allow", [])),
             license_deny=list(lic.get("deny", [])),
         )
@@ -74,6 +79,13 @@ class ProcessConfig:
     @classmethod
     def load(cls, repo) -> "ProcessConfig":
         return cls.from_table(repo.config.raw.get("process", {}))
+
+    def embed_dtype(self) -> str | None:
+        """Precision of the embedding models. Not part of any hash: like the batch size, it moves
+        vectors by rounding error, not by meaning."""
+        if self.dtype in ("auto", ""):
+            return "bf16" if self.num_gpus else None
+        return self.dtype
 
     def image_model_id(self) -> str:
         return self.image_model or DEFAULT_CLIP

@@ -366,7 +366,7 @@ class Pipeline:
         # its own ahead of the GPU actor, and the actor is handed several model batches per call.
         rows_per_call = bs * 8 if gpu else bs
         cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": rows_per_call, "batch_format": "numpy", **_RETRIES}
-        model_kw = {"batch_size": bs, "device": device, "failpoint": os.environ.get(FAILPOINT_ENV)}
+        model_kw = {"batch_size": bs, "device": device, "dtype": self.cfg.embed_dtype(), "failpoint": os.environ.get(FAILPOINT_ENV)}
         if family == "text":
             path = resolve_model(self.cfg.text_model, "text")
             inputs = [{"oid": oid, "text": r["text"]} for oid, r in todo.items()]
@@ -398,7 +398,9 @@ class Pipeline:
             col = "clip_vector"
         import numpy as np
 
+        t = time.perf_counter()
         done, died = self._run_stage(f"embed {family}", inputs, build, "numpy", column=col)
+        self.stats.seconds[f"embed {family}"] = time.perf_counter() - t
         new = []
         for r in done:
             vec = np.asarray(r[col], dtype=np.float32)
