@@ -103,6 +103,26 @@ def _Failing(udf):
     return Failing
 
 
+def _prep_schema():
+    import pyarrow as pa
+
+    s, i64 = pa.string(), pa.int64()
+    return pa.schema([("oid", s), ("status", s), ("reason", s), ("stage", s), ("detail", s), ("features", s), ("text", s),
+                      ("phash", i64), ("video_sig", pa.list_(i64)), ("audio_fp", pa.list_(i64)), ("thumb", pa.binary()),
+                      ("keyframes", pa.list_(pa.binary()))])
+
+
+def _object_store_bytes() -> int:
+    """Ray local mode's shared-memory store: a tenth of the machine's memory, at least 256 MiB
+    and at most 4 GiB (Ray's own default, 30%, is a lot to take on a laptop; batches stream
+    through it, so more than a few GiB buys nothing)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 0
+    return int(min(max(total // 10, 256 << 20), 4 << 30))
+
+
 def _worker_death_errors(ray) -> tuple:
     ex = ray.exceptions
     names = ("ActorDiedError", "ActorUnavailableError", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
@@ -185,13 +205,15 @@ class PrepUDF:
         self.failpoint = failpoint
 
     def __call__(self, batch):
-        import pandas as pd
+        import pyarrow as pa
 
         _failpoint(self.failpoint, "decode", batch["key"])
-
         rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {})
                 for oid, m, k, meta in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"])]
-        return pd.DataFrame(rows)
+        # An explicit schema: left to infer, a block of texts gets a null-typed hash column that
+        # a block of images cannot be concatenated with, and pandas would carry 64-bit hashes
+        # through float64 and lose their low bits.
+        return pa.Table.from_pylist(rows, schema=_prep_schema())
 
 
 class ClipFromPngUDF:
@@ -243,7 +265,7 @@ class Pipeline:
                 if self.cfg.ray_address:
                     ray.init(address=self.cfg.ray_address, **kw)
                 else:
-                    ray.init(num_cpus=self.jobs, num_gpus=max(self.cfg.num_gpus, 0) or None, object_store_memory=256 << 20, **kw)
+                    ray.init(num_cpus=self.jobs, num_gpus=max(self.cfg.num_gpus, 0) or None, object_store_memory=_object_store_bytes(), **kw)
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
@@ -285,8 +307,8 @@ class Pipeline:
                     warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
                     staged = build(ray, ds)
                 for batch in staged.iter_batches(batch_format=batch_format, batch_size=None):
-                    if batch_format == "pandas":
-                        rows = batch.to_dict("records")
+                    if batch_format == "pyarrow":
+                        rows = batch.to_pylist()
                     else:
                         rows = [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
                     for r in rows:
@@ -330,7 +352,7 @@ class Pipeline:
 
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
                       for it in todo.values()]
-            done, died = self._run_stage("decode", inputs, build, "pandas")
+            done, died = self._run_stage("decode", inputs, build, "pyarrow")
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
