@@ -113,14 +113,25 @@ def _prep_schema():
 
 
 def _object_store_bytes() -> int:
-    """Ray local mode's shared-memory store: a tenth of the machine's memory, at least 256 MiB
-    and at most 4 GiB (Ray's own default, 30%, is a lot to take on a laptop; batches stream
-    through it, so more than a few GiB buys nothing)."""
+    """Ray local mode's shared-memory store: a fifth of the machine's memory, at least 256 MiB
+    and at most 16 GiB (Ray's own default, 30%, is a lot to take on a laptop; on a GPU host the
+    batches of pictures in flight to the model need a few GiB)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 0
-    return int(min(max(total // 10, 256 << 20), 4 << 30))
+    return int(min(max(total // 5, 256 << 20), 16 << 30))
+
+
+def _dataset(ray, rows: list[dict], blocks: int):
+    """``rows`` as a Ray dataset of ``blocks`` Arrow blocks: one table built in C and sliced
+    (one schema for every block), instead of ``from_items`` pickling row by row in the driver,
+    which cost more than the model itself once the rows carry pictures."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows)
+    step = -(-len(rows) // blocks)
+    return ray.data.from_arrow([table.slice(i, step) for i in range(0, len(rows), step)])
 
 
 def _worker_death_errors(ray) -> tuple:
@@ -279,6 +290,13 @@ class Pipeline:
             self._ray.shutdown()
         self._ray = None
 
+    def _cpu_pool(self, ray, rows: int, batch: int):
+        """An actor pool of as many CPU workers as there are cores and batches to give them
+        (one core fewer when a GPU actor, which also holds a core, follows)."""
+        cores = self.jobs - 1 if self.cfg.num_gpus and self.jobs > 2 else self.jobs
+        n = max(1, min(cores, -(-rows // batch)))
+        return ray.data.ActorPoolStrategy(min_size=1, max_size=n, initial_size=n)
+
     def _run_stage(self, stage: str, inputs: list[dict], build, batch_format: str, column: str | None = None):
         """Run one Ray Data stage over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
         for the rows that kept killing their worker).
@@ -299,7 +317,7 @@ class Pipeline:
             chunk = [r for r in pending.pop() if r["oid"] not in done]
             if not chunk:
                 continue
-            ds = ray.data.from_items(chunk, override_num_blocks=min(max(len(chunk) // 64, 1), 4 * self.jobs))
+            ds = _dataset(ray, chunk, min(max(len(chunk) // 64, 1), 4 * self.jobs))
             try:
                 with warnings.catch_warnings():
                     # Bounded restarts can only be asked for as ray_remote_args (deprecated, no named
@@ -348,7 +366,7 @@ class Pipeline:
 
             def build(ray, ds):
                 return ds.map_batches(PrepUDF, fn_constructor_kwargs=kwargs, batch_size=32, num_cpus=1,
-                                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs), **_RETRIES)
+                                      compute=self._cpu_pool(ray, len(inputs), 32), **_RETRIES)
 
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
                       for it in todo.values()]
@@ -381,13 +399,15 @@ class Pipeline:
             return vectors
         from mmvc.process.embed import TextEmbedUDF, resolve_model
 
-        gpu = {"num_gpus": self.cfg.num_gpus} if self.cfg.num_gpus else {}
+        gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
         device = "cuda" if self.cfg.num_gpus else "cpu"
         bs = self.cfg.batch_size
         # On a GPU the host work (tokenising) would starve the model, so it gets CPU workers of
         # its own ahead of the GPU actor, and the actor is handed several model batches per call.
         rows_per_call = bs * 8 if gpu else bs
-        cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": rows_per_call, "batch_format": "numpy", **_RETRIES}
+        # CPU stages: every core from the start (an autoscaling pool that starts at one worker was
+        # seen to stay there, starving the GPU actor), in model-sized batches so work spreads evenly.
+        cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": bs, "batch_format": "numpy", **_RETRIES}
         model_kw = {"batch_size": bs, "device": device, "dtype": self.cfg.embed_dtype(), "failpoint": os.environ.get(FAILPOINT_ENV)}
         if family == "text":
             path = resolve_model(self.cfg.text_model, "text")
@@ -398,7 +418,7 @@ class Pipeline:
                     from mmvc.process.embed import TextTokenizeUDF
 
                     ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs)})
+                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
                 return ds.map_batches(_Failing(TextEmbedUDF), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
                                       batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
             col = "text_vector"
@@ -411,7 +431,7 @@ class Pipeline:
                     from mmvc.process.embed import ClipEmbedUDF, ClipPixelsUDF
 
                     ds = ds.map_batches(ClipPixelsUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=self.jobs)})
+                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
                     udf = ClipEmbedUDF
                 else:
                     udf = ClipFromPngUDF
