@@ -11,6 +11,11 @@ of each family's embed stage two ways and their ratio to the bare loop:
   and model load included;
 * steady: from the first vectors coming back to the last (what a long run converges to).
 
+Two references: the model alone over inputs prepared beforehand (an upper bound no pipeline that
+must decode reaches), and a plain torch DataLoader loop over the same inputs as the embed stage
+(the cached PNG thumbnails, the texts) with as many workers as the pipeline's CPU stages decoding
+and tokenising, which is what a hand-written embedding job does.
+
     python benchmarks/bench_process_device.py --images 40000 --texts 100000 --batch-size 256 \
         --tokenizer DIR_WITH_MINILM_TOKENIZER
 
@@ -130,6 +135,71 @@ def bare_clip(path: str, pictures, bs: int, device, dtype) -> float:
     return n / (time.perf_counter() - t)
 
 
+def loader_text(path: str, texts: list[str], bs: int, device, dtype, workers: int) -> float:
+    """A plain torch DataLoader loop: workers tokenise batches, the main loop runs the model."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
+    collate = lambda batch: tok(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")  # noqa: E731
+    dl = torch.utils.data.DataLoader(texts, batch_size=bs, num_workers=workers, collate_fn=collate, pin_memory=device.type == "cuda",
+                                     prefetch_factor=4, persistent_workers=False)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for b in dl:
+            b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
+            out = model(**b).last_hidden_state
+            m = b["attention_mask"].unsqueeze(-1).to(out.dtype)
+            torch.nn.functional.normalize((out * m).sum(1) / m.sum(1), dim=-1).float().cpu()
+    return len(texts) / (time.perf_counter() - t)
+
+
+class _PngCrops:
+    """Dataset of PNG thumbnails; each worker decodes, resizes and crops as CLIP's processor does."""
+
+    def __init__(self, pngs, path):
+        self.pngs, self.path, self.prep = pngs, path, None
+
+    def __len__(self):
+        return len(self.pngs)
+
+    def __getitem__(self, i):
+        import io
+
+        import numpy as np
+        import torch
+        from PIL import Image
+
+        if self.prep is None:
+            from mmvc.process.embed import ClipPixelsUDF
+
+            self.prep = ClipPixelsUDF(self.path)
+        return torch.from_numpy(self.prep.crop(np.asarray(Image.open(io.BytesIO(self.pngs[i])).convert("RGB"))))
+
+
+def loader_clip(path: str, pngs: list[bytes], bs: int, device, dtype, workers: int) -> float:
+    import torch
+    from transformers import CLIPModel
+
+    from mmvc.process.embed import _load_image_processor
+
+    model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
+    proc = _load_image_processor(path)
+    mean = torch.tensor(proc.image_mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(proc.image_std, device=device).view(1, 3, 1, 1)
+    dl = torch.utils.data.DataLoader(_PngCrops(pngs, path), batch_size=bs, num_workers=workers, pin_memory=device.type == "cuda",
+                                     prefetch_factor=4)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for x in dl:
+            x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255).sub_(mean).div_(std).to(dtype)
+            out = model.get_image_features(pixel_values=x)
+            out = out if isinstance(out, torch.Tensor) else out.pooler_output
+            torch.nn.functional.normalize(out, dim=-1).float().cpu()
+    return len(pngs) / (time.perf_counter() - t)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=2000)
@@ -178,6 +248,17 @@ def main() -> int:
     pictures = [np.asarray(Image.open(os.path.join(repo.root, "images", f"{i:07d}.png")).convert("RGB")) for i in range(min(64, args.images))]
     bare = {"text": bare_text(text_path, texts, args.batch_size, device, dtype),
             "clip": bare_clip(clip_path, pictures * (args.images // len(pictures) + 1), args.batch_size, device, dtype)}
+    # the same inputs as the pipeline's embed stage (its cached PNG thumbnails), decoded and
+    # tokenised by DataLoader workers: as many as the pipeline's CPU stages get
+    from mmvc.process.cache import FeatureCache
+    from mmvc.process.config import ProcessConfig
+
+    cfg = ProcessConfig.load(repo)
+    oids = {e.oid for e in repo.ls_files() if e.path.startswith("images/")}
+    pngs = [r["thumb"] for r in FeatureCache(repo, "prep", cfg.stage_hash("gates")).load(oids).values() if r.get("thumb")]
+    workers = max(1, jobs - 1)
+    loop = {"text": loader_text(text_path, texts, args.batch_size, device, dtype, workers),
+            "clip": loader_clip(clip_path, pngs, args.batch_size, device, dtype, workers)}
 
     out = {"device": torch.cuda.get_device_name(0) if gpu else "cpu", "dtype": str(dtype).replace("torch.", ""),
            "batch_size": args.batch_size, "images": args.images, "texts": args.texts, "build_s": round(built, 1),
@@ -188,7 +269,8 @@ def main() -> int:
         stage = n / stage_s if stage_s else None
         steady = clock.steady(f"embed {fam}")
         out["families"][fam] = {"items": n, "stage_items_s": round(stage or 0, 1), "steady_items_s": round(steady or 0, 1),
-                                "bare_items_s": round(bare[fam], 1),
+                                "bare_items_s": round(bare[fam], 1), "loader_items_s": round(loop[fam], 1),
+                                "steady_vs_loader": round(steady / loop[fam], 3) if steady else None,
                                 "stage_ratio": round(stage / bare[fam], 3) if stage else None,
                                 "steady_ratio": round(steady / bare[fam], 3) if steady else None}
     if args.json:
@@ -198,7 +280,8 @@ def main() -> int:
               f"process {total:.1f} s, stages {res.stages}")
         for fam, f in out["families"].items():
             print(f"  {fam:5s} {f['items']:7d} items  stage {f['stage_items_s']:9.1f}/s ({f['stage_ratio']})  "
-                  f"steady {f['steady_items_s']:9.1f}/s ({f['steady_ratio']})  bare {f['bare_items_s']:9.1f}/s")
+                  f"steady {f['steady_items_s']:9.1f}/s ({f['steady_ratio']})  bare {f['bare_items_s']:9.1f}/s  "
+                  f"DataLoader loop {f['loader_items_s']:9.1f}/s (steady/loop {f['steady_vs_loader']})")
     return 0
 
 
