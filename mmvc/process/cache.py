@@ -14,8 +14,9 @@ class FeatureCache:
     def __init__(self, repo, stage: str, stage_hash: str):
         self.dir = os.path.join(repo.dir, "process", "cache", stage, stage_hash)
 
-    def load(self, oids: set[str]) -> dict[str, dict]:
-        """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays)."""
+    def load(self, oids: set[str], columns: list[str] | None = None) -> dict[str, dict]:
+        """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays);
+        ``columns`` reads only those (and "oid"), leaving thumbnails on disk when not needed."""
         import numpy as np
         import pyarrow.parquet as pq
 
@@ -25,7 +26,12 @@ class FeatureCache:
         for name in sorted(os.listdir(self.dir)):
             if not name.endswith(".parquet"):
                 continue
-            table = pq.read_table(os.path.join(self.dir, name))
+            path = os.path.join(self.dir, name)
+            if columns is not None:
+                have = set(pq.read_schema(path).names)
+                table = pq.read_table(path, columns=["oid"] + [c for c in columns if c in have and c != "oid"])
+            else:
+                table = pq.read_table(path)
             keep = [i for i, o in enumerate(table.column("oid").to_pylist()) if o in oids and o not in out]
             if not keep:
                 continue

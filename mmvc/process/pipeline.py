@@ -107,7 +107,7 @@ def _prep_schema():
     import pyarrow as pa
 
     s, i64 = pa.string(), pa.int64()
-    return pa.schema([("oid", s), ("status", s), ("reason", s), ("stage", s), ("detail", s), ("features", s), ("text", s),
+    return pa.schema([("oid", s), ("modality", pa.int64()), ("status", s), ("reason", s), ("stage", s), ("detail", s), ("features", s), ("text", s),
                       ("phash", i64), ("video_sig", pa.list_(i64)), ("audio_fp", pa.list_(i64)), ("thumb", pa.binary()),
                       ("keyframes", pa.list_(pa.binary()))])
 
@@ -174,7 +174,7 @@ def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> 
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
-    row = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
+    row = {"oid": oid, "modality": modality, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
     try:
         data = store.get(oid)
@@ -374,7 +374,7 @@ class Pipeline:
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
-                new.append({"oid": oid, "status": "rejected", "reason": "worker_died", "stage": "decode", "features": "{}",
+                new.append({"oid": oid, "modality": todo[oid].modality, "status": "rejected", "reason": "worker_died", "stage": "decode", "features": "{}",
                             "detail": detail, "text": None, "phash": None, "video_sig": None, "audio_fp": None, "thumb": None,
                             "keyframes": None})
             for r in new:
@@ -506,7 +506,16 @@ class Pipeline:
             # near-exact, per modality
             t = time.perf_counter()
             self.progress("near-dup", 0, len(survivors))
-            by_mod = {m: [it for it in survivors if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
+            # Items already in HEAD take part as anchors, listed first: a group's representative
+            # is its first member, so a staged item near one becomes a duplicate of it, and an
+            # anchor is never judged (it crossed the gate when it entered the version).
+            # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
+            head = {o: p for o, p in head.items() if p not in verdicts}
+            anchors = self._head_anchors(head, {it.oid for it in items})
+            anchor_keys = {a.key: head_key for a, head_key in anchors}
+            prep = {**self._anchor_rows, **prep}
+            by_mod = {m: [a for a, _ in anchors if a.modality == m] + [it for it in survivors if it.modality == m]
+                      for m in (TEXT, IMAGE, VIDEO, AUDIO)}
             groups: dict[str, str] = {}
             texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
             if texts:
@@ -526,7 +535,12 @@ class Pipeline:
                 groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64) for it in auds],
                                            cfg.neardup))
             for key, rep in groups.items():
-                self._dup(verdicts[key], "near", rep, "near-duplicate")
+                if key in anchor_keys:
+                    continue
+                if rep in anchor_keys:
+                    self._dup(verdicts[key], "near", anchor_keys[rep], "near-duplicate of an item already in HEAD")
+                else:
+                    self._dup(verdicts[key], "near", rep, "near-duplicate")
             survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
             self.stats.seconds["near"] = time.perf_counter() - t
 
@@ -539,6 +553,7 @@ class Pipeline:
                 for it in fam:
                     verdicts[it.key].text_vector = vecs[it.oid]
                 self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
+                self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
             if cfg.families.get("clip", True):
                 want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in (IMAGE, VIDEO) and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
                 vecs = self._embed("clip", want)
@@ -546,6 +561,7 @@ class Pipeline:
                 for it in fam:
                     verdicts[it.key].clip_vector = vecs[it.oid]
                 self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
+                self._semantic_head("clip", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
             for it in survivors:
                 why = self.embed_failures.get(it.oid)
                 if why and verdicts[it.key].status == "passed":
@@ -568,6 +584,63 @@ class Pipeline:
                                    sizes=[it.size for it in fam])
         for key, kept in dups.items():
             self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
+
+    def _head_anchors(self, head: dict[str, str], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
+        """HEAD's items whose fingerprints this repository computed before (under the current
+        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns."""
+        from mmvc.process.cache import FeatureCache
+
+        self._anchor_rows: dict[str, dict] = {}
+        oids = {o for o in head if o not in staged_oids}
+        if not oids:
+            return []
+        rows = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates")).load(
+            oids, columns=["status", "text", "phash", "video_sig", "audio_fp", "modality"])
+        mods = {}
+        for o, r in rows.items():
+            if r.get("status") != "ok":
+                continue
+            m = r.get("modality")
+            if m is None:  # rows cached before the column existed: tell the modality by its fingerprint
+                m = TEXT if r.get("text") and r.get("phash") is None and not r.get("audio_fp") else (
+                    IMAGE if r.get("phash") is not None else VIDEO if r.get("video_sig") else AUDIO if r.get("audio_fp") else None)
+            if m is not None:
+                mods[o] = int(m)
+        out = []
+        for o in sorted(mods, key=lambda o: head[o]):
+            a = ItemRef("\0head:" + head[o], o, mods[o], 0)
+            self._anchor_rows[o] = rows[o]
+            out.append((a, head[o]))
+        return out
+
+    def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str]) -> None:
+        """Staged items within the semantic radius of an item already in HEAD are duplicates of
+        it; HEAD's vectors come from the feature cache (what this repository embedded before)."""
+        if not fam or not head:
+            return
+        import numpy as np
+
+        from mmvc.process.cache import FeatureCache
+
+        staged = {it.oid for it in fam}
+        rows = FeatureCache(self.repo, f"embed_{family}", self.cfg.stage_hash(f"embed_{family}")).load(
+            {o for o in head if o not in staged}, columns=["vector"])
+        known = sorted((head[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
+        if not known:
+            return
+        base = np.stack([v for _, v in known]).astype(np.float32)
+        base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
+        q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in fam])
+        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        radius = 1.0 - self.cfg.semantic_eps
+        step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
+        for start in range(0, len(q), step):
+            sims = q[start:start + step] @ base.T
+            best = sims.argmax(axis=1)
+            for i, j in enumerate(best):
+                if sims[i, j] >= radius - 1e-6:
+                    self._dup(verdicts[fam[start + i].key], "semantic", known[j][0],
+                              f"embedding within cosine {radius:.3f} of an item already in HEAD")
 
     @staticmethod
     def _dup(v: Verdict, stage: str, of: str, detail: str) -> None:

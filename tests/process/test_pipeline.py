@@ -263,3 +263,24 @@ def test_embedding_worker_death_rejects_only_that_item(gated_repo, monkeypatch):
     rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
     assert (rep["images/b.png"].status, rep["images/b.png"].stage, rep["images/b.png"].reason) == ("rejected", "embed", "worker_died")
     assert rep["images/a-copy.png"].status == "passed" and rep["text/story.txt"].status == "passed"
+
+
+def test_near_duplicate_of_an_item_already_in_head(gated_repo):
+    """A staged text a few words away from one already committed is a duplicate of HEAD's item;
+    an edit of a committed file is not a duplicate of the version it replaces."""
+    from mmvc.ops.process import process
+    from mmvc.ops.report import report
+
+    repo = gated_repo
+    process(repo)
+    repo.commit("curated")
+    build(repo.root, {"text/story3.txt": STORY.replace("quick", "swift") + "\n",
+                      "text/other.txt": "Completely different words about databases, indexes, transactions and query planners in busy production systems.\n"})
+    repo.add(["text"], cwd=repo.root)
+    process(repo)
+    rep = {row.path: row for row in report(repo).rows}
+    assert rep["text/story3.txt"].status == "duplicate" and rep["text/story3.txt"].stage == "near"
+    assert rep["text/story3.txt"].duplicate_of == "text/story.txt"
+    assert "text/other.txt" not in rep  # passed: the report lists only failures by default
+    c = repo.commit("edit")
+    assert c.modified == 1 and c.added == 0
