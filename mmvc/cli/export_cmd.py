@@ -1,0 +1,44 @@
+import click
+
+from mmvc.cli.main import MmvcCommand
+
+
+@click.command("export", cls=MmvcCommand)
+@click.option("--webdataset", "target", required=True, metavar="TARGET", help="Folder or fsspec URL (s3://…) to write WebDataset shards into.")
+@click.option("--rev", help="Version to export (default HEAD).")
+@click.option("--where", help="A catalog filter, e.g. \"source = 'coco'\".")
+@click.option("--mix", help="Mixture: PREDICATE:WEIGHT,…")
+@click.option("--epoch-size", type=int, help="Samples to export (with --mix; default: every selected item once).")
+@click.option("--recipe", help="Export a recipe (it fixes the version, filter, mixture, seed and epoch size).")
+@click.option("--seed", type=int, help="Seed of the sample order (default 0).")
+@click.option("--shard-size", help="Largest shard, e.g. 256MB (the default) or 1GiB.")
+@click.option("--shard-items", type=int, help="Most samples per shard.")
+@click.option("--with-embeddings", is_flag=True, help="Add each item's catalog vectors as .npy members.")
+@click.option("-j", "--jobs", type=int, default=0, help="Shards written in parallel (0: one per core, up to 8).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted export with the same arguments.")
+@click.option("-f", "--force", is_flag=True, help="Replace what the target holds.")
+@click.option("--allow-ungated", is_flag=True, help="Allow a version whose items never passed `mmvc process`.")
+@click.option("--verify-objects/--no-verify-objects", default=True, show_default=True,
+              help="Re-hash every object read from the store against its id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def command(target, rev, where, mix, epoch_size, recipe, seed, shard_size, shard_items, with_embeddings, jobs, resume, force,
+            allow_ungated, verify_objects, as_json):
+    """Write a version (or a recipe) as deterministic WebDataset tar shards plus an index.json."""
+    from mmvc.cli.render import emit_json, human_bytes, progress_bar
+    from mmvc.ops.export import export
+    from mmvc.repo import Repo
+
+    with progress_bar("export", enabled=not as_json) as bar:
+        r = export(Repo.discover(), target, rev=rev, where=where, recipe=recipe, mix=mix, seed=seed, epoch_size=epoch_size,
+                   shard_size=shard_size, shard_items=shard_items, with_embeddings=with_embeddings, jobs=jobs, resume=resume,
+                   force=force, allow_ungated=allow_ungated, verify_objects=verify_objects, progress=bar)
+    if as_json:
+        emit_json(r)
+        return
+    if r.complete_already:
+        click.echo(f"{r.target} already holds this export (nothing to do)")
+    click.echo(f"{r.samples} samples in {r.shards} shards, {human_bytes(r.bytes)}" + (f" ({r.reused_shards} kept from before)" if r.reused_shards else ""))
+    click.echo(f"index   {r.index}")
+    click.echo(f"export  {r.export_id}")
+    click.echo(f"recipe  {(r.recipe_name + ' ') if r.recipe_name else ''}{r.recipe}")
+    click.echo(f"commit  {r.commit} ({r.rev})")

@@ -1,0 +1,25 @@
+"""Loading exports and versions for training: ``MMVCDataset`` (a torch IterableDataset) and
+``DataLoader`` (torch's, counting what it hands out so ``state_dict()`` is exact with workers).
+
+Imported on use only: this package needs torch, which ``import mmvc`` never pulls in.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MMVCDataset", "DataLoader", "collate", "standard_decoders"]
+
+
+def __getattr__(name):
+    if name == "MMVCDataset":
+        from mmvc.loader.dataset import MMVCDataset
+
+        return MMVCDataset
+    if name in ("DataLoader", "collate"):
+        from mmvc.loader import torch_loader
+
+        return getattr(torch_loader, name)
+    if name == "standard_decoders":
+        from mmvc.loader.decoders import standard_decoders
+
+        return standard_decoders
+    raise AttributeError(name)
