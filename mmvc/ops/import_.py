@@ -1,0 +1,507 @@
+"""``mmvc import``: stage the items a connector yields straight into the store and the index.
+
+Imported items have no work-tree copy: their blobs go through the store's writer (small ones
+into packs) and their index entries are marked skip-worktree, so ``status`` does not call them
+deleted, ``switch`` leaves them out of the work tree, and ``restore``/``checkout -- PATH``
+writes one out on request. They then go through ``process`` and ``commit`` like added files.
+
+Work is split into the connector's units; each finished unit is checkpointed under
+``.mmvc/import/<source id>/`` (its objects are complete before its checkpoint is written), so
+``--resume`` continues an interrupted import where it stopped. The index is written once, at
+the end: an import that fails or yields nothing stages nothing and removes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
+from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
+from mmvc.core.objects import canonical_json
+from mmvc.core.worktree import validate_key
+from mmvc.errors import BadInputError, MmvcError
+from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
+
+CHECKPOINT_DIR = "import"
+CHECKPOINT_FORMAT = 1
+PARALLEL_MIN_ITEMS = 2000
+REMOTE_SPOOL_BYTES = 64 << 20  # remote files larger than this are spooled to disk, not held in memory
+
+Progress = Callable[[int, int, int, int], None]  # items done, bytes done, items total, 0
+
+
+@dataclass
+class ImportResult:
+    connector: str
+    source: str
+    uri: str
+    prefix: str
+    revision: str | None = None
+    candidates: int = 0  # what the source holds
+    selected: int = 0  # what --limit / --sample kept
+    added: int = 0
+    modified: int = 0
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)  # --replace
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+    by_modality: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    objects_written: int = 0
+    units: int = 0
+    resumed_units: int = 0
+    dry_run: bool = False
+    staged: bool = False  # False: nothing was written to the index (dry run, or nothing imported)
+    seconds: float = 0.0
+
+
+class Selection:
+    """Which candidates of a unit are imported: all, the first ``stop``, or the ``picks``."""
+
+    def __init__(self, stop: int | None = None, picks: frozenset | None = None):
+        self.stop = stop
+        self.picks = picks
+
+    def __call__(self, i: int) -> bool:
+        if self.picks is not None:
+            return i in self.picks
+        return self.stop is None or i < self.stop
+
+    @property
+    def everything(self) -> bool:
+        return self.picks is None and self.stop is None
+
+    def count(self, n: int) -> int:
+        if self.picks is not None:
+            return len(self.picks)
+        return n if self.stop is None else min(n, self.stop)
+
+    def describe(self):
+        return sorted(self.picks) if self.picks is not None else self.stop
+
+
+def select(units: list[Unit], limit: int | None, sample: int | None, seed: int) -> list[tuple[int, Selection]]:
+    """(unit number, selection) for every unit with something selected; the same on every run."""
+    if sample is None:
+        out, left = [], limit
+        for i, u in enumerate(units):
+            if left is not None and left <= 0:
+                break
+            sel = Selection(stop=left if left is not None and left < u.count else None)
+            if u.count:
+                out.append((i, sel))
+            if left is not None:
+                left -= u.count
+        return out
+    total = sum(u.count for u in units)
+    chosen = sorted(random.Random(seed).sample(range(total), min(sample, total)))
+    if limit is not None:
+        chosen = chosen[:limit]
+    out, k, start = [], 0, 0
+    for i, u in enumerate(units):
+        end = start + u.count
+        picks = []
+        while k < len(chosen) and chosen[k] < end:
+            picks.append(chosen[k] - start)
+            k += 1
+        if picks:
+            out.append((i, Selection(picks=frozenset(picks))))
+        start = end
+    return out
+
+
+# --------------------------------------------------------------------------- reading units
+
+
+class _HashOnly:
+    """The writer a dry run uses: ids computed, nothing stored."""
+
+    written = 0
+
+    def put_bytes(self, data: bytes) -> str:
+        from mmvc.core.hashing import hash_bytes
+
+        return hash_bytes(data)
+
+    def put_file(self, path: str, expected=None, head: int = 0):
+        from mmvc.core.hashing import new_hasher
+
+        h, n, first = new_hasher(), 0, b""
+        with open(path, "rb") as f:
+            while chunk := f.read(8 << 20):
+                if n < head:
+                    first += chunk[: head - n]
+                h.update(chunk)
+                n += len(chunk)
+        return h.hexdigest(), n, first
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_COUNTERS = None
+
+
+def _init_worker(counters) -> None:
+    global _COUNTERS
+    _COUNTERS = counters
+
+
+def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selection, prefix: str, slot: int = 0,
+              counters=None) -> tuple[list, list, int]:
+    """Read one unit into the store: (rows, skips, objects written). A row is
+    (key, id, size, modality, meta). Runs in this process or in a worker."""
+    from mmvc.importers.fsio import check_unchanged, remote_error
+    from mmvc.importers.tables import _protocols
+
+    if counters is None:
+        counters = _COUNTERS
+    if store_args is None:
+        writer = _HashOnly()
+    else:
+        from mmvc.core.store import LocalObjectStore
+
+        writer = LocalObjectStore(**store_args).writer()
+    fs = connector.fs
+    local = "file" in _protocols(fs)
+    forced = connector.options.modality
+    rows, skips = [], []
+    pre = prefix + "/" if prefix else ""
+    done = 0
+    with writer as w:
+        try:
+            for it in connector.read(unit, selection):
+                done += 1
+                if isinstance(it, Skip):
+                    skips.append((it.location, it.reason))
+                    continue
+                if isinstance(it, Rows):
+                    done += len(it.keys) - 1
+                    mod = forced if forced is not None else it.modality
+                    put = w.put_bytes
+                    if pre:
+                        validate_key(pre + it.keys[0], "item key")
+                    for key, data, meta in zip(it.keys, it.datas, it.metas):
+                        if "/" not in key or ".." in key or key.startswith("/"):  # ids from a column: check them all
+                            validate_key(pre + key, "item key")
+                        rows.append((pre + key, put(data), len(data), mod, meta))
+                    if counters is not None:
+                        counters[slot] = done
+                    continue
+                key = pre + it.key
+                validate_key(key, "item key")
+                if it.data is not None:
+                    oid, size, head = w.put_bytes(it.data), len(it.data), it.data[:SNIFF_BYTES]
+                elif local:
+                    oid, size, head = w.put_file(it.path, head=SNIFF_BYTES)
+                else:
+                    oid, size, head = _put_remote(w, fs, it.path)
+                mod = forced if forced is not None else it.modality
+                if mod is None:
+                    mod = detect(key, head)
+                if mod == UNKNOWN:
+                    skips.append((_where(it), "cannot tell its modality; pass --modality text|image|video|audio"))
+                    continue
+                rows.append((key, oid, size, mod, canonical_json(it.meta).decode("utf-8")))
+                if counters is not None and (done & 255 == 0):
+                    counters[slot] = done
+            for f in unit.files:
+                check_unchanged(fs, f)
+        except MmvcError:
+            raise
+        except Exception as e:  # noqa: BLE001 — remote libraries raise their own types; translated by remote_error
+            err = remote_error(e, connector.uri)
+            if err is e:
+                raise
+            raise err from None
+    if counters is not None:
+        counters[slot] = done
+    return rows, skips, w.written
+
+
+def _where(it: Item) -> str:
+    loc = it.location
+    return " ".join(f"{k} {v}" for k, v in loc.items()) if loc else it.key
+
+
+def _put_remote(w, fs, path: str):
+    """A file of a remote source into the store: small ones through memory, large ones spooled."""
+    size = fs.size(path) or 0
+    if size <= REMOTE_SPOOL_BYTES:
+        with fs.open(path, "rb") as f:
+            data = f.read()
+        return w.put_bytes(data), len(data), data[:SNIFF_BYTES]
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="import-", suffix=".tmp", dir=getattr(getattr(w, "store", None), "tmp_dir", None))
+    os.close(fd)
+    try:
+        fs.get_file(path, tmp)
+        return w.put_file(tmp, head=SNIFF_BYTES)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def source_id(connector, options: ImportOptions, limit, sample, seed) -> str:
+    from mmvc.core.hashing import hash_bytes
+
+    doc = {"connector": connector.name, "uri": connector.uri, "paths": list(connector.paths), "options": options.key_fields(),
+           "revision": connector.revision, "limit": limit, "sample": sample, "seed": seed}
+    return hash_bytes(canonical_json(doc))[:24]
+
+
+class Checkpoints:
+    """Finished units of one source, one file each, written whole (temp + rename): a JSON header
+    line, then one line per row: JSON key, id, size, modality and the canonical metadata, tab
+    separated (canonical JSON never holds a raw tab or newline)."""
+
+    def __init__(self, repo, sid: str):
+        self.dir = os.path.join(repo.dir, CHECKPOINT_DIR, sid)
+
+    def _path(self, n: int) -> str:
+        return os.path.join(self.dir, f"unit-{n:06d}.ckpt")
+
+    @staticmethod
+    def _header(unit: Unit, selection: Selection) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "unit": unit.name, "files": [[f.path, *f.fingerprint()] for f in unit.files],
+                "selection": selection.describe()}
+
+    def load(self, n: int, unit: Unit, selection: Selection) -> dict | None:
+        try:
+            with open(self._path(n), "rb") as f:
+                lines = f.read().decode("utf-8").split("\n")
+            head = json.loads(lines[0])
+            if {k: head.get(k) for k in ("format", "unit", "files", "selection")} != json.loads(canonical_json(self._header(unit, selection))):
+                return None
+            rows = []
+            for line in lines[1 : 1 + head["rows"]]:
+                key, oid, size, mod, meta = line.split("\t", 4)
+                rows.append((json.loads(key), oid, int(size), int(mod), meta))
+            if len(rows) != head["rows"]:
+                return None
+        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+            return None
+        return {"rows": rows, "skips": head.get("skips", []), "written": head.get("written", 0)}
+
+    def save(self, n: int, unit: Unit, selection: Selection, rows: list, skips: list, written: int) -> None:
+        from json.encoder import encode_basestring
+
+        from mmvc.core.store import atomic_write
+
+        os.makedirs(self.dir, exist_ok=True)
+        head = {**self._header(unit, selection), "rows": len(rows), "skips": [list(s) for s in skips], "written": written}
+        body = "\n".join([canonical_json(head).decode("utf-8")]
+                         + [f"{encode_basestring(k)}\t{o}\t{z}\t{m}\t{meta}" for k, o, z, m, meta in rows])
+        atomic_write(self._path(n), body.encode("utf-8"), fsync=False)
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.dir)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the verb
+
+
+def import_(repo, kind: str, sources: list[str], options: ImportOptions | None = None, limit: int | None = None,
+            sample: int | None = None, seed: int = 0, resume: bool = False, replace: bool = False, dry_run: bool = False,
+            jobs: int | None = None, progress: Progress | None = None) -> ImportResult:
+    from mmvc.importers.registry import open_connector
+
+    t0 = time.perf_counter()
+    options = options or ImportOptions()
+    if limit is not None and limit < 0 or sample is not None and sample < 0:
+        raise BadInputError("--limit and --sample take a number of items (0 or more)")
+    if not options.retrieved:
+        options.retrieved = int(time.time())
+    with repo.locked("import"):
+        conn = open_connector(kind, list(sources), options)
+        source = conn.source_name()
+        if options.prefix is not None:
+            prefix = options.prefix.strip("/")
+        else:
+            prefix = source
+        if prefix:
+            validate_key(prefix, "--prefix")
+        res = ImportResult(conn.name, source, conn.uri, prefix, conn.revision, dry_run=dry_run)
+        units = conn.plan()
+        res.candidates = sum(u.count for u in units)
+        chosen = select(units, limit, sample, seed)
+        res.selected = sum(sel.count(units[i].count) for i, sel in chosen)
+        res.units = len(chosen)
+        sid = source_id(conn, options, limit, sample, seed)
+        cps = Checkpoints(repo, sid)
+        if not resume and not dry_run and cps.exists():
+            cps.clear()
+        if resume:
+            repo.store.refresh()  # packs another process finished since this store last looked
+        index = repo.load_index()
+        stager = _Stager(index, res, track=replace or bool(options.id_field))
+        todo = []
+        for n, sel in chosen:
+            doc = cps.load(n, units[n], sel) if resume else None
+            if doc is not None:
+                rows = [tuple(r) for r in doc["rows"]]
+                if set(r[1] for r in rows) - repo.store.has_many({r[1] for r in rows}):
+                    doc = None  # its objects were collected since: read the unit again
+            if doc is None:
+                todo.append((n, sel))
+                continue
+            res.resumed_units += 1
+            res.skipped += [tuple(s) for s in doc["skips"]]
+            stager.stage(rows)
+        for n, rows, skips, written in _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, res.selected):
+            if not dry_run:
+                cps.save(n, units[n], dict(todo)[n], rows, skips, written)
+            res.skipped += skips
+            res.objects_written += written
+            stager.stage(rows)
+        if replace and stager.count:
+            for e in index.iter_entries(prefix + "/" if prefix else ""):
+                if e.path not in stager.seen:
+                    res.removed.append(e.path)
+            for p in res.removed:
+                index.remove(p)
+        res.by_modality = {modality_name(m): c for m, c in sorted(stager.mods.items())}
+        if stager.count and not dry_run:
+            index.write()
+            res.staged = True
+        if not dry_run:
+            cps.clear()
+            _prune_empty(os.path.join(repo.dir, CHECKPOINT_DIR))
+    res.skipped.sort()
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _prune_empty(d: str) -> None:
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
+
+
+class _Stager:
+    """Rows into the index: new keys added, changed ones replaced, identical ones left alone
+    (a new retrieval time or source-file etag alone does not make an item new)."""
+
+    def __init__(self, index, res: ImportResult, track: bool):
+        self.index = index
+        self.res = res
+        self.count = 0
+        # every key, where it matters (--replace; keys from an id column may repeat): 1M keys cost ~100 MB
+        self.seen: set[str] | None = set() if track else None
+        self.mods: dict[int, int] = {}
+
+    def stage(self, rows) -> None:
+        index, res, seen, mods = self.index, self.res, self.seen, self.mods
+        get, put = index.get, index.set
+        self.count += len(rows)
+        for key, oid, size, mod, meta in rows:
+            if seen is not None:
+                if key in seen:
+                    raise BadInputError(f"two items of the source map to the key {key!r}",
+                                        "with --id-field, the ids must be unique; otherwise report this as a connector bug")
+                seen.add(key)
+            res.bytes += size
+            old = get(key)
+            flags = FLAG_SKIP_WORKTREE
+            if old is not None:
+                if old.oid == oid and old.size == size and old.modality == mod and _same_meta(old.meta, meta):
+                    res.unchanged += 1
+                    continue
+                res.modified += 1
+                # a copy the user wrote out stays tracked as one: `status` then says it is not what is staged
+                flags = old.flags & FLAG_SKIP_WORKTREE
+            else:
+                res.added += 1
+            mods[mod] = mods.get(mod, 0) + 1
+            put(IndexEntry(key, oid, size, mod, flags, meta))
+
+
+def _same_meta(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        da, db = json.loads(a), json.loads(b)
+    except ValueError:
+        return False
+    for d in (da, db):
+        if isinstance(d.get("provenance"), dict):
+            d["provenance"].pop("retrieved", None)
+            d["provenance"].pop("etag", None)
+    return da == db
+
+
+def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
+    """Yield (unit number, rows, skips, objects written) as units finish, in or out of order."""
+    from mmvc.importers.tables import _protocols
+
+    if not todo:
+        return
+    store = repo.store
+    store_args = None if dry_run else dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold,
+                                           fsync=store.fsync)
+    jobs = jobs or repo.config.jobs or os.cpu_count() or 1
+    selected = sum(sel.count(units[n].count) for n, sel in todo)
+    in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in _protocols(conn.fs))
+    if in_process:
+        done = 0
+        counters = [0]
+        for n, sel in todo:
+            rows, skips, written = read_unit(store_args, conn, units[n], sel, prefix, 0, counters)
+            done += counters[0]
+            if progress:
+                progress(done, 0, total, 0)
+            yield n, rows, skips, written
+        if not dry_run:
+            store.refresh()
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["mmvc.ops.import_", "mmvc.core.store", "mmvc.importers.tables"])
+    counters = ctx.Array("q", len(todo), lock=False)
+    started = time.time()
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
+    try:
+        futures = {pool.submit(read_unit, store_args, conn, units[n], sel, prefix, slot): n for slot, (n, sel) in enumerate(todo)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if progress:
+                progress(sum(counters), 0, total, 0)
+            for f in finished:
+                rows, skips, written = f.result()
+                yield futures[f], rows, skips, written
+    except BaseException:
+        # a worker hit by the same Ctrl-C may never answer; its unfinished pack is ours to remove
+        from mmvc.ops.add import _remove_temp_packs
+
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not dry_run:
+            _remove_temp_packs(store, since=started)
+        raise
+    pool.shutdown(wait=True)
+    if not dry_run:
+        store.refresh()
