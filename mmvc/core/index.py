@@ -404,6 +404,13 @@ class Index:
         self.overlay = {}
         self._base_dirty = True
 
+    def reset_to_table(self, table: "EntryTable") -> None:
+        """``reset_to`` for a table already built in columns (a clone's million-item index)."""
+        self._base = table
+        self._positions = None
+        self.overlay = {}
+        self._base_dirty = True
+
     def staged(self, tree, root: str) -> list[tuple[str, IndexEntry | None, ManifestEntry | None]]:
         """(path, index entry or None, HEAD entry or None) for every staged difference."""
         paths = sorted(self.overlay)

@@ -1,0 +1,148 @@
+"""``mmvc fetch``: bring a remote's commits, manifests and (unless this is a partial clone) blobs
+here, and record its branches as ``refs/remotes/NAME/BRANCH``.
+
+The walk asks the remote only for what is not stored here, a tree level at a time, and skips
+every subtree a local version already holds. Every object is re-hashed on arrival. Blobs and
+manifest nodes are stored as they arrive; commits (and tags) are stored last, after everything
+they reach, so "this commit is here" always means "its whole version is here" and an
+interrupted fetch, run again, resumes instead of trusting a half-fetched version.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from mmvc.ops.push import RefUpdate
+
+BLOB_BATCH_BYTES = 256 << 20
+
+
+@dataclass
+class FetchResult:
+    remote: str
+    url: str
+    updates: list[RefUpdate] = field(default_factory=list)
+    commits: int = 0
+    nodes: int = 0
+    blobs: int = 0
+    objects: int = 0  # objects downloaded
+    bytes: int = 0
+    partial: bool = False  # blobs were left on the remote (a partial clone)
+    requests: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
+    """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
+    ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
+    from mmvc.core.objects import Commit, object_kind
+    from mmvc.ops.remote import get_spec, pack_cache_dir
+    from mmvc.remote.negotiate import plan_transfer
+    from mmvc.remote.packs import Progress, RemoteObjects
+    from mmvc.remote.refs import RemoteRefs
+    from mmvc.remote.transport import Remote
+
+    t0 = time.perf_counter()
+    spec = get_spec(repo, remote)
+    r = transport
+    if r is None:
+        r = Remote(spec)
+        r.require_repository()
+    with_blobs = (not spec.promisor) if blobs is None else blobs
+    res = FetchResult(spec.name, spec.url, partial=not with_blobs)
+    theirs = RemoteRefs(r).list()
+    store = repo.store
+    local = getattr(store, "local", store)
+    objects = RemoteObjects(r, cache_dir=pack_cache_dir(repo, spec.name), jobs=jobs)
+    stats = {"objects": 0, "bytes": 0}
+
+    def read_want(ids, plan):
+        here = local.has_many(ids)
+        out = {o: local.get(o) for o in ids if o in here}
+        todo = [o for o in ids if o not in here]
+        if todo:
+            got = objects.fetch(todo, local, plan.origin, keep=True, store_now=False)
+            for o in todo:
+                if o not in got:  # a large object streamed straight into the store
+                    got[o] = local.get(o)
+            stats["objects"] += len(got)
+            stats["bytes"] += sum(len(v) for v in got.values())
+            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag")}
+            with local.writer() as w:
+                for o, d in got.items():
+                    if o not in keep_for_last:
+                        w.put_bytes(d)
+            out.update(got)
+        return out
+
+    def read_have(ids):
+        return {o: local.get(o) for o in ids}
+
+    def is_have(c):
+        return local.has(c)
+
+    def commit_tree(c):
+        data = local.get(c)
+        return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
+
+    want = [o for o in dict.fromkeys(theirs.values()) if not local.has(o)]
+    known = [o for o in list(repo.refs.list("refs/heads").values()) + list(repo.refs.list(f"refs/remotes/{spec.name}").values())
+             if local.has(o)]
+    plan = plan_transfer(read_want, read_have, want, is_have, commit_tree, [commit_tree(c) for c in known], with_blobs=with_blobs,
+                         keep_data=True)
+    res.commits, res.nodes = len(plan.commits), len(plan.nodes)
+    # Reports and blobs: whatever is not here yet, blobs in batches of bounded size.
+    others = [o for o in plan.others if o not in local.has_many([o])]
+    if others:
+        objects.fetch(others, local, plan.origin)
+        stats["objects"] += len(others)
+    if with_blobs and plan.blobs:
+        ids = list(plan.blobs)
+        here = local.has_many(ids)
+        todo = [b for b in ids if b not in here]
+        res.blobs = len(todo)
+        prog = Progress(progress, len(todo), sum(plan.blobs[b] for b in todo))
+        batch, size = [], 0
+        for b in todo + [None]:
+            if b is not None:
+                batch.append(b)
+                size += plan.blobs[b]
+            if batch and (b is None or size >= BLOB_BATCH_BYTES):
+                n = len(batch)
+                objects.fetch(batch, local, plan.origin)
+                prog.add(n, size)
+                stats["objects"] += n
+                stats["bytes"] += size
+                batch, size = [], 0
+    # Commits and tags last: from here on each one stands for a whole version.
+    if plan.data:
+        with local.writer(durable=True) as w:
+            for o in reversed(plan.commits + plan.tags):
+                if o in plan.data:
+                    w.put_bytes(plan.data[o])
+    res.objects, res.bytes = stats["objects"], stats["bytes"]
+    with repo.locked("fetch"):
+        for ref, oid in theirs.items():
+            if ref.startswith("refs/heads/"):
+                mine = f"refs/remotes/{spec.name}/{ref[len('refs/heads/'):]}"
+                old = repo.refs.read(mine)
+                if old != oid:
+                    repo.refs.update(mine, oid, old, f"fetch from {spec.name}", "")
+                    res.updates.append(RefUpdate(mine, old, oid, "new" if old is None else "updated"))
+            elif ref.startswith("refs/tags/"):
+                old = repo.refs.read(ref)
+                if old is None:
+                    repo.refs.update(ref, oid, None, f"fetch from {spec.name}", "")
+                    res.updates.append(RefUpdate(ref, None, oid, "new"))
+                elif old != oid:
+                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag is never moved by a fetch
+        gone = set(repo.refs.list(f"refs/remotes/{spec.name}")) - {f"refs/remotes/{spec.name}/{r[len('refs/heads/'):]}"
+                                                                   for r in theirs if r.startswith("refs/heads/")}
+        for ref in sorted(gone):
+            old = repo.refs.read(ref)
+            repo.refs.delete(ref, old)
+            res.updates.append(RefUpdate(ref, old, None, "deleted"))
+    res.requests = dict(r.requests)
+    res.seconds = time.perf_counter() - t0
+    return res

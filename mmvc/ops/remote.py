@@ -1,0 +1,137 @@
+"""``mmvc remote add | list | remove``: named remotes under ``[remote.NAME]`` in .mmvc/config.toml.
+
+A remote is a URL any fsspec filesystem understands, with an optional endpoint (S3-compatible
+servers) and ``[remote.NAME.storage_options]`` passed to the filesystem as they are.
+Credentials are never written here by mmvc: they come from the environment or the profile the
+filesystem library reads (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL …).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from mmvc.errors import BadInputError
+
+@dataclass
+class RemoteInfo:
+    name: str
+    url: str
+    endpoint_url: str = ""
+    promisor: bool = False
+    tracking: int = 0  # remote-tracking refs under refs/remotes/NAME
+
+
+def normalise_url(url: str) -> str:
+    """A URL as stored: a plain path becomes an absolute ``file://`` URL."""
+    if not url:
+        raise BadInputError("empty remote URL", "give an fsspec URL such as s3://bucket/prefix or a folder")
+    if "://" not in url:
+        return "file://" + os.path.abspath(url)
+    proto, rest = url.split("://", 1)
+    if proto in ("file", "local") and not rest.startswith("/"):
+        return "file://" + os.path.abspath(rest)
+    return url.rstrip("/")
+
+
+def remote_specs(repo) -> dict:
+    from mmvc.remote.transport import RemoteSpec
+
+    out = {}
+    for name, sec in (repo.config.raw.get("remote") or {}).items():
+        if not isinstance(sec, dict) or not sec.get("url"):
+            continue
+        opts = sec.get("storage_options") or {}
+        out[name] = RemoteSpec(name=name, url=str(sec["url"]), endpoint_url=str(sec.get("endpoint_url", "")),
+                               storage_options=dict(opts) if isinstance(opts, dict) else {}, promisor=bool(sec.get("promisor", False)))
+    return out
+
+
+def get_spec(repo, name: str | None):
+    specs = remote_specs(repo)
+    if name is None:
+        if "origin" in specs:
+            return specs["origin"]
+        if len(specs) == 1:
+            return next(iter(specs.values()))
+        if not specs:
+            raise BadInputError("this repository has no remote", "add one with `mmvc remote add origin s3://bucket/prefix`")
+        raise BadInputError(f"several remotes and none named origin: {', '.join(sorted(specs))}", "name the remote to use")
+    if name not in specs:
+        known = ", ".join(sorted(specs)) or "none"
+        raise BadInputError(f"no remote named {name!r} (known: {known})", f"add it with `mmvc remote add {name} URL`")
+    return specs[name]
+
+
+def open_remote(repo, name: str | None):
+    from mmvc.remote.transport import Remote
+
+    return Remote(get_spec(repo, name))
+
+
+def pack_cache_dir(repo, name: str) -> str:
+    return os.path.join(repo.dir, "remotes", name, "packs")
+
+
+def _reload(repo) -> None:
+    repo.__dict__.pop("config", None)
+
+
+def add_remote(repo, name: str, url: str, endpoint_url: str | None = None, force: bool = False) -> RemoteInfo:
+    from mmvc.core.config import set_value
+    from mmvc.core.refs import check_ref_name
+
+    check_ref_name(name, "remote")
+    url = normalise_url(url)
+    with repo.locked("remote add"):
+        if name in remote_specs(repo) and not force:
+            raise BadInputError(f"remote {name} already exists", f"remove it with `mmvc remote remove {name}`, or pass --force to replace it")
+        set_value(repo, f"remote.{name}", "url", url)
+        if endpoint_url:
+            set_value(repo, f"remote.{name}", "endpoint_url", endpoint_url)
+        _reload(repo)
+    return RemoteInfo(name, url, endpoint_url or "")
+
+
+def list_remotes(repo) -> list[RemoteInfo]:
+    out = []
+    for name, spec in sorted(remote_specs(repo).items()):
+        tracking = len(repo.refs.list(f"refs/remotes/{name}"))
+        out.append(RemoteInfo(name, spec.url, spec.endpoint_url, spec.promisor, tracking))
+    return out
+
+
+def remove_remote(repo, name: str) -> RemoteInfo:
+    """Forget the remote: its config section and its remote-tracking refs (nothing on the remote changes)."""
+    import shutil
+    import tomllib
+
+    from mmvc.core.store import atomic_write
+
+    spec = get_spec(repo, name)
+    if spec.promisor:
+        raise BadInputError(f"remote {name} is the promisor of this partial clone: blobs not yet fetched live there",
+                            "fetch what you need first (`mmvc checkout --no-sparse`), or keep the remote")
+    with repo.locked("remote remove"):
+        path = os.path.join(repo.dir, "config.toml")
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        header = re.compile(r"^\s*\[\s*remote\." + re.escape(name) + r"(\.[^\]]*)?\s*\]\s*$")
+        out, skipping = [], False
+        for ln in lines:
+            if ln.lstrip().startswith("["):
+                skipping = bool(header.match(ln))
+            if not skipping:
+                out.append(ln)
+        while out and not out[-1].strip():
+            out.pop()
+        text = "\n".join(out) + "\n"
+        tomllib.loads(text)
+        atomic_write(path, text.encode("utf-8"))
+        for ref, oid in repo.refs.list(f"refs/remotes/{name}").items():
+            repo.refs.delete(ref, oid)
+        shutil.rmtree(os.path.join(repo.dir, "remotes", name), ignore_errors=True)
+        _reload(repo)
+    return RemoteInfo(name, spec.url, spec.endpoint_url)
+
