@@ -1,0 +1,189 @@
+"""The Lance dataset behind the catalog: opening it, appending rows, vector indexes.
+
+The dataset lives at ``.mmvc/catalog/items.lance`` and is plain Lance: ``lance``, ``lancedb`` and
+DuckDB (through Arrow) read it without mmvc. Lance commits each write as a new table version
+atomically, so a crash mid-write leaves the previous version; rows are only ever inserted
+(``merge_insert`` on ``row_id``, insert-if-absent), never rewritten, so a commit of k items costs
+O(k) rows whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
+from mmvc.errors import CorruptError, FormatError
+
+DEFAULT_INDEX_THRESHOLD = 100_000
+
+
+def catalog_dir(repo) -> str:
+    return os.path.join(repo.dir, "catalog")
+
+
+def dataset_path(repo) -> str:
+    return os.path.join(catalog_dir(repo), "items.lance")
+
+
+def index_threshold(repo) -> int:
+    """Rows of one family past which search uses an ANN index (``catalog.index_threshold``)."""
+    raw = repo.config.raw.get("catalog", {}).get("index_threshold", DEFAULT_INDEX_THRESHOLD)
+    try:
+        return max(256, int(raw))
+    except (TypeError, ValueError):
+        raise FormatError(f"catalog.index_threshold must be a whole number, not {raw!r}", "fix it in .mmvc/config.toml") from None
+
+
+def exists(repo) -> bool:
+    return os.path.isdir(dataset_path(repo))
+
+
+def open_dataset(repo, path: str | None = None):
+    """The catalog dataset, or None when the repository has none yet. A catalog that exists but
+    cannot be read (deleted files, corrupt manifest) is a CorruptError that names the fix.
+    ``path``: another dataset folder (a rebuild writes one beside the live catalog)."""
+    path = path or dataset_path(repo)
+    if not os.path.isdir(path):
+        return None
+    import lance
+
+    try:
+        ds = lance.dataset(path)
+        schema = ds.schema
+    except Exception as e:
+        raise CorruptError(f"the catalog at .mmvc/catalog is unreadable ({_first_line(e)})",
+                           "run `mmvc catalog rebuild` to regenerate it from the object store and the feature cache") from None
+    meta = schema.metadata or {}
+    fmt = int(meta.get(FORMAT_KEY, b"0") or 0)
+    if fmt > CATALOG_FORMAT:
+        raise FormatError(f"the catalog has format {fmt}, newer than this mmvc understands ({CATALOG_FORMAT})", "upgrade mmvc")
+    return ds
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
+def insert_rows(repo, table, path: str | None = None) -> int:
+    """Insert rows whose ``row_id`` the catalog lacks; returns how many were new."""
+    import lance
+
+    if table.num_rows == 0:
+        return 0
+    from mmvc.catalog.read import forget_presence
+
+    forget_presence()
+    table = table.cast(arrow_schema())
+    path = path or dataset_path(repo)
+    ds = open_dataset(repo, path)
+    if ds is None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lance.write_dataset(_unique(table), path, schema=arrow_schema(), mode="create")
+        return table.num_rows
+    try:
+        stats = ds.merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
+    except Exception as e:
+        raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
+                           "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
+    return int(stats.get("num_inserted_rows", table.num_rows)) if isinstance(stats, dict) else table.num_rows
+
+
+def _unique(table):
+    import pyarrow.compute as pc
+
+    ids = table.column("row_id")
+    if pc.count_distinct(ids).as_py() == table.num_rows:
+        return table
+    seen, keep = set(), []
+    for i, r in enumerate(ids.to_pylist()):
+        if r not in seen:
+            seen.add(r)
+            keep.append(i)
+    return table.take(keep)
+
+
+def remove(repo) -> None:
+    path = catalog_dir(repo)
+    if os.path.isdir(path):
+        aside = path + ".old"
+        shutil.rmtree(aside, ignore_errors=True)
+        os.rename(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+FAMILY_MODALITIES = {"text": "modality IN ('text', 'audio')", "clip": "modality IN ('image', 'video')"}
+
+
+def family_counts(ds) -> dict[str, int]:
+    """Rows with a vector, per family. Counted from the small ``text_model``/``clip_model``
+    columns (set exactly when the vector is), never by reading the vectors themselves."""
+    return {fam: ds.count_rows(filter=f"{FAMILY_MODALITIES[fam]} AND {fam}_model IS NOT NULL") for fam in FAMILY_COLUMN}
+
+
+def vector_indexes(ds) -> dict[str, int]:
+    """Indexed vector column -> rows the index covers."""
+    out = {}
+    for idx in ds.describe_indices():
+        if "Vector" not in (getattr(idx, "type_url", "") or ""):
+            continue
+        for f in idx.field_names:
+            out[f] = out.get(f, 0) + int(idx.num_rows_indexed or 0)
+    return out
+
+
+def indexed_columns(ds) -> set[str]:
+    return set(vector_indexes(ds))
+
+
+def maintain_indexes(repo, ds=None, force: bool = False) -> list[str]:
+    """Build an ANN index for a family that passed the threshold, or fold new rows into one that
+    exists once they pass a tenth of it (Lance searches unindexed rows exactly meanwhile).
+    Returns the families touched. Below the threshold search is exact (brute force)."""
+    ds = ds or open_dataset(repo)
+    if ds is None:
+        return []
+    threshold = index_threshold(repo)
+    have = vector_indexes(ds)
+    counts = family_counts(ds)
+    touched = []
+    stale = False
+    for fam, col in FAMILY_COLUMN.items():
+        n = counts[fam]
+        if col in have:
+            stale = stale or (n - have[col]) > max(have[col] // 10, 1000) or (force and n > have[col])
+            continue
+        if n >= threshold or (force and n >= 256):
+            build_vector_index(ds, col, n, index_type(repo))
+            touched.append(fam)
+    if stale:
+        ds.optimize.optimize_indices()
+        touched.append("optimize")
+    return touched
+
+
+INDEX_TYPES = ("IVF_SQ", "IVF_PQ", "IVF_HNSW_SQ", "IVF_FLAT")
+DEFAULT_INDEX_TYPE = "IVF_SQ"  # int8 codes + exact refine: recall of IVF_FLAT, a fraction of IVF_PQ's build time
+BITMAP_COLUMNS = ("modality", "license", "source", "status")
+
+
+def index_type(repo) -> str:
+    t = str(repo.config.raw.get("catalog", {}).get("index_type", DEFAULT_INDEX_TYPE)).upper()
+    if t not in INDEX_TYPES:
+        raise FormatError(f"catalog.index_type {t!r} is not one of {', '.join(INDEX_TYPES)}", "fix it in .mmvc/config.toml")
+    return t
+
+
+def build_vector_index(ds, column: str, rows: int, kind: str = DEFAULT_INDEX_TYPE) -> None:
+    """An ANN index over unit vectors (cosine), plus bitmap indexes on the columns filters use
+    most, so a prefilter does not scan the table. Partitions: one per 4,096 rows (one per
+    100,000 for HNSW, whose graphs do the fine search), so k-means training stays cheap."""
+    dim = ds.schema.field(column).type.list_size
+    parts = max(1, min(4096, rows // (100_000 if kind == "IVF_HNSW_SQ" else 4096)))
+    kw = {"num_sub_vectors": max(1, dim // 8)} if kind == "IVF_PQ" else {}
+    ds.create_index(column, index_type=kind, metric="cosine", num_partitions=parts, replace=True, **kw)
+    have = {n for idx in ds.describe_indices() for n in idx.field_names if "Vector" not in (idx.type_url or "")}
+    for col in BITMAP_COLUMNS:
+        if col not in have:
+            ds.create_scalar_index(col, "BITMAP")

@@ -1,0 +1,132 @@
+"""``mmvc lineage KEY[@REV]``: where an item came from and what produced its features.
+
+The source chain is the item's own metadata (docs/format.md, "Item metadata": license, source,
+provenance with connector, URI, location, retrieval time); the process side is the catalog row
+(config hash, process run, report, model ids behind each vector) and the run's recorded config
+document, whose license policy is the one the gate enforced when the item passed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from mmvc.errors import BadInputError
+
+HISTORY_LIMIT = 10_000
+
+
+@dataclass
+class LineageResult:
+    key: str
+    rev: str
+    commit: str
+    oid: str
+    modality: str
+    size: int
+    license: str | None = None
+    source: str | None = None
+    caption: str | None = None
+    transcript: str | None = None
+    provenance: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    gate: dict = field(default_factory=dict)  # the version's gate: mode, config, report
+    process: dict = field(default_factory=dict)  # config hash, run, report, time, text/clip model, features
+    license_policy: dict = field(default_factory=dict)  # allow, deny, verdict
+    introduced_by: str | None = None  # oldest commit on the first-parent chain with this exact item
+    introduced_time: int | None = None
+    in_catalog: bool = False
+    note: str = ""
+
+
+def split_spec(repo, spec: str, rev: str | None) -> tuple[str, str]:
+    """``KEY@REV`` when the part after the last ``@`` names a revision; otherwise the whole is a key."""
+    from mmvc.errors import MmvcError
+
+    if rev is None and "@" in spec:
+        key, _, maybe = spec.rpartition("@")
+        if key and maybe:
+            try:
+                repo.resolve(maybe)
+                return key, maybe
+            except MmvcError:
+                pass
+    return spec, rev or "HEAD"
+
+
+def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
+    from mmvc.catalog.scope import item_id
+    from mmvc.catalog.table import open_dataset
+    from mmvc.core.modality import modality_name
+
+    key, rev = split_spec(repo, spec, rev)
+    oid = repo.resolve(rev)
+    c = repo.read_commit(oid)
+    e = repo.tree.get_many(c.tree, [key]).get(key) if c.tree else None
+    if e is None:
+        raise BadInputError(f"no item {key!r} in {rev} ({oid[:12]})", f"`mmvc ls-files --rev {rev}` lists its items")
+    meta = json.loads(e.meta) if e.meta else {}
+    res = LineageResult(key=key, rev=rev, commit=oid, oid=e.oid, modality=modality_name(e.modality), size=e.size,
+                        license=meta.get("license"), source=meta.get("source"), caption=meta.get("caption"),
+                        transcript=meta.get("transcript"), provenance=meta.get("provenance") or {}, extra=meta.get("extra") or {},
+                        gate=c.gate.to_json())
+    ds = open_dataset(repo)
+    row = None
+    if ds is not None:
+        iid = item_id(e.oid, e.meta)
+        found = ds.to_table(filter=f"item_id = '{iid}'", columns=["config", "run", "report", "text_model", "clip_model", "features",
+                                                                   "written", "status"]).to_pylist()
+        if found:
+            found.sort(key=lambda r: (r["config"] == (c.gate.config or ""), r["written"] or 0), reverse=True)
+            row = found[0]
+    if row is None:
+        res.note = "the catalog has no row for this item (the version predates the catalog); `mmvc catalog rebuild` adds it"
+    else:
+        res.in_catalog = True
+        res.process = {"config": row["config"] or None, "status": row["status"], "run": row["run"], "report": row["report"],
+                       "text_model": row["text_model"], "clip_model": row["clip_model"],
+                       "features": json.loads(row["features"]) if row["features"] else {}}
+    doc = _run_doc(repo, row["run"] if row else None)
+    if doc:
+        res.process["time"] = doc.get("time")
+        cd = doc.get("config_doc") or {}
+        res.process["models"] = {"text": (cd.get("embed_text") or {}).get("model"), "clip": (cd.get("embed_clip") or {}).get("model")}
+        policy = (cd.get("gates") or {}).get("license") or {}
+    else:
+        from mmvc.process.config import ProcessConfig
+
+        cfg = ProcessConfig.load(repo)
+        policy = {"allow": sorted(cfg.license_allow), "deny": sorted(cfg.license_deny), "from": "current config"}
+    allow, deny = policy.get("allow") or [], policy.get("deny") or []
+    lic = res.license or ""
+    verdict = "denied" if lic in deny else ("allowed" if (not allow or lic in allow) else "not allowed")
+    res.license_policy = {"allow": allow, "deny": deny, "verdict": verdict if (allow or deny) else "no policy",
+                          **({"from": policy["from"]} if "from" in policy else {})}
+    res.introduced_by, res.introduced_time = _introduced(repo, oid, key, e)
+    return res
+
+
+def _run_doc(repo, run: str | None) -> dict | None:
+    if not run:
+        return None
+    from mmvc.errors import MmvcError
+
+    try:
+        return json.loads(repo.store.get(run))
+    except (MmvcError, ValueError):
+        return None
+
+
+def _introduced(repo, oid: str, key: str, entry) -> tuple[str | None, int | None]:
+    """Walk first parents while the parent still holds the same item."""
+    cur = oid
+    c = repo.read_commit(cur)
+    for _ in range(HISTORY_LIMIT):
+        if not c.parents:
+            break
+        p = repo.read_commit(c.parents[0])
+        pe = repo.tree.get_many(p.tree, [key]).get(key) if p.tree else None
+        if pe is None or not pe.same_content(entry):
+            break
+        cur, c = c.parents[0], p
+    return cur, c.committer.time
