@@ -28,3 +28,14 @@ echo "A fourth tone, added later." > text/e659.txt
 "$MMVC" show
 "$MMVC" ls-files -l HEAD
 "$MMVC" status
+# What the version is good for downstream: the catalog, a datasheet, a recipe and its shards.
+"$MMVC" search "waves on the sea" -k 3
+"$MMVC" query --where "modality = 'image'" --columns key,width,height,status
+"$MMVC" lineage text/ocean.txt
+"$MMVC" datasheet -o datasheet
+"$MMVC" recipe create sample-train --seed 7
+"$MMVC" export --webdataset shards/ --recipe sample-train --shard-items 8
+"$(dirname "$MMVC")/python" -c "
+import webdataset as wds
+n = sum(1 for _ in wds.WebDataset('shards/shard-{000000..000001}.tar', shardshuffle=False, empty_check=False))
+print(f'webdataset read back {n} samples')"

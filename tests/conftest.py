@@ -38,3 +38,24 @@ def repo(tmp_path):
     from mmvc.ops.init import init
 
     return init(str(tmp_path), ungated=True)  # these tests are about storage and history, not the gate
+
+
+_SESSION = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _SESSION["status"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the test process once pytest has reported: pyarrow's thread pools can abort the
+    interpreter's own teardown ("terminate called without an active exception",
+    apache/arrow#34314), which would turn a green run into exit code 134. The CLI does the same."""
+    if "status" in _SESSION:
+        import os
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_SESSION["status"])

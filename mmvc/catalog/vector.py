@@ -68,7 +68,7 @@ def nearest(ds, column: str, query, k: int, where: str | None, scope_lookup, col
     kk = k + 10
     while True:
         kw = {"row_addr_allowlist": mask} if mask is not None else {}
-        found = ds.scanner(columns=want, nearest={"column": column, "q": q, "k": kk, "metric": "cosine", "nprobes": NPROBES,
+        found = ds.scanner(columns=want + ["_distance"], nearest={"column": column, "q": q, "k": kk, "metric": "cosine", "nprobes": NPROBES,
                                                   "refine_factor": REFINE_FACTOR}, **kw).to_table()
         hits, seen = [], set()
         for r in found.to_pylist():

@@ -129,8 +129,28 @@ def cli():
     """
 
 
+# Native engines whose thread pools can abort the interpreter's teardown after a command has
+# finished and printed everything (pyarrow: "terminate called without an active exception",
+# apache/arrow#34314, seen in a few percent of runs that read Parquet).
+_NATIVE = ("pyarrow", "lance", "ray", "torch", "duckdb")
+
+
 def main():
-    cli(prog_name="mmvc")
+    try:
+        cli.main(prog_name="mmvc")
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    if any(m in sys.modules for m in _NATIVE):
+        # Every file and ref is already durable (written, fsynced where promised, renamed);
+        # only the teardown is skipped, and with it the crash that would turn 0 into 134.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
