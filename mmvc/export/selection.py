@@ -17,12 +17,12 @@ Without ``--mix`` the filter's items form one component of weight 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mmvc.errors import BadInputError
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: made once per sample, and a million of them must be cheap
     path: str
     oid: str
     size: int
@@ -45,6 +45,21 @@ def _key(seed: int, purpose: str, comp: int, rnd: int, path: str) -> bytes:
     from blake3 import blake3
 
     return blake3(f"{seed}\0{purpose}\0{comp}\0{rnd}\0".encode() + path.encode("utf-8", "surrogateescape")).digest(length=16)
+
+
+def _order_key(seed: int):
+    """``_key(seed, "order", …)`` of a sample, with the import and the prefixes made once."""
+    from blake3 import blake3
+
+    prefixes: dict = {}
+
+    def key(s) -> bytes:
+        pre = prefixes.get((s.component, s.round))
+        if pre is None:
+            pre = prefixes[(s.component, s.round)] = f"{seed}\0order\0{s.component}\0{s.round}\0".encode()
+        return blake3(pre + s.path.encode("utf-8", "surrogateescape")).digest(length=16)
+
+    return key
 
 
 def _masks(repo, commit: str, entries: list, predicates: list[str]) -> list:
@@ -125,7 +140,7 @@ def plan(repo, recipe) -> Plan:
             got += min(len(order), n - got)
             rnd += 1
         comps.append({"where": labels[ci], "weight": weights[ci], "pool": int(len(pool)), "samples": int(n)})
-    drawn.sort(key=lambda s: _key(recipe.seed, "order", s.component, s.round, s.path))
+    drawn.sort(key=_order_key(recipe.seed))
     return Plan(drawn, len(entries), selected, comps)
 
 

@@ -10,8 +10,10 @@ written, which is how shards are planned, written in parallel and checked on ``-
 from __future__ import annotations
 
 import re
+from json import JSONEncoder
+from json import loads as _json_loads
 
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO
+from mmvc.core.modality import AUDIO, IMAGE, MODALITIES, TEXT, VIDEO
 
 BLOCK = 512
 RECORD = 10240
@@ -25,6 +27,8 @@ _USTAR_REST = (b"0" + b"\0" * 100 + b"ustar\x0000" + b"\0" * 64 + b"\0" * 16 + b
 # field as eight spaces
 _CONST_SUM = sum(_USTAR_TAIL) + 0 + sum(b"00000000000\0") + 8 * 32 + sum(_USTAR_REST)
 MAX_USTAR_SIZE = 8 ** 11 - 1
+# mmvc.core.objects.canonical_json's settings, one encoder made once (a million samples)
+_CANONICAL = JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def payload_ext(path: str, modality: int) -> str:
@@ -73,19 +77,13 @@ def tar_header(name: str, size: int) -> bytes:
 
 def sample_json(index: int, s) -> bytes:
     """The ``.json`` member: what the item is, where it came from, under which terms."""
-    from mmvc.core.objects import canonical_json
-
-    return canonical_json(sample_meta(index, s))
+    return _CANONICAL.encode(sample_meta(index, s)).encode("utf-8")
 
 
 def sample_meta(index: int, s) -> dict:
-    import json
-
-    from mmvc.core.modality import modality_name
-
-    doc = {"key": s.path, "modality": modality_name(s.modality), "oid": s.oid, "sample": index, "size": s.size}
+    doc = {"key": s.path, "modality": MODALITIES.get(s.modality, "unknown"), "oid": s.oid, "sample": index, "size": s.size}
     if s.meta:
-        meta = json.loads(s.meta)
+        meta = _json_loads(s.meta)
         for k in META_KEYS:
             if k in meta:
                 doc[k] = meta[k]

@@ -10,6 +10,7 @@ that p and later positions need.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from concurrent.futures import ThreadPoolExecutor
 
 from mmvc.errors import BadInputError
@@ -140,15 +141,6 @@ class MMVCDataset(_Base):
 
     # -- iteration
 
-    def _decode(self, pos: int, shard: int, payload, meta: dict, vectors: dict) -> dict:
-        modality = meta.get("modality", "unknown")
-        dec = self.decoders.get(modality)
-        out = {"data": payload if dec is None else dec(payload, meta), "meta": meta, "key": meta.get("key"),
-               "modality": modality, "__key__": "%09d" % meta.get("sample", pos), "__index__": pos,
-               "__epoch__": self.epoch, "__shard__": self._labels[shard]}
-        out.update(vectors)
-        return out
-
     def _worker(self) -> tuple[int, int]:
         try:
             from torch.utils.data import get_worker_info
@@ -168,34 +160,52 @@ class MMVCDataset(_Base):
         in_process = workers == 1 and worker == 0
         pool = ThreadPoolExecutor(max_workers=max(1, self.prefetch), thread_name_prefix="mmvc-prefetch") if self.prefetch else None
         opened: dict = {}  # shard -> future or handle
-        current_block = -1
+        lo_pos = hi_pos = 0  # epoch positions of the current block
+        perm = shards = starts = None
+        last_shard, h = -1, None
+        decoders, epoch, labels = self.decoders, self.epoch, self._labels
         try:
             for pos in pos_iter:
-                b = order.block_of(pos)
-                if b != current_block:
-                    current_block = b
+                if not lo_pos <= pos < hi_pos:  # positions ascend: this runs once per block
+                    b = order.block_of(pos)
+                    lo_pos, hi_pos = order.block_starts[b], order.block_starts[b + 1]
+                    perm, (shards, starts) = order._block(b)
                     keep = set()
                     for bb in range(b, min(len(order.blocks), b + 1 + (1 if self.prefetch else 0))):
                         keep.update(order.blocks[bb])
                     for s in [s for s in opened if s not in keep]:
-                        h = opened.pop(s)
-                        if hasattr(h, "result"):
-                            h = h.result()
-                        h.close()
+                        old = opened.pop(s)
+                        if hasattr(old, "result"):
+                            old = old.result()
+                        old.close()
+                    last_shard, h = -1, None
                     for s in sorted(keep, key=lambda s: (order.block_of_shard(s), s)):
                         if s not in opened and pool is not None:
                             opened[s] = pool.submit(self.source.open, s)
-                shard, i = order.locate(pos)
-                h = opened.get(shard)
-                if h is None:
-                    h = opened[shard] = self.source.open(shard)
-                elif hasattr(h, "result"):
-                    h = opened[shard] = h.result()
-                if i in h.bad:
+                local = perm[pos - lo_pos]
+                if len(shards) == 1:
+                    shard, i = shards[0], local
+                else:
+                    k = bisect_right(starts, local) - 1
+                    shard, i = shards[k], local - starts[k]
+                if shard != last_shard:
+                    h = opened.get(shard)
+                    if h is None:
+                        h = opened[shard] = self.source.open(shard)
+                    elif hasattr(h, "result"):
+                        h = opened[shard] = h.result()
+                    last_shard = shard
+                if h.bad and i in h.bad:
                     self.skipped += 1
                     continue
                 payload, meta, vectors = h.sample(i)
-                sample = self._decode(pos, shard, payload, meta, vectors)
+                modality = meta.get("modality", "unknown")
+                dec = decoders.get(modality) if decoders else None
+                sample = {"data": payload if dec is None else dec(payload, meta), "meta": meta, "key": meta.get("key"),
+                          "modality": modality, "__key__": "%09d" % meta.get("sample", pos), "__index__": pos,
+                          "__epoch__": epoch, "__shard__": labels[shard]}
+                if vectors:
+                    sample.update(vectors)
                 if in_process:
                     self._delivered += 1
                 yield sample

@@ -165,15 +165,18 @@ def export(repo, target: str, rev: str | None = None, where: str | None = None, 
             todo.append(s)
     writer = ShardWriter(tgt, repo.store, samples, vectors, verify_objects, on_progress, jsons)
     workers = jobs if jobs and jobs > 0 else min(8, os.cpu_count() or 1)
-    if workers <= 1 or len(todo) <= 1:
-        for s in todo:
-            results[s.name] = writer.write(s)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for s in todo:
+                results[s.name] = writer.write(s)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmvc-export") as ex:
-            for s, written in zip(todo, ex.map(writer.write, todo)):
-                results[s.name] = written
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmvc-export") as ex:
+                for s, written in zip(todo, ex.map(writer.write, todo)):
+                    results[s.name] = written
+    finally:
+        writer.close()
     tgt.sync_dir()
     data = encode_index([results[s.name] for s in shards], info)
     tgt.write_atomic(INDEX_NAME, data)

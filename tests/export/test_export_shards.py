@@ -149,6 +149,29 @@ def test_missing_and_corrupt_objects_write_nothing(repo, tmp_path):
     assert not os.path.exists(tmp_path / "out2")
 
 
+def test_corrupt_packed_object_writes_nothing(repo, tmp_path):
+    """Small objects are hashed straight out of the mapped pack: a flipped byte there is caught."""
+    small = os.urandom(5_000)  # below the pack threshold: it lives in a pack
+    make_version(repo, {"img/small.jpg": (small, {"source": "x"}), "text/a.txt": b"hello\n"})
+    from mmvc.core.hashing import hash_bytes
+
+    found = repo.store._find_packed(hash_bytes(small))
+    assert found is not None
+    pack, k = found
+    off, length = pack.location(k)
+    assert length == len(small)
+    os.chmod(pack.pack_path, 0o644)
+    with open(pack.pack_path, "r+b") as f:
+        f.seek(off + 100)
+        b = f.read(1)
+        f.seek(off + 100)
+        f.write(bytes([b[0] ^ 1]))
+    out = str(tmp_path / "out")
+    with pytest.raises(CorruptError, match="img/small.jpg"):
+        export(repo, out, allow_ungated=True)
+    assert "index.json" not in os.listdir(out) and not [n for n in os.listdir(out) if n.endswith(".tar")]
+
+
 def test_fsspec_target_gives_the_same_bytes(data_repo, tmp_path):
     import fsspec
 
