@@ -11,12 +11,14 @@ Workload C (COCO-style tree): M JPEG images in `val2017/` with `annotations/capt
 (five captions per image). `mmvc import coco` against `mmvc add val2017` of the same files.
 
 Each tool runs as a subprocess on a fresh repository (`mmvc init --ungated`); the inputs are
-generated once and reused. Timings are whole processes. Peak memory: GNU time's %M (the largest single
-process) and the sum of RSS over the process tree sampled every 50 ms. "cpu" is user + system
+generated once and reused; each workload runs --repeat rounds in alternating order and medians
+are reported. Timings are whole processes. Peak memory: GNU time's %M (the largest single
+process) and the sums of RSS and of PSS over the process tree sampled every 50 ms (RSS counts
+the libraries every reader maps once per process; PSS shares them out). "cpu" is user + system
 time of the command and the descendants it waited for; both tools' fork-server workers are not
 among those, so it is only comparable between in-process runs.
 
-    python benchmarks/bench_import.py --rows 200000 --images 20000
+    python benchmarks/bench_import.py --rows 200000 --images 20000 --repeat 3
 """
 
 from __future__ import annotations
@@ -57,17 +59,24 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
-def _tree_rss(root: int) -> int:
-    kids, total, todo = _children(), 0, [root]
+def _tree_rss(root: int) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over the process tree: RSS counts the libraries every worker
+    maps (pyarrow, numpy) once per process; PSS shares them out, so it adds up to real memory."""
+    kids, total, pss, todo = _children(), 0, 0, [root]
     while todo:
         pid = todo.pop()
         try:
             with open(f"/proc/{pid}/statm") as f:
                 total += int(f.read().split()[1]) * PAGE
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                        break
         except (OSError, ValueError):
             pass
         todo += kids.get(pid, [])
-    return total
+    return total, pss
 
 
 def run(argv, cwd, label: str) -> dict:
@@ -80,12 +89,13 @@ def run(argv, cwd, label: str) -> dict:
     os.sync()  # no tool pays for the previous one's dirty pages
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
+    peak = [0, 0]
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            rss, pss = _tree_rss(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             stop.wait(0.05)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -105,9 +115,9 @@ def run(argv, cwd, label: str) -> dict:
         max_kb, cpu = int(kb), float(user) + float(system)
     os.unlink(rss_file.name)
     out = {"label": label, "seconds": round(secs, 2), "cpu_seconds": round(cpu, 2), "max_rss_mib": round(max_kb / 1024, 1),
-           "tree_rss_mib": round(peak[0] / MiB, 1)}
-    print(f"  {label:<40} {secs:8.2f} s  cpu {cpu:7.2f} s  max RSS {out['max_rss_mib']:7.1f} MiB  tree {out['tree_rss_mib']:7.1f} MiB",
-          flush=True)
+           "tree_rss_mib": round(peak[0] / MiB, 1), "tree_pss_mib": round(peak[1] / MiB, 1)}
+    print(f"  {label:<28} {secs:8.2f} s  cpu {cpu:7.2f} s  max RSS {out['max_rss_mib']:7.1f} MiB  tree RSS {out['tree_rss_mib']:7.1f} MiB"
+          f"  tree PSS {out['tree_pss_mib']:7.1f} MiB", flush=True)
     return out
 
 
@@ -206,7 +216,7 @@ def main() -> None:
     ap.add_argument("--row-bytes", type=int, default=3000)
     ap.add_argument("--images", type=int, default=20_000, help="COCO-style images (the issue's figure is 100,000)")
     ap.add_argument("--workloads", default="T,C")
-    ap.add_argument("--repeat", type=int, default=3, help="C: rounds (alternating order); the median is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of each workload (alternating order); medians are reported")
     ap.add_argument("--workdir", default=str(REPO_ROOT / "bench-work" / "import"))
     ap.add_argument("--json", dest="json_out", default=str(REPO_ROOT / "bench-results" / "import.json"))
     args = ap.parse_args()
@@ -218,23 +228,37 @@ def main() -> None:
         src = work / f"rows-{args.rows}-{args.row_bytes}.parquet"
         print(f"T: {args.rows:,} text rows of ~{args.row_bytes} B ({src.name})", flush=True)
         make_rows(src, args.rows, args.row_bytes)
-        repo = fresh_repo(work / "repo-import")
-        imp = run([MMVC, "import", "parquet", str(src), "--text-field", "text", "--meta", "url,score", "--license", "odc-by"], repo,
-                  "mmvc import parquet")
-        n = int(subprocess.run([MMVC, "-C", str(repo), "ls-files"], capture_output=True, text=True, check=True).stdout.count("\n"))
-        assert n == args.rows, f"imported {n} items, expected {args.rows}"
-        repo2 = fresh_repo(work / "repo-add")
-        rows_dir = repo2 / "rows"
-        wr = run([PY, "-c", WRITE_ROWS, str(src), str(rows_dir)], repo2, "peer: write rows as files")
-        add = run([MMVC, "add", "rows"], repo2, "peer: mmvc add rows/")
-        peer = wr["seconds"] + add["seconds"]
-        results["T"] = {"import": imp, "write_files": wr, "add": add, "rows_per_s": round(args.rows / imp["seconds"]),
-                        "speedup_vs_files_and_add": round(peer / imp["seconds"], 2), "speedup_vs_add_alone": round(add["seconds"] / imp["seconds"], 2)}
-        print(f"  → {results['T']['rows_per_s']:,} rows/s; {results['T']['speedup_vs_files_and_add']}× faster than writing files + "
-              f"`mmvc add` ({results['T']['speedup_vs_add_alone']}× faster than the add alone); peak memory "
-              f"{max(imp['max_rss_mib'], imp['tree_rss_mib'])} MiB", flush=True)
-        shutil.rmtree(repo2, ignore_errors=True)
-        shutil.rmtree(repo, ignore_errors=True)
+        imps, peers = [], []
+        for rnd in range(args.repeat):  # alternate the order, as for C
+            for tool in (("import", "peer") if rnd % 2 == 0 else ("peer", "import")):
+                if tool == "import":
+                    repo = fresh_repo(work / "repo-import")
+                    argv = [MMVC, "import", "parquet", str(src), "--text-field", "text", "--meta", "url,score", "--license", "odc-by"]
+                    imps.append(run(argv, repo, "mmvc import parquet"))
+                    if rnd == 0:
+                        out = subprocess.run([MMVC, "-C", str(repo), "ls-files"], capture_output=True, text=True, check=True).stdout
+                        assert out.count("\n") == args.rows, f"imported {out.count(chr(10))} items, expected {args.rows}"
+                    shutil.rmtree(repo, ignore_errors=True)
+                else:
+                    repo2 = fresh_repo(work / "repo-add")
+                    wr = run([PY, "-c", WRITE_ROWS, str(src), str(repo2 / "rows")], repo2, "peer: write rows as files")
+                    add = run([MMVC, "add", "rows"], repo2, "peer: mmvc add rows/")
+                    peers.append((wr, add))
+                    shutil.rmtree(repo2, ignore_errors=True)
+        secs = sorted(r["seconds"] for r in imps)
+        imp = sorted(imps, key=lambda r: r["seconds"])[len(imps) // 2]
+        totals = sorted(w["seconds"] + a["seconds"] for w, a in peers)
+        adds = sorted(a["seconds"] for _, a in peers)
+        peer, add_s = totals[len(totals) // 2], adds[len(adds) // 2]
+        mem = max(max(r["max_rss_mib"], r["tree_pss_mib"]) for r in imps)
+        results["T"] = {"import": imp, "all_import_s": secs, "all_peer_s": totals, "all_add_s": adds,
+                        "rows_per_s": round(args.rows / imp["seconds"]), "rows_per_s_range": [round(args.rows / secs[-1]), round(args.rows / secs[0])],
+                        "speedup_vs_files_and_add": round(peer / imp["seconds"], 2), "speedup_vs_add_alone": round(add_s / imp["seconds"], 2),
+                        "peak_mib": mem, "peak_tree_rss_mib": max(r["tree_rss_mib"] for r in imps)}
+        T = results["T"]
+        print(f"  → median of {args.repeat}: {T['rows_per_s']:,} rows/s (range {T['rows_per_s_range'][0]:,}–{T['rows_per_s_range'][1]:,}); "
+              f"{T['speedup_vs_files_and_add']}× faster than writing files + `mmvc add` ({T['speedup_vs_add_alone']}× faster than the add "
+              f"alone); peak memory {mem} MiB (largest process or tree PSS; tree RSS {T['peak_tree_rss_mib']} MiB)", flush=True)
 
     if "C" in args.workloads:
         root = work / f"coco-{args.images}"

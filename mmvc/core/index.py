@@ -250,6 +250,81 @@ class EntryTable:
 _BIG_ENDIAN = struct.pack("=H", 1) == b"\x00\x01"
 
 
+class BulkEntries(NamedTuple):
+    """New entries for ``Index.write_bulk``, already in columns: ``n`` entries sorted by path
+    (strictly), ``first``/``last`` their first and last path; ``keys``/``metas`` return the paths
+    joined by NUL and the metadata joined by newline, UTF-8 (callables, so a caller may hold
+    them compressed); ``ids`` raw 32-byte ids, ``sizes`` little-endian u64s, ``mods`` and
+    ``flags`` one byte each."""
+
+    n: int
+    first: str
+    last: str
+    keys_len: int
+    metas_len: int
+    keys: object
+    metas: object
+    ids: bytes
+    sizes: bytes
+    mods: bytes
+    flags: bytes
+
+
+def _table_group(t: EntryTable) -> BulkEntries:
+    sizes = array("Q", t.sizes)
+    if _BIG_ENDIAN:
+        sizes.byteswap()
+    k = "\0".join(t.paths).encode("utf-8")
+    m = "\n".join(t.metas).encode("utf-8")
+    return BulkEntries(len(t), t.paths[0] if len(t) else "", t.paths[-1] if len(t) else "", len(k), len(m),
+                       lambda: k, lambda: m, bytes(t.ids), sizes.tobytes(), bytes(t.mods), bytes(t.flags))
+
+
+def _encode_groups(tables: list):
+    """``EntryTable.encode`` of the concatenation of ``tables`` (EntryTables and BulkEntries, in
+    order), as a stream of chunks."""
+    live = [t for t in tables if (t.n if isinstance(t, BulkEntries) else len(t))]
+    groups = [_table_group(t) if isinstance(t, EntryTable) else t for t in live]
+    sep = max(len(groups) - 1, 0)
+    yield _U32.pack(sum(g.n for g in groups)) + _U32.pack(sum(g.keys_len for g in groups) + sep)
+    for i, g in enumerate(groups):
+        yield (b"\0" if i else b"") + g.keys()
+    for g in groups:
+        yield g.ids
+    for g in groups:
+        yield g.sizes
+    for col in ("mtimes", "inos"):
+        for t in live:
+            if isinstance(t, EntryTable):
+                a = array(getattr(t, col).typecode, getattr(t, col))
+                if _BIG_ENDIAN:
+                    a.byteswap()
+                yield a.tobytes()
+            else:
+                yield bytes(8 * t.n)
+    for g in groups:
+        yield g.mods
+    for g in groups:
+        yield g.flags
+    yield _U32.pack(sum(g.metas_len for g in groups) + sep)
+    for i, g in enumerate(groups):
+        yield (b"\n" if i else b"") + g.metas()
+    for col, width in (("proc_status", 1), ("proc_ids", 32), ("tombstones", 1)):
+        for t in live:
+            yield bytes(getattr(t, col)) if isinstance(t, EntryTable) else bytes(width * t.n)
+
+
+def _checksummed(head: bytes, chunks):
+    """``head`` and ``chunks``, then the BLAKE3 of them all (what ``_checked`` verifies)."""
+    h = blake3(head)
+    yield head
+    for c in chunks:
+        if c:
+            h.update(c)
+            yield c
+    yield h.digest()
+
+
 def _checked(data: bytes, what: str) -> memoryview:
     if len(data) < 32 or blake3(data[:-32]).digest() != data[-32:]:
         raise CorruptError(f"{what} is corrupt (checksum mismatch)", "run `mmvc fsck`; `mmvc reset --index` rebuilds it from HEAD")
@@ -439,7 +514,34 @@ class Index:
 
     # -- writing
 
+    def write_bulk(self, bulk: list[BulkEntries]) -> None:
+        """``write`` with ``bulk`` added to the overlay on disk, streamed, so that a million new
+        entries never exist as objects in memory (a large import). The groups are sorted, do not
+        overlap each other and hold no path of the overlay or the base. This object's overlay
+        does not take them in: load the index again to read them."""
+        bulk = [b for b in bulk if b.n]
+        if not bulk:
+            return self.write()
+        for a, b in zip(bulk, bulk[1:]):
+            if not a.last < b.first:
+                raise ValueError("bulk entries overlap or are out of order")
+        lo, hi = bulk[0].first, bulk[-1].last
+        over = sorted(self.overlay.items())
+        before = [e if e is not None else (p, None) for p, e in over if p < lo]
+        after = [e if e is not None else (p, None) for p, e in over if p > hi]
+        if len(before) + len(after) != len(over):
+            raise ValueError("bulk entries collide with the overlay")
+        for b in bulk:
+            i = bisect.bisect_left(self.base.paths, b.first)
+            if i < len(self.base) and self.base.paths[i] <= b.last:
+                raise ValueError("bulk entries collide with the base")
+        tables = [EntryTable.from_entries(before), *bulk, EntryTable.from_entries(after)]
+        self._write(tables)
+
     def write(self) -> None:
+        self._write(None)
+
+    def _write(self, tables) -> None:
         """Write the base first (a new file named by its checksum), then the overlay naming it."""
         now = time.time_ns()
         old_base = self.base_id
@@ -451,9 +553,13 @@ class Index:
             atomic_write(os.path.join(self.base_dir, self.base_id + ".base"), body + digest)
             self.base_written_ns = now
             self._base_dirty = False
-        table = EntryTable.from_entries([e if e is not None else (p, None) for p, e in sorted(self.overlay.items())])
-        body = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now) + table.encode()
-        atomic_write(self.path, body + blake3(body).digest())
+        head = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now)
+        if tables is None:
+            table = EntryTable.from_entries([e if e is not None else (p, None) for p, e in sorted(self.overlay.items())])
+            body = head + table.encode()
+            atomic_write(self.path, body + blake3(body).digest())
+        else:
+            atomic_write(self.path, _checksummed(head, _encode_groups(tables)))
         self.written_ns = now
         if old_base and old_base != self.base_id:
             try:

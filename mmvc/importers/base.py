@@ -100,6 +100,7 @@ class Connector:
 
     name: ClassVar[str] = ""
     default_source: ClassVar[str | None] = None
+    preload: ClassVar[tuple[str, ...]] = ()  # modules the reading workers' fork server imports once for all of them
 
     def __init__(self, uri: str, fs, paths: list[str], root: str, options: ImportOptions):
         self.uri = uri

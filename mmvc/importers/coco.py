@@ -63,19 +63,26 @@ class CocoConnector(Connector):
                     caps.setdefault(a.get("image_id"), []).append((a.get("id"), a["caption"].strip()))
             images = sorted((im for im in doc["images"] if isinstance(im, dict) and im.get("file_name")), key=lambda im: im["file_name"])
             ann_file = source_file(self.fs, ann)
+            lic_urls = {k: lic.get("url") for k, lic in licenses.items()}
             for start in range(0, len(images), UNIT_IMAGES):
-                rows = []
-                for im in images[start : start + UNIT_IMAGES]:
-                    c = sorted(caps.get(im.get("id"), []), key=lambda t: (t[0] is None, t[0]))
-                    lic = licenses.get(im.get("license"), {})
-                    rows.append({"image": im, "captions": c, "license": spdx_from_url(lic.get("url"))})
-                units.append(Unit(f"{rel_ann}#{start}", len(rows), {"ann": rel_ann, "split_dir": split_dir, "rows": rows, "root": root},
-                                  (ann_file,)))
+                part = images[start : start + UNIT_IMAGES]
+                # the per-image work (caption order, licence) is left to read(), which workers run in parallel
+                ids = {im.get("id") for im in part}
+                units.append(Unit(f"{rel_ann}#{start}", len(part), {"ann": rel_ann, "split_dir": split_dir, "images": part, "root": root,
+                                                                     "captions": {k: caps[k] for k in ids if k in caps},
+                                                                     "licenses": lic_urls}, (ann_file,)))
         return units
+
+    @staticmethod
+    def _rows(spec: dict) -> Iterator[dict]:
+        caps, lics = spec["captions"], spec["licenses"]
+        for im in spec["images"]:
+            c = sorted(caps.get(im.get("id"), []), key=lambda t: (t[0] is None, t[0]))
+            yield {"image": im, "captions": c, "license": spdx_from_url(lics.get(im.get("license")))}
 
     def read(self, unit: Unit, wanted: Callable[[int], bool]) -> Iterator[Item | Skip]:
         root, split_dir, rel_ann = unit.spec["root"], unit.spec["split_dir"], unit.spec["ann"]
-        for i, row in enumerate(unit.spec["rows"]):
+        for i, row in enumerate(self._rows(unit.spec)):
             if not wanted(i):
                 continue
             im = row["image"]
