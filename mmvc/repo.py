@@ -215,3 +215,14 @@ class Repo:
         from mmvc.catalog.view import CatalogView
 
         return CatalogView(self, rev, where=where, columns=columns, allow_ungated=allow_ungated)
+
+    def create_recipe(self, name: str, rev: str = "HEAD", **kw):
+        from mmvc.ops.recipe import create_recipe
+
+        return create_recipe(self, name, rev, **kw)
+
+    def export(self, target: str, **kw):
+        """``mmvc export --webdataset TARGET``: see mmvc.ops.export."""
+        from mmvc.ops.export import export
+
+        return export(self, target, **kw)
