@@ -24,7 +24,8 @@ def _show(info, stats: bool) -> None:
     if stats:
         click.echo(f"items   {info.selected} of {info.items} selected; {info.samples} samples per epoch")
         for c in info.components:
-            click.echo(f"  {c['samples']:>10} samples from a pool of {c['pool']:<8} {c['where']}")
+            where = c["where"] if c["where"] and c["where"].upper() != "TRUE" else "(the whole selection)"
+            click.echo(f"  {c['samples']:>10} samples from a pool of {c['pool']:<8} {where}")
 
 
 @command.command("create", cls=MmvcCommand)
