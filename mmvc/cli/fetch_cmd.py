@@ -34,6 +34,6 @@ def _report(r, chatter, human_bytes):
         elif u.status == "deleted":
             chatter(f" - [deleted]  {name}")
         elif u.status == "rejected":
-            chatter(f" ! [rejected]  {name}: the local tag differs (kept)")
+            chatter(f" ! [rejected]  {name}: the local {u.ref.split('/')[1][:-1]} differs (kept)")
         else:
             chatter(f"   {u.old[:12]}..{u.new[:12]}  {name}")

@@ -6,22 +6,23 @@ from mmvc.cli.main import MmvcCommand
 @click.command("push", cls=MmvcCommand)
 @click.argument("remote", required=False)
 @click.argument("refs", nargs=-1)
-@click.option("--all", "all_branches", is_flag=True, help="Push every branch.")
+@click.option("--all", "all_branches", is_flag=True, help="Push every branch and every recipe.")
 @click.option("--tags", is_flag=True, help="Push every tag.")
+@click.option("--recipes", is_flag=True, help="Push every recipe (refs/recipes/*).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite the remote branch even when that drops its commits "
               "(still refused when it moved after this push read it).")
 @click.option("-n", "--no-verify", is_flag=True, help="Skip the pre-push hook.")
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel uploads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(remote, refs, all_branches, tags, force, no_verify, jobs, as_json):
-    """Send the current branch (or REFS, --all, --tags) and the objects the remote lacks to REMOTE (default origin)."""
+def command(remote, refs, all_branches, tags, recipes, force, no_verify, jobs, as_json):
+    """Send the current branch (or REFS, --all, --tags, --recipes) and the objects the remote lacks to REMOTE (default origin)."""
     from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
     from mmvc.ops.push import push
     from mmvc.repo import Repo
 
     repo = Repo.discover()
     with progress_bar("pushing", enabled=not as_json) as progress:
-        r = push(repo, remote, list(refs), all_branches=all_branches, tags=tags, force=force, progress=progress, jobs=jobs,
+        r = push(repo, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, force=force, progress=progress, jobs=jobs,
                  no_verify=no_verify)
     if as_json:
         emit_json(r)

@@ -1,9 +1,11 @@
 """``mmvc fetch``: bring a remote's commits, manifests and (unless this is a partial clone) blobs
-here, and record its branches as ``refs/remotes/NAME/BRANCH``.
+here, and record its branches as ``refs/remotes/NAME/BRANCH``. Its tags and recipes become local
+``refs/tags/*`` and ``refs/recipes/*`` where no such name exists here; a local one with another
+value is kept and reported as rejected (both kinds are immutable).
 
 The walk asks the remote only for what is not stored here, a tree level at a time, and skips
 every subtree a local version already holds. Every object is re-hashed on arrival. Blobs and
-manifest nodes are stored as they arrive; commits (and tags) are stored last, after everything
+manifest nodes are stored as they arrive; commits (and tags, recipes) are stored last, after everything
 they reach, so "this commit is here" always means "its whole version is here" and an
 interrupted fetch, run again, resumes instead of trusting a half-fetched version.
 """
@@ -68,7 +70,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
-            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag")}
+            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag", "recipe")}
             with local.writer() as w:
                 for o, d in got.items():
                     if o not in keep_for_last:
@@ -115,10 +117,10 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                 stats["objects"] += n
                 stats["bytes"] += size
                 batch, size = [], 0
-    # Commits and tags last: from here on each one stands for a whole version.
+    # Commits, tags and recipes last: from here on each one stands for a whole version.
     if plan.data:
         with local.writer(durable=True) as w:
-            for o in reversed(plan.commits + plan.tags):
+            for o in reversed(plan.recipes + plan.commits + plan.tags):
                 if o in plan.data:
                     w.put_bytes(plan.data[o])
     res.objects, res.bytes = stats["objects"], stats["bytes"]
@@ -130,13 +132,13 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                 if old != oid:
                     repo.refs.update(mine, oid, old, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(mine, old, oid, "new" if old is None else "updated"))
-            elif ref.startswith("refs/tags/"):
+            elif ref.startswith(("refs/tags/", "refs/recipes/")):
                 old = repo.refs.read(ref)
                 if old is None:
                     repo.refs.update(ref, oid, None, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(ref, None, oid, "new"))
                 elif old != oid:
-                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag is never moved by a fetch
+                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag or recipe is never moved by a fetch
         gone = set(repo.refs.list(f"refs/remotes/{spec.name}")) - {f"refs/remotes/{spec.name}/{r[len('refs/heads/'):]}"
                                                                    for r in theirs if r.startswith("refs/heads/")}
         for ref in sorted(gone):

@@ -6,7 +6,8 @@ earlier, interrupted push (its pack indexes, and a HEAD per large object), uploa
 manifests and commits, and only then swap each ref from the value read at the start. A ref that
 moved meanwhile, or a push that would drop commits the remote has (non-fast-forward), is a
 ConflictError telling the user to pull, or to pass --force (which still refuses to overwrite a
-ref that moved after it was read).
+ref that moved after it was read). Tags and recipes are immutable: one that exists on the remote
+with another value is refused unless --force.
 """
 
 from __future__ import annotations
@@ -42,20 +43,23 @@ class PushResult:
         return all(u.status == "up-to-date" for u in self.updates)
 
 
-def _local_refs(repo, names: list[str], all_branches: bool, tags: bool) -> list[str]:
+def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes: bool = False) -> list[str]:
     refs: list[str] = []
     if all_branches:
         refs += list(repo.refs.list("refs/heads"))
     if tags:
         refs += list(repo.refs.list("refs/tags"))
+    if recipes or all_branches:
+        refs += list(repo.refs.list("refs/recipes"))
     for n in names:
-        for cand in (n if n.startswith("refs/") else "", f"refs/heads/{n}", f"refs/tags/{n}"):
+        for cand in (n if n.startswith("refs/") else "", f"refs/heads/{n}", f"refs/tags/{n}", f"refs/recipes/{n}"):
             if cand and repo.refs.read(cand) is not None:
                 refs.append(cand)
                 break
         else:
-            raise BadInputError(f"no branch or tag named {n!r} to push", "`mmvc branch` and `mmvc tag` list them")
-    if not refs and not (all_branches or tags):
+            raise BadInputError(f"no branch, tag or recipe named {n!r} to push",
+                                "`mmvc branch`, `mmvc tag` and `mmvc recipe list` list them")
+    if not refs and not (all_branches or tags or recipes):
         branch, oid = repo.head()
         if branch is None:
             raise BadInputError("HEAD is detached: there is no current branch to push", "name the branch: `mmvc push origin BRANCH`")
@@ -73,7 +77,9 @@ def _local_reader(store):
 
 
 def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bool = False, tags: bool = False,
-         force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False) -> PushResult:
+         force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
+         recipes: bool = False) -> PushResult:
+    """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
     from mmvc.core.objects import Commit, object_kind
     from mmvc.ops.merge import merge_base
     from mmvc.ops.remote import get_spec, pack_cache_dir
@@ -84,7 +90,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
 
     t0 = time.perf_counter()
     spec = get_spec(repo, remote)
-    local_refs = _local_refs(repo, list(refs), all_branches, tags)
+    local_refs = _local_refs(repo, list(refs), all_branches, tags, recipes)
     r = Remote(spec)
     res = PushResult(spec.name, spec.url)
     r.check_marker(create=True)
@@ -113,6 +119,9 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
             continue
         if ref.startswith("refs/tags/"):
             raise ConflictError(f"tag {name} already exists on {spec.name} with another value", "pass --force to replace it")
+        if ref.startswith("refs/recipes/"):
+            raise ConflictError(f"recipe {name} already exists on {spec.name} with another value ({old[:12]})",
+                                "recipes are immutable: push it under another name, or pass --force to replace it")
         if not has_local(old) or merge_base(repo, old, new) != old:
             raise ConflictError(
                 f"{spec.name} has commits on {name} that this repository does not (non-fast-forward push refused)",
@@ -167,7 +176,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
 
         return cb if progress else None
 
-    # Blobs first, then the manifests and commits that name them; refs last.
+    # Blobs first, then the manifests, commits, tags and recipes that name them; refs last.
     p1, b1 = objects.upload(store, blobs_small, blobs_large, relay(), pack_bytes or PACK_TARGET_BYTES)
     p2, b2 = objects.upload(store, structural, [], relay(), pack_bytes or PACK_TARGET_BYTES)
     res.objects, res.packs, res.bytes = total, p1 + p2, b1 + b2

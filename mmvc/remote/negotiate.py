@@ -29,21 +29,23 @@ class Plan:
 
     commits: list[str] = field(default_factory=list)  # newest first (walk order)
     tags: list[str] = field(default_factory=list)
+    recipes: list[str] = field(default_factory=list)  # recipe objects (each names one commit)
     others: list[str] = field(default_factory=list)  # process reports
     nodes: list[str] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)  # id -> size as the manifest records it
     origin: dict[str, str] = field(default_factory=dict)
-    data: dict[str, bytes] = field(default_factory=dict)  # commits and tags read on the way (stored last by a fetch)
+    data: dict[str, bytes] = field(default_factory=dict)  # commits, tags and recipes read on the way (stored last by a fetch)
 
     @property
     def structural(self) -> list[str]:
-        return self.nodes + self.others + self.commits + self.tags
+        return self.nodes + self.others + self.commits + self.tags + self.recipes
 
 
 def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, have_commit_tree, extra_have_trees=(),
                   with_blobs: bool = True, keep_data: bool = False) -> Plan:
-    """Walk from ``want_tips`` (commit or tag ids) down to what the receiver lacks."""
+    """Walk from ``want_tips`` (commit, tag or recipe ids) down to what the receiver lacks."""
     from mmvc.core.manifest import decode_node
+    from mmvc.export.recipe import Recipe
     from mmvc.core.objects import Commit, Tag
 
     plan = Plan()
@@ -69,6 +71,13 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 if keep_data:
                     plan.data[oid] = data
                 target = Tag.decode(data, oid).object
+                plan.origin.setdefault(target, plan.origin.get(oid, oid))
+                frontier.append(target)
+            elif kind == "recipe":
+                plan.recipes.append(oid)
+                if keep_data:
+                    plan.data[oid] = data
+                target = Recipe.decode(data, oid).commit
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
             elif kind == "commit":
@@ -169,8 +178,9 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
 
 
 def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
-    """Every commit reachable from ``tips`` that is stored locally (tags peeled)."""
+    """Every commit reachable from ``tips`` that is stored locally (tags and recipes peeled)."""
     from mmvc.core.objects import Commit, Tag
+    from mmvc.export.recipe import Recipe
 
     out: set[str] = set()
     todo = [t for t in tips if t]
@@ -187,5 +197,7 @@ def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
             todo.extend(Commit.decode(data, oid).parents)
         elif kind == "tag":
             todo.append(Tag.decode(data, oid).object)
+        elif kind == "recipe":
+            todo.append(Recipe.decode(data, oid).commit)
     return out
 

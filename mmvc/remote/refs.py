@@ -58,7 +58,7 @@ class RemoteRefs:
     # -- reading
 
     def list(self) -> dict[str, str]:
-        """Every ref on the remote (``refs/heads/…``, ``refs/tags/…``) → commit id."""
+        """Every ref on the remote (``refs/heads/…``, ``refs/tags/…``, ``refs/recipes/…``) → object id."""
         out = {}
         files = [f for f in self.remote.list_files("refs") if not f.endswith((".lock", ".lease"))]
         if not files:
