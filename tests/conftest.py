@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # A real S3 server (moto server mode) as the session fixture `s3_server`.
-pytest_plugins = ["tests.s3_server"]
+pytest_plugins = ["tests.s3_server", "tests.process_fixtures"]
 
 # Property tests: quick by default; `pytest --hypothesis-profile=soak` runs them deep.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]

@@ -102,11 +102,12 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}) for p, e in staged]
 
         def head_paths_by_oid():
+            """{blob id: (its first path in HEAD, modality)}."""
             if not head_root:
                 return {}
             out = {}
             for h in repo.tree.iter_entries(head_root):
-                out.setdefault(h.oid, h.path)
+                out.setdefault(h.oid, (h.path, h.modality))
             return out
 
         pipe = Pipeline(repo, cfg, progress=progress)

@@ -107,7 +107,7 @@ def _prep_schema():
     import pyarrow as pa
 
     s, i64 = pa.string(), pa.int64()
-    return pa.schema([("oid", s), ("modality", pa.int64()), ("status", s), ("reason", s), ("stage", s), ("detail", s), ("features", s), ("text", s),
+    return pa.schema([("oid", s), ("status", s), ("reason", s), ("stage", s), ("detail", s), ("features", s), ("text", s),
                       ("phash", i64), ("video_sig", pa.list_(i64)), ("audio_fp", pa.list_(i64)), ("thumb", pa.binary()),
                       ("keyframes", pa.list_(pa.binary()))])
 
@@ -174,7 +174,7 @@ def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> 
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
-    row = {"oid": oid, "modality": modality, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
+    row = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
     try:
         data = store.get(oid)
@@ -374,7 +374,7 @@ class Pipeline:
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
-                new.append({"oid": oid, "modality": todo[oid].modality, "status": "rejected", "reason": "worker_died", "stage": "decode", "features": "{}",
+                new.append({"oid": oid, "status": "rejected", "reason": "worker_died", "stage": "decode", "features": "{}",
                             "detail": detail, "text": None, "phash": None, "video_sig": None, "audio_fp": None, "thumb": None,
                             "keyframes": None})
             for r in new:
@@ -459,7 +459,7 @@ class Pipeline:
 
     # -- the run
 
-    def run(self, items: list[ItemRef], head_paths_by_oid: Callable[[], dict[str, str]]) -> list[Verdict]:
+    def run(self, items: list[ItemRef], head_paths_by_oid: Callable[[], dict[str, tuple[str, int]]]) -> list[Verdict]:
         from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
         from mmvc.process.semantic import semantic_duplicates
 
@@ -489,7 +489,8 @@ class Pipeline:
 
             # exact: identical blobs, within the staged set and against HEAD
             t = time.perf_counter()
-            head = head_paths_by_oid()
+            head_items = head_paths_by_oid()
+            head = {o: p for o, (p, _) in head_items.items()}
             first_by_oid: dict[str, str] = {}
             survivors = []
             for it in alive:
@@ -511,7 +512,7 @@ class Pipeline:
             # anchor is never judged (it crossed the gate when it entered the version).
             # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
             head = {o: p for o, p in head.items() if p not in verdicts}
-            anchors = self._head_anchors(head, {it.oid for it in items})
+            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()}, {it.oid for it in items})
             anchor_keys = {a.key: head_key for a, head_key in anchors}
             prep = {**self._anchor_rows, **prep}
             by_mod = {m: [a for a, _ in anchors if a.modality == m] + [it for it in survivors if it.modality == m]
@@ -585,7 +586,7 @@ class Pipeline:
         for key, kept in dups.items():
             self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
 
-    def _head_anchors(self, head: dict[str, str], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
+    def _head_anchors(self, head: dict[str, str], modality: dict[str, int], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
         """HEAD's items whose fingerprints this repository computed before (under the current
         gates), as (anchor item, its HEAD key). Reads only the fingerprint columns."""
         from mmvc.process.cache import FeatureCache
@@ -595,22 +596,11 @@ class Pipeline:
         if not oids:
             return []
         rows = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates")).load(
-            oids, columns=["status", "text", "phash", "video_sig", "audio_fp", "modality"])
-        mods = {}
-        for o, r in rows.items():
-            if r.get("status") != "ok":
-                continue
-            m = r.get("modality")
-            if m is None:  # rows cached before the column existed: tell the modality by its fingerprint
-                m = TEXT if r.get("text") and r.get("phash") is None and not r.get("audio_fp") else (
-                    IMAGE if r.get("phash") is not None else VIDEO if r.get("video_sig") else AUDIO if r.get("audio_fp") else None)
-            if m is not None:
-                mods[o] = int(m)
+            oids, columns=["status", "text", "phash", "video_sig", "audio_fp"])
         out = []
-        for o in sorted(mods, key=lambda o: head[o]):
-            a = ItemRef("\0head:" + head[o], o, mods[o], 0)
+        for o in sorted((o for o, r in rows.items() if r.get("status") == "ok"), key=lambda o: head[o]):
             self._anchor_rows[o] = rows[o]
-            out.append((a, head[o]))
+            out.append((ItemRef("\0head:" + head[o], o, modality[o], 0), head[o]))
         return out
 
     def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str]) -> None:

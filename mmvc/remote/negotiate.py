@@ -66,18 +66,11 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
         for oid in batch:
             data = got[oid]
             kind = object_kind(data)
-            if kind == "tag":
-                plan.tags.append(oid)
+            if kind in ("tag", "recipe"):  # both name one object to follow
+                (plan.tags if kind == "tag" else plan.recipes).append(oid)
                 if keep_data:
                     plan.data[oid] = data
-                target = Tag.decode(data, oid).object
-                plan.origin.setdefault(target, plan.origin.get(oid, oid))
-                frontier.append(target)
-            elif kind == "recipe":
-                plan.recipes.append(oid)
-                if keep_data:
-                    plan.data[oid] = data
-                target = Recipe.decode(data, oid).commit
+                target = Tag.decode(data, oid).object if kind == "tag" else Recipe.decode(data, oid).commit
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
             elif kind == "commit":

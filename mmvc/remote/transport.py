@@ -145,35 +145,26 @@ class Remote:
         """Write a whole file: readers see all of it or nothing (a temp name and a move where a
         PUT is not already atomic, as on a local folder)."""
         path = rel_or_path if absolute else self.path(rel_or_path)
-        self.count("put")
-
-        def write():
-            parent = path.rsplit("/", 1)[0]
-            if not self.atomic_puts:
-                self.fs.makedirs(parent, exist_ok=True)
-                tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-                self.fs.pipe_file(tmp, data)
-                self.fs.mv(tmp, path)
-            else:
-                self.fs.pipe_file(path, data)
-
-        self.guard(f"writing {path}", write)
+        self._write_whole(path, lambda dest: self.fs.pipe_file(dest, data), "writing")
 
     def put_file(self, local_path: str, path: str) -> None:
         """Upload a local file (multipart with a bounded buffer where the backend does that)."""
+        self._write_whole(path, lambda dest: self.fs.put_file(local_path, dest), "uploading")
+
+    def _write_whole(self, path: str, write_to, verb: str) -> None:
         self.count("put")
 
         def write():
+            if self.atomic_puts:
+                write_to(path)
+                return
             parent = path.rsplit("/", 1)[0]
-            if not self.atomic_puts:
-                self.fs.makedirs(parent, exist_ok=True)
-                tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-                self.fs.put_file(local_path, tmp)
-                self.fs.mv(tmp, path)
-            else:
-                self.fs.put_file(local_path, path)
+            self.fs.makedirs(parent, exist_ok=True)
+            tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+            write_to(tmp)
+            self.fs.mv(tmp, path)
 
-        self.guard(f"uploading {path}", write)
+        self.guard(f"{verb} {path}", write)
 
     def exists(self, path: str) -> bool:
         self.count("head")

@@ -11,32 +11,12 @@ import numpy as np
 import pytest
 
 from mmvc.ops.init import init
-
-
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-             object_store_memory=200 << 20)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    from mmvc.process.tiny_models import build_tiny_clip_model, build_tiny_text_model
-
-    root = tmp_path_factory.mktemp("models")
-    text, clip = str(root / "text"), str(root / "clip")
-    build_tiny_text_model(text, seed=0)
-    build_tiny_clip_model(clip, seed=0)
-    return text, clip
+from tests.process_fixtures import use_tiny_models
 
 
 def test_gated_version_exports_with_embeddings_and_loads(tmp_path, tiny_models, ray_local):
     import webdataset as wds
 
-    from mmvc.core.config import set_value
     from mmvc.errors import GateError
     from mmvc.loader import MMVCDataset
     from mmvc.ops.export import export
@@ -45,10 +25,7 @@ def test_gated_version_exports_with_embeddings_and_loads(tmp_path, tiny_models, 
     from tests.export.versions import png
 
     repo = init(str(tmp_path / "repo"))
-    set_value(repo, "process.models", "text", tiny_models[0])
-    set_value(repo, "process.models", "image", tiny_models[1])
-    set_value(repo, "process.semantic", "eps", 1e-7)
-    repo.__dict__.pop("config", None)
+    use_tiny_models(repo, tiny_models)
     files = {f"images/p{i}.png": png(100 + i, (64, 48)) for i in range(4)}
     files.update({f"text/t{i}.txt": (f"Sentence number {i} talks about " + " ".join(["rivers", "cities", "music", "trains"][: i + 1])
                                      + " and many other ordinary things in daily life.\n").encode() for i in range(4)})

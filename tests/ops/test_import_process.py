@@ -5,43 +5,19 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from mmvc.importers.base import ImportOptions
 from mmvc.ops.init import init
+from tests.process_fixtures import use_tiny_models
 from tests.importers import mirrors
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-             object_store_memory=200 << 20)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    from mmvc.process.tiny_models import build_tiny_clip_model, build_tiny_text_model
-
-    root = tmp_path_factory.mktemp("models")
-    text, clip = str(root / "text"), str(root / "clip")
-    build_tiny_text_model(text, seed=0)
-    build_tiny_clip_model(clip, seed=0)
-    return text, clip
-
-
 def test_import_process_commit_keeps_provenance(tmp_path, tiny_models, ray_local):
-    from mmvc.core.config import set_value
     from mmvc.ops.process import process
     from mmvc.ops.report import report
 
     repo = init(str(tmp_path / "repo"))
-    set_value(repo, "process.models", "text", tiny_models[0])
-    set_value(repo, "process.models", "image", tiny_models[1])
-    set_value(repo, "process.semantic", "eps", 1e-7)
-    repo.__dict__.pop("config", None)
+    use_tiny_models(repo, tiny_models)
 
     mirrors.fineweb(tmp_path / "fw", files=1, rows=6)
     mirrors.coco(tmp_path / "coco", images=3)

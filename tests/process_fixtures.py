@@ -1,0 +1,84 @@
+"""Shared by every test that runs the real pipeline: one Ray in local mode for the session, tiny
+seeded models built through the real loading code, a repository configured to use them, and
+builders for small real samples (PNG, WAV, a story)."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import wave
+
+import numpy as np
+import pytest
+
+STORY = ("The quick brown fox jumps over the lazy dog near the river bank while the children "
+         "watch from the old wooden bridge and the sun sets slowly behind the distant hills today. "
+         "Later that evening the family walked home along the narrow path, talking about the birds "
+         "they had seen, the boats drifting on the water, the smell of pine trees after the rain, and "
+         "the long summer holidays that were coming soon, with trips to the mountains and the sea.")
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+             object_store_memory=200 << 20)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    from mmvc.process.tiny_models import build_tiny_clip_model, build_tiny_text_model
+
+    root = tmp_path_factory.mktemp("models")
+    text, clip = str(root / "text"), str(root / "clip")
+    build_tiny_text_model(text, seed=0)
+    build_tiny_clip_model(clip, seed=0)
+    return text, clip
+
+
+def use_tiny_models(repo, tiny_models) -> None:
+    """Point the repository's process config at the tiny models. Random tiny models map every
+    input close together, so only identical vectors count as semantic duplicates (eps 1e-7);
+    the semantic stage itself is tested on planted vectors."""
+    from mmvc.core.config import set_value
+
+    set_value(repo, "process.models", "text", tiny_models[0])
+    set_value(repo, "process.models", "image", tiny_models[1])
+    set_value(repo, "process.semantic", "eps", 1e-7)
+    repo.__dict__.pop("config", None)
+
+
+def png(seed: int, size=(96, 64)) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", size, tuple(int(x) for x in rng.integers(0, 255, 3)))
+    d = ImageDraw.Draw(img)
+    for _ in range(6):
+        x0, y0 = rng.integers(0, size[0] // 2), rng.integers(0, size[1] // 2)
+        d.rectangle([x0, y0, x0 + rng.integers(8, 40), y0 + rng.integers(8, 30)], fill=tuple(int(x) for x in rng.integers(0, 255, 3)))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wav(freq: float, secs: float = 1.0, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(int(secs * rate))))
+    return buf.getvalue()
+
+
+def build(root, files: dict) -> None:
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
