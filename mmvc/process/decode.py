@@ -27,7 +27,7 @@ from mmvc.core.modality import AUDIO, IMAGE, TEXT, UNKNOWN, VIDEO, modality_name
 
 # Bump when a change to this module can change a Decoded for the same bytes, so cached results
 # keyed on the stage config are recomputed.
-DECODE_VERSION = 1
+DECODE_VERSION = 2  # 2: a damaged PNG/JPEG/GIF/BMP/WebP/TIFF is corrupt, not unsupported_format
 
 # Pillow's own hard limit (2 x Image.MAX_IMAGE_PIXELS with Pillow's default): above it Pillow
 # refuses to open an image, so mmvc's default matches it.
@@ -247,6 +247,11 @@ def _open_image(data: bytes, max_pixels: int | None):
                 Image.MAX_IMAGE_PIXELS = saved
 
 
+# Signatures of the formats Pillow always decodes: data starting with one of these that Pillow
+# cannot open is damaged, not of an unsupported kind.
+_PILLOW_NATIVE = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
 def _decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, **_) -> Decoded:
     from PIL import Image, UnidentifiedImageError
 
@@ -255,6 +260,9 @@ def _decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, **_)
     except Image.DecompressionBombError as e:
         raise _Reject("decompression_bomb", str(e)) from None
     except UnidentifiedImageError:
+        head = bytes(data[:16])
+        if head.startswith(_PILLOW_NATIVE) or head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            raise _Reject("corrupt", "the header says PNG, JPEG, GIF, BMP, WebP or TIFF, but the data does not decode") from None
         if sniff(bytes(data[:4096])) == IMAGE:
             raise _Reject("unsupported_format", "image signature recognised but no installed decoder reads it") from None
         raise _Reject("corrupt", "not an image format Pillow recognises") from None

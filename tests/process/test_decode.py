@@ -307,6 +307,11 @@ def test_unknown_image_format_with_image_signature_is_unsupported():
     _rejected(decode_item(heic_like, IMAGE), "unsupported_format")
 
 
+def test_damaged_png_after_its_signature_is_corrupt_not_unsupported():
+    _rejected(decode_item(b"\x89PNG\r\n\x1a\nbroken", IMAGE), "corrupt")
+    _rejected(decode_item(b"\xff\xd8\xff" + b"\x00" * 40, IMAGE), "corrupt")
+
+
 def test_wav_labelled_as_image(samples):
     d = decode_item(samples["wav"], IMAGE)
     _rejected(d, "corrupt")
