@@ -21,11 +21,14 @@ class ExitCode:
     IO = 10  # disk full, permission denied, other OS-level failures
     HOOK = 11  # a user hook refused the operation (or timed out)
     REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
+    OUTPUT = 13  # stdout could not be written (a full disk, a failing device)
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # the reader closed stdout (`| head`): stop quietly, as a SIGPIPE'd Git does
+    INTERNAL = 255  # an unexpected exception: a bug in mmvc, never a verdict about the data
 
 
 class MmvcError(Exception):
-    exit_code = 1
+    exit_code = ExitCode.INTERNAL  # an error nobody classified is a bug; subclasses say what it is
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -51,6 +54,19 @@ class FormatError(MmvcError):
 
 class CorruptError(MmvcError):
     exit_code = ExitCode.CORRUPT
+
+
+class NewerFormatError(FormatError, CorruptError):
+    """Something on disk (or on a remote) was written by a newer mmvc. One type and one exit
+    code wherever a format version is checked. It is also a CorruptError so that the walks that
+    report unreadable objects (fsck, gc) go on reporting it as one instead of stopping."""
+
+    def __init__(self, what: str, found, supported):
+        super().__init__(f"{what} has format {found}, newer than this mmvc understands (format {supported})",
+                         "upgrade mmvc: pip install -U mmvc")
+        self.what = what
+        self.found = found
+        self.supported = supported
 
 
 class ConflictError(MmvcError):

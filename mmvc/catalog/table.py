@@ -13,7 +13,7 @@ import os
 import shutil
 
 from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
-from mmvc.errors import CorruptError, FormatError
+from mmvc.errors import CorruptError, FormatError, NewerFormatError
 
 DEFAULT_INDEX_THRESHOLD = 100_000
 
@@ -57,7 +57,7 @@ def open_dataset(repo, path: str | None = None):
     meta = schema.metadata or {}
     fmt = int(meta.get(FORMAT_KEY, b"0") or 0)
     if fmt > CATALOG_FORMAT:
-        raise FormatError(f"the catalog has format {fmt}, newer than this mmvc understands ({CATALOG_FORMAT})", "upgrade mmvc")
+        raise NewerFormatError("the catalog", fmt, CATALOG_FORMAT)
     return ds
 
 

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -8,22 +9,18 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-t", "kind", is_flag=True, help="Print the object's kind (commit, node, blob).")
 @click.option("-s", "size", is_flag=True, help="Print the object's size in bytes.")
 @click.option("-p", "pretty", is_flag=True, help="Pretty-print a commit or manifest node as JSON.")
-def command(oid, kind, size, pretty):
+@pass_console
+def command(con, oid, kind, size, pretty):
     """Print a stored object's raw bytes (plumbing, for scripts)."""
-    import sys
-
-    from mmvc.cli.render import emit_json
-    from mmvc.ops.cat_object import cat_object
-    from mmvc.ops.cat_object import pretty as pretty_view
     from mmvc.repo import Repo
 
     repo = Repo.discover()
-    info = cat_object(repo, oid, with_data=not (kind or size))
+    info = repo.cat_object(oid, with_data=not (kind or size))
     if kind:
-        click.echo(info.kind)
+        con.data(info.kind)
     elif size:
-        click.echo(info.size)
+        con.data(str(info.size))
     elif pretty:
-        emit_json(pretty_view(repo, info))
+        con.json_value(repo.pretty_object(info))
     else:
-        sys.stdout.buffer.write(info.data)
+        con.write_bytes(info.data)

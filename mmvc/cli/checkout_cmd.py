@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -10,22 +11,18 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--sparse", "sparse", multiple=True, metavar="GLOB", help="Materialise only items matching GLOB (repeatable).")
 @click.option("--modality", "modalities", multiple=True, metavar="NAME", help="Materialise only items of this modality (repeatable).")
 @click.option("--no-sparse", is_flag=True, help="Materialise every item again.")
-def command(rev, paths, force, sparse, modalities, no_sparse):
+@pass_console
+def command(con, rev, paths, force, sparse, modalities, no_sparse):
     """Check out version REV (a branch switches to it; anything else detaches HEAD).
 
     With `-- PATHS`, restore those paths from REV into the index and the work tree instead.
     """
     from mmvc.cli.switch_cmd import render_move
-    from mmvc.core.modality import parse_modality
-    from mmvc.ops.checkout import checkout
     from mmvc.repo import Repo
 
-    mods = [parse_modality(m) for m in modalities]
-    r = checkout(Repo.discover(), rev, paths=list(paths) or None, force=force, sparse=list(sparse) if sparse else None,
-                 modality=mods or None, no_sparse=no_sparse)
+    r = Repo.discover().checkout(rev, paths=list(paths) or None, force=force, sparse=list(sparse) or None,
+                                 modality=list(modalities) or None, no_sparse=no_sparse)
     if paths:
-        from mmvc.cli.render import chatter
-
-        chatter(f"Restored {r.written} path(s) from {rev}")
+        con.data(f"Restored {r.written} path(s) from {rev}")
     else:
-        render_move(r)
+        render_move(con, r)

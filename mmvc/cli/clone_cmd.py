@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -13,25 +14,26 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-n", "--no-checkout", is_flag=True, help="Write no files: the version is in the index, outside the work tree.")
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (else AWS_ENDPOINT_URL or the AWS default).")
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel downloads.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(url, directory, branch, filter_, sparse, no_checkout, endpoint_url, jobs, as_json):
+@json_option()
+@pass_console
+def command(con, url, directory, branch, filter_, sparse, no_checkout, endpoint_url, jobs, as_json):
     """Make a new repository in DIRECTORY from the remote at URL and check out its default branch."""
-    from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
-    from mmvc.ops.clone import clone
+    from mmvc.cli.humanize import human_bytes
+    from mmvc.repo import Repo
 
-    with progress_bar("cloning", enabled=not as_json) as progress:
-        r = clone(url, directory, branch=branch, filter=filter_, sparse=list(sparse), no_checkout=no_checkout,
-                  endpoint_url=endpoint_url, progress=progress, jobs=jobs)
+    with con.progress("cloning") as progress:
+        r = Repo.clone(url, directory, branch=branch, filter=filter_, sparse=list(sparse), no_checkout=no_checkout,
+                       endpoint_url=endpoint_url, progress=progress, jobs=jobs)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
     for w in r.warnings:
-        chatter(f"warning: {w}")
+        con.warn(f"{con.style('warning:', err=True, fg='yellow')} {w}")
     f = r.fetch
-    chatter(f"Cloned {r.url} into {r.path}: {f.commits} commit(s), {f.nodes} manifest node(s), {human_bytes(f.bytes)} "
-            f"({r.seconds:.1f}s)")
+    con.data(f"Cloned {r.url} into {r.path}: {f.commits} commit(s), {f.nodes} manifest node(s), {human_bytes(f.bytes)} "
+             f"({r.seconds:.1f}s)")
     if r.branch:
         how = "partial clone: blobs are fetched on first use" if r.filter else ""
-        chatter(f"On branch {r.branch} at {r.commit[:12]}: {r.written} file(s) written"
-                + (f", {r.sparse_skipped} left outside the work tree" if r.sparse_skipped else "")
-                + (f"; {how} ({r.blobs_fetched} fetched so far)" if how else ""))
+        con.data(f"On branch {r.branch} at {r.commit[:12]}: {r.written} file(s) written"
+                 + (f", {r.sparse_skipped} left outside the work tree" if r.sparse_skipped else "")
+                 + (f"; {how} ({r.blobs_fetched} fetched so far)" if how else ""))

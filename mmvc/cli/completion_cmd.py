@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 SHELLS = ("bash", "zsh", "fish")
@@ -17,6 +18,7 @@ def completion_script(shell: str) -> str:
 
 @click.command("completion", cls=MmvcCommand)
 @click.argument("shell", type=click.Choice(SHELLS))
-def command(shell):
+@pass_console
+def command(con, shell):
     """Print a shell completion script, e.g. `mmvc completion bash > ~/.local/share/bash-completion/completions/mmvc`."""
-    click.echo(completion_script(shell), nl=False)
+    con.write(completion_script(shell))

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 LETTERS = {"added": "A", "removed": "D", "modified": "M", "meta": "T", "renamed": "R"}
@@ -26,12 +27,13 @@ class DiffCommand(MmvcCommand):
 @click.option("--cached", "--staged", "cached", is_flag=True, help="Compare REV (default HEAD) with the index.")
 @click.option("--stat", "stat", is_flag=True, help="Counts and bytes per modality instead of paths.")
 @click.option("--name-status", "name_status", is_flag=True, help="One tab-separated line per change: A, D, M, T or R, then the path(s).")
-@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON (schema 1, see docs/cli.md).")
+@json_option("Print the diff as JSON (schema 1, see docs/cli.md).")
 @click.option("--md", "as_md", is_flag=True, help="Print a Markdown summary fit for a pull-request comment.")
 @click.option("--limit", type=click.IntRange(min=0), default=50, metavar="N", help="Changes listed by --md (default 50; 0: the table alone).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit with 1 when there are differences, 0 when there are none.")
 @click.pass_context
-def command(ctx, revs, cached, stat, name_status, as_json, as_md, limit, exit_code):
+@pass_console
+def command(con, ctx, revs, cached, stat, name_status, as_json, as_md, limit, exit_code):
     """Show what changed, with Git's meanings: no REV compares the index with the work tree;
     --cached compares REV (default HEAD) with the index; one REV compares it with the work tree;
     two REVs (or A..B) compare two versions. PATHS after -- limit the diff to those folders,
@@ -39,6 +41,7 @@ def command(ctx, revs, cached, stat, name_status, as_json, as_md, limit, exit_co
 
     Letters: A added, D deleted, M modified (content), T metadata only (meta, modality or
     executable bit; same content), R renamed (same content, new path)."""
+    from mmvc.errors import ExitCode
     from mmvc.repo import Repo
 
     if sum((stat, name_status, as_json, as_md)) > 1:
@@ -47,17 +50,17 @@ def command(ctx, revs, cached, stat, name_status, as_json, as_md, limit, exit_co
         raise click.UsageError("at most two revisions; put paths after `--`")
     r = Repo.discover().diff(*revs, cached=cached, paths=ctx.meta.get("diff_paths", ()))
     if as_json:
-        _json(r)
+        _json(con, r)
     elif as_md:
-        _markdown(r, limit)
+        _markdown(con, r, limit)
     elif stat:
-        _stat(r)
+        _stat(con, r)
     elif name_status:
-        _name_status(r)
+        _name_status(con, r)
     else:
-        _default(r)
+        _default(con, r)
     if exit_code and r.has_differences:
-        ctx.exit(1)  # ExitCode.DIFFERENCES
+        ctx.exit(ExitCode.DIFFERENCES)
 
 
 def _side(s) -> str:
@@ -76,12 +79,10 @@ def _quoted(path: str) -> str:
     return path
 
 
-def _default(r) -> None:
-    import sys
+def _default(con, r) -> None:
+    from mmvc.cli.humanize import human_bytes
 
-    from mmvc.cli.render import human_bytes
-
-    write = sys.stdout.write
+    write = con.write
     for c in r.changes:
         if c.kind == "added":
             info = f"+{human_bytes(c.new.size)}"
@@ -97,10 +98,8 @@ def _default(r) -> None:
         write(f"{LETTERS[c.kind]}  {path}  ({c.modality}, {info})\n")
 
 
-def _name_status(r) -> None:
-    import sys
-
-    write = sys.stdout.write
+def _name_status(con, r) -> None:
+    write = con.write
     for c in r.changes:
         if c.kind == "renamed":
             write(f"R\t{_quoted(c.old_path)}\t{_quoted(c.path)}\n")
@@ -111,13 +110,13 @@ def _name_status(r) -> None:
 _STAT_COLS = ("added", "removed", "modified", "renamed", "meta")
 
 
-def _stat(r) -> None:
-    from mmvc.cli.render import human_bytes
+def _stat(con, r) -> None:
+    from mmvc.cli.humanize import human_bytes
 
     rows = [(m, s) for m, s in r.by_modality.items()] + ([("total", r.total)] if r.by_modality else [])
-    click.echo(f"{_side(r.a)} -> {_side(r.b)}")
+    con.data(f"{_side(r.a)} -> {_side(r.b)}")
     if not rows:
-        click.echo("no differences")
+        con.data("no differences")
         return
     head = ["modality", *_STAT_COLS, "bytes added", "bytes removed"]
     table = [head] + [[m, *(str(getattr(s, k)) for k in _STAT_COLS), "+" + human_bytes(s.bytes_added), "-" + human_bytes(s.bytes_removed)]
@@ -125,8 +124,8 @@ def _stat(r) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for n, row in enumerate(table):
         if n == len(table) - 1 and len(table) > 2:
-            click.echo(" " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
-        click.echo(" " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+            con.data(" " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
+        con.data(" " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
 
 
 def _entry_json(e):
@@ -140,13 +139,12 @@ def _entry_json(e):
             "meta": json.loads(e.meta) if e.meta else None}
 
 
-def _json(r) -> None:
+def _json(con, r) -> None:
     """One object, written change by change so that a million-change diff needs no big buffer."""
     import dataclasses
     import json
-    import sys
 
-    write = sys.stdout.write
+    write = con.write
     dump = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
     stats = lambda s: dataclasses.asdict(s)  # noqa: E731
     write('{"schema": %d,\n "from": %s,\n "to": %s,\n "paths": %s,\n' % (
@@ -167,10 +165,10 @@ def _md_code(path: str) -> str:
     return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
-def _markdown(r, limit: int) -> None:
-    from mmvc.cli.render import human_bytes
+def _markdown(con, r, limit: int) -> None:
+    from mmvc.cli.humanize import human_bytes
 
-    out = click.echo
+    out = con.data
     out(f"### mmvc diff: {_side(r.a)} → {_side(r.b)}")
     out("")
     if not r.changes:

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -20,25 +21,26 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--allow-ungated", is_flag=True, help="Allow a version whose items never passed `mmvc process`.")
 @click.option("--verify-objects/--no-verify-objects", default=True, show_default=True,
               help="Re-hash every object read from the store against its id.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(target, rev, where, mix, epoch_size, recipe, seed, shard_size, shard_items, with_embeddings, jobs, resume, force,
+@json_option()
+@pass_console
+def command(con, target, rev, where, mix, epoch_size, recipe, seed, shard_size, shard_items, with_embeddings, jobs, resume, force,
             allow_ungated, verify_objects, as_json):
     """Write a version (or a recipe) as deterministic WebDataset tar shards plus an index.json."""
-    from mmvc.cli.render import emit_json, human_bytes, progress_bar
-    from mmvc.ops.export import export
+    from mmvc.cli.humanize import human_bytes
     from mmvc.repo import Repo
 
-    with progress_bar("export", enabled=not as_json) as bar:
-        r = export(Repo.discover(), target, rev=rev, where=where, recipe=recipe, mix=mix, seed=seed, epoch_size=epoch_size,
-                   shard_size=shard_size, shard_items=shard_items, with_embeddings=with_embeddings, jobs=jobs, resume=resume,
-                   force=force, allow_ungated=allow_ungated, verify_objects=verify_objects, progress=bar)
+    repo = Repo.discover()
+    with con.progress("export") as bar:
+        r = repo.export(target, rev=rev, where=where, recipe=recipe, mix=mix, seed=seed, epoch_size=epoch_size,
+                        shard_size=shard_size, shard_items=shard_items, with_embeddings=with_embeddings, jobs=jobs,
+                        resume=resume, force=force, allow_ungated=allow_ungated, verify_objects=verify_objects, progress=bar)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
     if r.complete_already:
-        click.echo(f"{r.target} already holds this export (nothing to do)")
-    click.echo(f"{r.samples} samples in {r.shards} shards, {human_bytes(r.bytes)}" + (f" ({r.reused_shards} kept from before)" if r.reused_shards else ""))
-    click.echo(f"index   {r.index}")
-    click.echo(f"export  {r.export_id}")
-    click.echo(f"recipe  {(r.recipe_name + ' ') if r.recipe_name else ''}{r.recipe}")
-    click.echo(f"commit  {r.commit} ({r.rev})")
+        con.data(f"{r.target} already holds this export (nothing to do)")
+    con.data(f"{r.samples} samples in {r.shards} shards, {human_bytes(r.bytes)}" + (f" ({r.reused_shards} kept from before)" if r.reused_shards else ""))
+    con.data(f"index   {r.index}")
+    con.data(f"export  {r.export_id}")
+    con.data(f"recipe  {(r.recipe_name + ' ') if r.recipe_name else ''}{r.recipe}")
+    con.data(f"commit  {r.commit} ({r.rev})")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 SHOW = 50
@@ -8,25 +9,28 @@ SHOW_VERSIONS = 5
 
 @click.command("fsck", cls=MmvcCommand)
 @click.option("--quick", is_flag=True, help="Check structure only (objects present, commits and nodes decode); no rehashing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@json_option("Print the findings as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List every finding instead of the first 50.")
 @click.pass_context
-def command(ctx, quick, as_json, verbose):
+@pass_console
+def command(con, ctx, quick, as_json, verbose):
     """Check that every version, the index and the object store are whole.
 
     Walks every ref, HEAD, reflogs and the index down to every blob; without --quick it also
     re-hashes every object and pack. Exits 7 when anything is missing or corrupt."""
-    from mmvc.cli.render import emit_json, human_bytes, progress_bar
+    from contextlib import nullcontext
+
+    from mmvc.cli.humanize import human_bytes
     from mmvc.errors import ExitCode
     from mmvc.repo import Repo
 
     repo = Repo.discover()
-    with progress_bar("verifying", enabled=not as_json and not quick) as progress:
+    with nullcontext() if quick else con.progress("verifying") as progress:
         r = repo.fsck(quick=quick, progress=progress)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
     else:
-        out = click.echo
+        out, style = con.data, con.style
         hashed = f"; {human_bytes(r.bytes_hashed)} hashed" if r.mode == "full" else ""
         out(f"checked {r.commits} commits, {r.nodes} nodes, {r.blobs} blobs"
             + (f", {r.other_objects} other objects" if r.other_objects else "")
@@ -35,7 +39,7 @@ def command(ctx, quick, as_json, verbose):
         for severity, items, color in (("error", r.errors, "red"), ("warning", r.warnings, "yellow"), ("info", r.info, None)):
             for f in items[:limit]:
                 size = f" ({human_bytes(f.bytes)})" if f.count else ""
-                out(click.style(f"{severity}: ", fg=color, bold=bool(color)) + f.message + size)
+                out(style(f"{severity}: ", fg=color, bold=bool(color)) + f.message + size)
                 if f.versions:
                     shown = " ".join(v[:12] for v in f.versions[:SHOW_VERSIONS])
                     more = f" and {len(f.versions) - SHOW_VERSIONS} more" if len(f.versions) > SHOW_VERSIONS else ""
@@ -48,9 +52,9 @@ def command(ctx, quick, as_json, verbose):
                 out(f"… and {len(items) - limit} more {severity}s (-v or --json lists all)")
         if r.ok:
             extra = f" ({len(r.warnings)} warning(s))" if r.warnings else ""
-            out(click.style("fsck: no missing or corrupt objects", fg="green") + extra)
+            out(style("fsck: no missing or corrupt objects", fg="green") + extra)
         else:
-            out(click.style(f"fsck: {len(r.errors)} error(s), {len(r.warnings)} warning(s); "
+            out(style(f"fsck: {len(r.errors)} error(s), {len(r.warnings)} warning(s); "
                             f"{len(r.broken_versions)} version(s) broken", fg="red", bold=True))
     if not r.ok:
         ctx.exit(ExitCode.CORRUPT)

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -7,23 +8,24 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--prune", "prune", metavar="DATE",
               help="Remove unreachable objects older than DATE: 2.weeks.ago (default), 3.days.ago, now, never, or an ISO date.")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed and repacked; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(prune, dry_run, as_json):
+@json_option()
+@pass_console
+def command(con, prune, dry_run, as_json):
     """Remove unreachable objects past the grace period and fold all packs into one.
 
     Reachable means named by a ref, HEAD, a reflog, MERGE_HEAD/ORIG_HEAD or the index. Objects
     younger than the grace period are kept even when unreachable, so a concurrent `add` is
     never robbed. A kill at any moment leaves every reachable object readable."""
-    from mmvc.cli.render import emit_json, human_bytes, progress_bar
+    from mmvc.cli.humanize import human_bytes
     from mmvc.repo import Repo
 
     repo = Repo.discover()
-    with progress_bar("repacking", enabled=not as_json, unit_bytes=False) as progress:
+    with con.progress("repacking", unit_bytes=False) as progress:
         r = repo.gc(prune=prune, dry_run=dry_run, progress=progress)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
-    out = click.echo
+    out = con.data
     would = "would remove" if r.dry_run else "removed"
     since = "never pruned" if r.cutoff is None else f"older than {r.prune}"
     out(f"{r.reachable} reachable objects; {would} {r.pruned} unreachable ({human_bytes(r.pruned_bytes)}, {since})"
@@ -33,8 +35,8 @@ def command(prune, dry_run, as_json):
     if r.leftovers_removed or r.leftovers_kept:
         out(f"temp files: {would} {r.leftovers_removed}" + (f", kept {r.leftovers_kept} younger ones" if r.leftovers_kept else ""))
     if r.dropped_corrupt:
-        out(click.style(f"dropped {r.dropped_corrupt} unreachable object(s) with no intact copy", fg="yellow"))
+        out(con.style(f"dropped {r.dropped_corrupt} unreachable object(s) with no intact copy", fg="yellow"))
     if r.missing:
-        out(click.style(f"warning: {r.missing} reachable object(s) are missing or corrupt; run `mmvc fsck`", fg="yellow"))
+        con.warn(con.style(f"warning: {r.missing} reachable object(s) are missing or corrupt; run `mmvc fsck`", err=True, fg="yellow"))
     out(f"{'would free' if r.dry_run else 'freed'} {human_bytes(max(r.bytes_freed, 0))}"
         + (f" (grew by {human_bytes(-r.bytes_freed)})" if r.bytes_freed < 0 else "") + f" in {r.seconds:.2f}s")

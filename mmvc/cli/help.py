@@ -16,7 +16,10 @@ def render_help(cmd: click.Command, ctx: click.Context) -> str:
     import io
     import shutil
 
-    con = Console(record=True, file=io.StringIO(), width=min(100, shutil.get_terminal_size((100, 24))[0]), force_terminal=_color())
+    from mmvc.cli.console import Console as MmvcConsole
+
+    color = MmvcConsole.of(ctx).color
+    con = Console(record=True, file=io.StringIO(), width=min(100, shutil.get_terminal_size((100, 24))[0]), force_terminal=color)
     pieces = cmd.collect_usage_pieces(ctx)
     con.print(Text.assemble(("Usage: ", "bold"), (ctx.command_path + " " + " ".join(pieces), "")))
     if cmd.help:
@@ -42,11 +45,4 @@ def render_help(cmd: click.Command, ctx: click.Context) -> str:
         con.print(t)
     if cmd.epilog:
         con.print(Padding(Text(cmd.epilog), (1, 0, 0, 2)))
-    return "\n".join(line.rstrip() for line in con.export_text(styles=_color()).splitlines())
-
-
-def _color() -> bool:
-    import os
-    import sys
-
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    return "\n".join(line.rstrip() for line in con.export_text(styles=color).splitlines())

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -23,44 +24,44 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--replace", is_flag=True, help="Also unstage items under the prefix that the source no longer has.")
 @click.option("--dry-run", "-n", "dry_run", is_flag=True, help="Read and hash everything; store and stage nothing.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), metavar="N", help="Reading processes (default: one per core).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(connector, sources, text_field, id_field, meta, license_, license_field, source, prefix, modality, split, revision,
+@json_option()
+@pass_console
+def command(con, connector, sources, text_field, id_field, meta, license_, license_field, source, prefix, modality, split, revision,
             limit, sample, seed, resume, replace, dry_run, jobs, as_json):
     """Stage items from a dataset, table, archive or bucket without copying them into the work tree.
 
     CONNECTOR is folder, parquet, jsonl, csv, coco, librispeech, finevideo, webdataset or one a
     package registers; or give a path or URL (s3://, gs://, hf://) directly and mmvc picks one.
     """
-    from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
-    from mmvc.core.modality import parse_modality
-    from mmvc.importers.base import ImportOptions
-    from mmvc.ops.import_ import import_
+    from mmvc.cli.humanize import human_bytes
     from mmvc.repo import Repo
 
-    opts = ImportOptions(text_field=text_field, id_field=id_field, meta_fields=[m.strip() for m in meta.split(",") if m.strip()] if meta else [],
-                         license=license_, license_field=license_field, source=source, prefix=prefix,
-                         modality=parse_modality(modality) if modality else None, split=split, revision=revision)
     repo = Repo.discover()
-    with progress_bar("importing", enabled=not as_json, unit_bytes=False) as progress:
-        r = import_(repo, connector, list(sources), opts, limit=limit, sample=sample, seed=seed, resume=resume, replace=replace,
-                    dry_run=dry_run, jobs=jobs, progress=progress)
+    with con.progress("importing", unit_bytes=False) as progress:
+        r = repo.import_(connector, list(sources), text_field=text_field, id_field=id_field,
+                         meta=[m.strip() for m in meta.split(",") if m.strip()] if meta else [], license=license_,
+                         license_field=license_field, source=source, prefix=prefix, modality=modality, split=split,
+                         revision=revision, limit=limit, sample=sample, seed=seed, resume=resume, replace=replace,
+                         dry_run=dry_run, jobs=jobs, progress=progress)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
+    skipped = con.style("skipped", err=True, fg="yellow")
     for where, why in r.skipped[:20]:
-        chatter(f"[yellow]skipped[/] {where}: {why}")
+        con.warn(f"{skipped} {where}: {why}")
     if len(r.skipped) > 20:
-        chatter(f"[yellow]skipped[/] {len(r.skipped) - 20} more (`--json` lists them all)")
+        con.warn(f"{skipped} {len(r.skipped) - 20} more (`--json` lists them all)")
+    removed = con.style("would remove" if r.dry_run else "removed", fg="red")
     for p in r.removed[:20]:
-        chatter(f"[red]{'would remove' if r.dry_run else 'removed'}[/] {p}")
+        con.data(f"{removed} {p}")
     if len(r.removed) > 20:
-        chatter(f"[red]{'would remove' if r.dry_run else 'removed'}[/] {len(r.removed) - 20} more")
+        con.data(f"{removed} {len(r.removed) - 20} more (`--json` lists them all)")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     verb = "would stage" if r.dry_run else "staged"
     where = f"{r.prefix}/" if r.prefix else "the top level"
-    chatter(f"{r.connector} {r.uri}" + (f" @ {r.revision}" if r.revision else "") + f" → {where} (source {r.source!r})")
-    chatter(f"{verb} {r.added} new, {r.modified} modified, {len(r.removed)} removed" + (f" ({mods})" if mods else "")
-            + f"; {r.unchanged} unchanged, {len(r.skipped)} skipped; {r.selected} of {r.candidates} selected, "
-            + f"{human_bytes(r.bytes)} in {r.seconds:.2f}s" + (f"; resumed {r.resumed_units} of {r.units} units" if r.resumed_units else ""))
+    con.data(f"{r.connector} {r.uri}" + (f" @ {r.revision}" if r.revision else "") + f" → {where} (source {r.source!r})")
+    con.data(f"{verb} {r.added} new, {r.modified} modified, {len(r.removed)} removed" + (f" ({mods})" if mods else "")
+             + f"; {r.unchanged} unchanged, {len(r.skipped)} skipped; {r.selected} of {r.candidates} selected, "
+             + f"{human_bytes(r.bytes)} in {r.seconds:.2f}s" + (f"; resumed {r.resumed_units} of {r.units} units" if r.resumed_units else ""))
     if not r.staged and not r.dry_run:
-        chatter("nothing was imported, so nothing was staged or removed")
+        con.data("nothing was imported, so nothing was staged or removed")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -7,11 +8,11 @@ from mmvc.cli.main import MmvcCommand
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--ungated", is_flag=True, help="Commit without the curation gate (raw-zone storage); versions are marked ungated.")
 @click.option("-b", "--branch", default="main", show_default=True, help="Name of the first branch.")
-def command(path, ungated, branch):
+@pass_console
+def command(con, path, ungated, branch):
     """Create an empty repository (a .mmvc/ folder) in PATH."""
-    from mmvc.cli.render import chatter
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    repo = init(path, ungated=ungated, branch=branch)
+    repo = Repo.init(path, ungated=ungated, branch=branch)
     mode = "ungated: commits skip the curation gate" if ungated else "gated: only processed, passing items enter a version"
-    chatter(f"Initialized empty mmvc repository in {repo.dir} ({mode})")
+    con.data(f"Initialized empty mmvc repository in {repo.dir} ({mode})")

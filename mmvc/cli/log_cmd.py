@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -9,30 +10,32 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-n", "--max-count", type=click.IntRange(0), help="Show at most N commits.")
 @click.option("--all", "all_refs", is_flag=True, help="Show the history of every branch and tag.")
 @click.option("--graph", is_flag=True, help="Draw the lines of descent beside the commits.")
-@click.option("--json", "as_json", is_flag=True, help="Print the commits as a JSON array.")
-def command(rev, oneline, max_count, all_refs, graph, as_json):
+@json_option("Print the commits as a JSON array.")
+@pass_console
+def command(con, rev, oneline, max_count, all_refs, graph, as_json):
     """Show the history of versions reachable from REV (default HEAD)."""
-    from mmvc.cli.render import emit_json_stream, fmt_time
+    from mmvc.cli.humanize import fmt_time
     from mmvc.repo import Repo
 
     entries = Repo.discover().log(rev, max_count=max_count, all_refs=all_refs, graph=graph)
     if as_json:
-        emit_json_stream(entries)
+        con.json_stream(entries)
         return
+    out, style = con.data, con.style
     for e in entries:
         subject = e.message.splitlines()[0] if e.message else ""
-        deco = click.style(f" ({', '.join(e.refs)})", fg="green") if e.refs else ""
+        deco = style(f" ({', '.join(e.refs)})", fg="green") if e.refs else ""
         lead = (e.graph + " ") if graph else ""
         if oneline:
-            click.echo(f"{lead}{click.style(e.oid[:12], fg='yellow')}{deco} {subject}")
+            out(f"{lead}{style(e.oid[:12], fg='yellow')}{deco} {subject}")
             continue
-        click.echo(lead + click.style(f"commit {e.oid}", fg="yellow") + deco)
+        out(lead + style(f"commit {e.oid}", fg="yellow") + deco)
         if len(e.parents) > 1:
-            click.echo("Merge: " + " ".join(p[:12] for p in e.parents))
-        click.echo(f"Author: {e.author} <{e.email}>")
-        click.echo(f"Date:   {fmt_time(e.time, e.tz)}")
-        click.echo(f"Gate:   {e.gate}")
-        click.echo("")
+            out("Merge: " + " ".join(p[:12] for p in e.parents))
+        out(f"Author: {e.author} <{e.email}>")
+        out(f"Date:   {fmt_time(e.time, e.tz)}")
+        out(f"Gate:   {e.gate}")
+        out("")
         for line in e.message.rstrip("\n").splitlines():
-            click.echo(f"    {line}")
-        click.echo("")
+            out(f"    {line}")
+        out("")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -7,10 +8,10 @@ from mmvc.cli.main import MmvcCommand
 @click.argument("rev", required=False)
 @click.option("--prefix", default="", help="Only items whose path starts with this.")
 @click.option("-l", "--long", "long_", is_flag=True, help="Also print id, size and modality.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of items.")
-def command(rev, prefix, long_, as_json):
+@json_option("Print a JSON array of items.")
+@pass_console
+def command(con, rev, prefix, long_, as_json):
     """List the items of the index, or of version REV, sorted by path."""
-    from mmvc.cli.render import emit_json_stream
     from mmvc.core.modality import modality_name
     from mmvc.repo import Repo
 
@@ -18,11 +19,9 @@ def command(rev, prefix, long_, as_json):
     if as_json:
         import json
 
-        emit_json_stream({"path": e.path, "oid": e.oid, "size": e.size, "modality": modality_name(e.modality),
-                          "meta": json.loads(e.meta) if e.meta else None} for e in entries)
+        con.json_stream({"path": e.path, "oid": e.oid, "size": e.size, "modality": modality_name(e.modality),
+                         "meta": json.loads(e.meta) if e.meta else None} for e in entries)
         return
-    import sys
-
-    write = sys.stdout.write
+    write = con.write
     for e in entries:
         write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {e.path}\n" if long_ else e.path + "\n")

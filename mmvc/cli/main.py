@@ -65,8 +65,9 @@ class MmvcCommand(RichHelpMixin, click.Command):
 
 
 class MmvcGroup(RichHelpMixin, click.Group):
-    """Loads each command's module only when that command runs (fast start), and turns the
-    library's typed errors into one clear message and a documented exit code."""
+    """Loads each command's module only when that command runs (fast start), and turns every way
+    a command can end into one message and a documented exit code (docs/cli.md): the library's
+    typed errors, an output that cannot be written, Ctrl-C, and any other exception (a bug)."""
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -81,31 +82,95 @@ class MmvcGroup(RichHelpMixin, click.Group):
     def command_summary(self, name: str) -> str:
         return COMMANDS[name][1]
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        argv = list(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except OSError as e:  # `mmvc --help` or `--version` into a closed or full stdout
+            from mmvc.cli.console import Console, output_failure
+
+            raise click.exceptions.Exit(_report_output_failure(Console(), output_failure(e))) from None
+        ctx.meta["mmvc.argv"] = argv
+        return ctx
+
     def invoke(self, ctx):
+        from mmvc.cli.console import Console, OutputError, output_failure
         from mmvc.errors import ExitCode, MmvcError
 
+        # The root callback makes the console from the global options, so look it up only when needed.
         try:
-            return super().invoke(ctx)
+            try:
+                rv = super().invoke(ctx)
+            except click.exceptions.Exit:
+                Console.of(ctx).flush()
+                raise
+            Console.of(ctx).flush()  # a full or closed stdout fails here, while the error can still be told
+            return rv
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except OutputError as e:
+            ctx.exit(_report_output_failure(Console.of(ctx), e))
+        except BrokenPipeError as e:
+            ctx.exit(_report_output_failure(Console.of(ctx), output_failure(e)))
         except MmvcError as e:
-            report_error(e)
+            _debug_traceback(Console.of(ctx), e)
+            Console.of(ctx).error(e.message, e.hint)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted; nothing was half-written", err=True)
+            Console.of(ctx).error("interrupted; nothing was half-written")
             # Locks and temp files are already released; skip interpreter teardown, where an
             # interrupted native engine (Ray) can crash and turn exit 130 into a signal.
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _flush_quietly()
             os._exit(ExitCode.INTERRUPTED)
-        except BrokenPipeError:
-            sys.stderr.close()
-            ctx.exit(0)
+        except Exception as e:
+            ctx.exit(_report_internal_error(Console.of(ctx), e, ctx.meta.get("mmvc.argv", [])))
 
 
-def report_error(e) -> None:
-    msg = f"error: {e.message}"
-    if e.hint:
-        msg += f"\nhint: {e.hint}"
-    click.echo(msg, err=True)
+def _report_output_failure(con, e) -> int:
+    """Tell of an output that cannot be written (not at all for a reader that went away), and
+    point stdout at the null device so that the interpreter's own last flush cannot fail again."""
+    from mmvc.cli.console import OutputClosed
+
+    if not isinstance(e, OutputClosed):
+        con.error(e.message, e.hint)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # not a real descriptor (an in-process runner)
+        pass
+    return e.exit_code
+
+
+def _debug_traceback(con, e: BaseException) -> None:
+    from mmvc.cli.crash import debugging, traceback_text
+
+    if debugging():
+        con.warn(traceback_text(e).rstrip("\n"))
+
+
+def _report_internal_error(con, e: Exception, argv: list[str]) -> int:
+    """An exception nobody expected: one line, and where its traceback is (MMVC_DEBUG=1 prints it)."""
+    from mmvc.cli.crash import DEBUG_ENV, debugging, write_report
+    from mmvc.errors import ExitCode
+
+    what = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
+    if debugging():
+        _debug_traceback(con, e)
+        con.error(f"internal error: {what}", "this is a bug in mmvc; please report it with the traceback above")
+        return ExitCode.INTERNAL
+    path = write_report(e, argv)
+    where = f"the traceback is in {path}" if path else "no file could take the traceback"
+    con.error(f"internal error: {what}", f"this is a bug in mmvc; {where} (set {DEBUG_ENV}=1 to print it); please report it")
+    return ExitCode.INTERNAL
+
+
+def _flush_quietly() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _chdir(ctx, param, value):
@@ -120,13 +185,19 @@ def _chdir(ctx, param, value):
 @click.group(cls=MmvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "chdir", metavar="DIR", callback=_chdir, expose_value=False, is_eager=True,
               help="Run as if mmvc was started in DIR.")
+@click.option("-q", "--quiet", is_flag=True, help="No notes or progress bars on stderr (results and errors still print).")
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
 @click.version_option(__version__, "--version", prog_name="mmvc", message="%(prog)s %(version)s")
-def cli():
+@click.pass_context
+def cli(ctx, quiet, no_color):
     """mmvc: Git for multimodal training data.
 
     Every asset is stored once by its BLAKE3 hash, a version is a tree of pointers, and
     nothing enters a version until the curation gates have passed it.
     """
+    from mmvc.cli.console import Console
+
+    ctx.obj = Console(quiet=quiet, no_color=no_color)
 
 
 # Native engines whose thread pools can abort the interpreter's teardown after a command has
@@ -144,11 +215,7 @@ def main():
     if any(m in sys.modules for m in _NATIVE):
         # Every file and ref is already durable (written, fsynced where promised, renamed);
         # only the teardown is skipped, and with it the crash that would turn 0 into 134.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        _flush_quietly()
         os._exit(code)
     sys.exit(code)
 

@@ -1,6 +1,34 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
+
+CONFLICTS_SHOWN = 50
+
+
+def render_merge(con, r, pulled: str | None = None) -> None:
+    """A merge's outcome; for conflicts, the paths (stdout) and how to settle them (stderr).
+    ``pulled`` names the remote branch when the merge is the second half of a pull."""
+    if r.status == "up-to-date":
+        con.data("Already up to date.")
+    elif r.status == "fast-forward":
+        con.data(f"Fast-forward {(r.ours or '')[:12]}..{r.theirs[:12]}")
+    elif r.status == "merged" and pulled:
+        con.data(f"Merged {pulled}: commit {r.commit[:12]} ({r.taken_from_theirs} item(s) taken from the remote)")
+    elif r.status == "merged":
+        con.data(f"Merged {r.theirs[:12]} into {r.ours[:12]}: commit {r.commit[:12]} ({r.taken_from_theirs} item(s) taken from the other side)")
+    elif r.status == "aborted":
+        con.data("Merge aborted; index and work tree restored.")
+    elif r.status == "conflicts":
+        sides = "here and on the remote" if pulled else "on both sides"
+        con.data(f"{len(r.conflicts)} conflict(s): the same path changed differently {sides}")
+        for c in r.conflicts[:CONFLICTS_SHOWN]:
+            con.data(f"  both changed: {c.path}")
+        if len(r.conflicts) > CONFLICTS_SHOWN:
+            con.data(f"  … and {len(r.conflicts) - CONFLICTS_SHOWN} more (`--json` lists them all)")
+        how = "pull with" if pulled else "use"
+        con.warn(f"{con.style('hint:', err=True, fg='yellow')} stage the version you want with `mmvc add` (or {how} "
+                 "--strategy ours|theirs[:GLOB]), then `mmvc merge --continue`; `mmvc merge --abort` gives up")
 
 
 @click.command("merge", cls=MmvcCommand)
@@ -12,39 +40,26 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--continue", "cont", is_flag=True, help="Commit a merge whose conflicts are settled.")
 @click.option("--abort", is_flag=True, help="Give up the merge in progress and restore the prior state.")
 @click.option("-n", "--no-verify", is_flag=True, help="Skip the pre-merge hook (never the process gate).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result (and any conflicts) as JSON.")
+@json_option("Print the result (and any conflicts) as JSON.")
 @click.pass_context
-def command(ctx, rev, strategies, message, no_ff, cont, abort, no_verify, as_json):
+@pass_console
+def command(con, ctx, rev, strategies, message, no_ff, cont, abort, no_verify, as_json):
     """Merge REV into the current branch (fast-forward when possible, else three-way)."""
-    from mmvc.cli.render import chatter, emit_json
     from mmvc.errors import ExitCode
-    from mmvc.ops import merge as ops
     from mmvc.repo import Repo
 
     repo = Repo.discover()
     if sum(bool(x) for x in (rev, cont, abort)) != 1:
         raise click.UsageError("give a revision to merge, or --continue, or --abort")
     if abort:
-        r = ops.merge_abort(repo)
+        r = repo.merge_abort()
     elif cont:
-        r = ops.merge_continue(repo, list(strategies), no_verify=no_verify)
+        r = repo.merge_continue(list(strategies), no_verify=no_verify)
     else:
-        r = ops.merge(repo, rev, list(strategies), message=message, no_verify=no_verify, no_ff=no_ff)
+        r = repo.merge(rev, list(strategies), message=message, no_verify=no_verify, no_ff=no_ff)
     if as_json:
-        emit_json(r)
-    elif r.status == "up-to-date":
-        chatter("Already up to date.")
-    elif r.status == "fast-forward":
-        chatter(f"Fast-forward {r.ours[:12]}..{r.theirs[:12]}")
-    elif r.status == "merged":
-        chatter(f"Merged {r.theirs[:12]} into {r.ours[:12]}: commit {r.commit[:12]} ({r.taken_from_theirs} item(s) taken from the other side)")
-    elif r.status == "aborted":
-        chatter("Merge aborted; index and work tree restored.")
+        con.json_value(r)
+    else:
+        render_merge(con, r)
     if r.status == "conflicts":
-        if not as_json:
-            click.echo(f"{len(r.conflicts)} conflict(s): the same path changed differently on both sides", err=True)
-            for c in r.conflicts[:50]:
-                click.echo(f"  both changed: {c.path}", err=True)
-            click.echo("hint: stage the version you want with `mmvc add` (or use --strategy ours|theirs[:GLOB]), "
-                       "then `mmvc merge --continue`; `mmvc merge --abort` gives up", err=True)
         ctx.exit(ExitCode.CONFLICT)

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -7,10 +8,10 @@ from mmvc.cli.main import MmvcCommand
 @click.argument("src")
 @click.argument("dst")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing destination.")
-def command(src, dst, force):
+@pass_console
+def command(con, src, dst, force):
     """Rename a tracked file or folder in the work tree and the index."""
-    from mmvc.cli.render import chatter
     from mmvc.repo import Repo
 
     r = Repo.discover().mv(src, dst, force=force)
-    chatter(f"moved {len(r.moved)} item(s)")
+    con.data(f"moved {len(r.moved)} item(s)")

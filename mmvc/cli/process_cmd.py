@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -10,22 +11,21 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--only", metavar="MODALITIES", help="Process only these modalities, e.g. text,image.")
 @click.option("--text-model", metavar="ID|PATH", help="Text embedding model; recorded in [process.models].")
 @click.option("--image-model", metavar="ID|PATH", help="CLIP model for images and video; recorded in [process.models].")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(ray_address, num_gpus, batch_size, only, text_model, image_model, as_json):
+@json_option()
+@pass_console
+def command(con, ray_address, num_gpus, batch_size, only, text_model, image_model, as_json):
     """Decode, validate, gate, deduplicate and embed the staged items, recording a verdict for each."""
-    from mmvc.cli.render import chatter, emit_json, progress_stages
-    from mmvc.ops.process import process
     from mmvc.repo import Repo
 
     repo = Repo.discover()
-    with progress_stages(enabled=not as_json) as progress:
-        r = process(repo, only=only.split(",") if only else None, text_model=text_model, image_model=image_model,
-                    batch_size=batch_size, num_gpus=num_gpus, ray_address=ray_address, progress=progress)
+    with con.stages() as progress:
+        r = repo.process(only=only.split(",") if only else None, text_model=text_model, image_model=image_model,
+                         batch_size=batch_size, num_gpus=num_gpus, ray_address=ray_address, progress=progress)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
     if not r.items:
-        chatter("nothing staged to process")
+        con.data("nothing staged to process")
         return
     parts = []
     for status in ("passed", "duplicate", "rejected"):
@@ -33,10 +33,10 @@ def command(ray_address, num_gpus, batch_size, only, text_model, image_model, as
         n = sum(per.values())
         detail = ", ".join(f"{v} {m}" for m, v in sorted(per.items()))
         parts.append(f"{n:,} {status}" + (f" ({detail})" if detail else ""))
-    chatter(" · ".join(parts))
+    con.data(" · ".join(parts))
     off = [f for f, on in r.families.items() if not on]
-    chatter(f"{r.items} item(s) in {r.seconds:.1f}s; {r.decoded} decoded, {r.embedded.get('text', 0)} text and "
-            f"{r.embedded.get('clip', 0)} clip embeddings computed (the rest from the cache)"
-            + (f"; embedding families off: {', '.join(off)}" if off else ""))
+    con.data(f"{r.items} item(s) in {r.seconds:.1f}s; {r.decoded} decoded, {r.embedded.get('text', 0)} text and "
+             f"{r.embedded.get('clip', 0)} clip embeddings computed (the rest from the cache)"
+             + (f"; embedding families off: {', '.join(off)}" if off else ""))
     if r.counts.get("rejected") or r.counts.get("duplicate"):
-        chatter("`mmvc report` lists why each item was rejected or deduplicated")
+        con.info("`mmvc report` lists why each item was rejected or deduplicated")

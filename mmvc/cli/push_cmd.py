@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -13,28 +14,28 @@ from mmvc.cli.main import MmvcCommand
               "(still refused when it moved after this push read it).")
 @click.option("-n", "--no-verify", is_flag=True, help="Skip the pre-push hook.")
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel uploads.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(remote, refs, all_branches, tags, recipes, force, no_verify, jobs, as_json):
+@json_option()
+@pass_console
+def command(con, remote, refs, all_branches, tags, recipes, force, no_verify, jobs, as_json):
     """Send the current branch (or REFS, --all, --tags, --recipes) and the objects the remote lacks to REMOTE (default origin)."""
-    from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
-    from mmvc.ops.push import push
+    from mmvc.cli.humanize import human_bytes
     from mmvc.repo import Repo
 
     repo = Repo.discover()
-    with progress_bar("pushing", enabled=not as_json) as progress:
-        r = push(repo, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, force=force, progress=progress, jobs=jobs,
-                 no_verify=no_verify)
+    with con.progress("pushing") as progress:
+        r = repo.push(remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, force=force, progress=progress,
+                      jobs=jobs, no_verify=no_verify)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
     if r.up_to_date:
-        chatter(f"Everything up to date on {r.remote}")
+        con.data(f"Everything up to date on {r.remote}")
         return
-    chatter(f"Sent {r.objects} object(s) in {r.packs} pack(s) ({human_bytes(r.bytes)}) to {r.url}"
-            + (f"; {r.already_there} were already there" if r.already_there else "") + f" ({r.seconds:.1f}s)")
+    con.data(f"Sent {r.objects} object(s) in {r.packs} pack(s) ({human_bytes(r.bytes)}) to {r.url}"
+             + (f"; {r.already_there} were already there" if r.already_there else "") + f" ({r.seconds:.1f}s)")
     for u in r.updates:
         name = u.ref.split("/", 2)[-1]
         if u.status == "new":
-            chatter(f" * [new]  {name} → {u.new[:12]}")
+            con.data(f" * [new]  {name} → {u.new[:12]}")
         elif u.status != "up-to-date":
-            chatter(f"   {u.old[:12]}..{u.new[:12]}  {name}" + (" (forced)" if u.status == "forced" else ""))
+            con.data(f"   {u.old[:12]}..{u.new[:12]}  {name}" + (" (forced)" if u.status == "forced" else ""))

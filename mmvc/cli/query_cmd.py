@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -11,21 +12,19 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "parquet", "csv"]), default="table", show_default=True,
               help="Output format; parquet needs -o.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-def command(where, rev, columns, limit, fmt, output, as_json):
+@json_option("Same as --format json.")
+@pass_console
+def command(con, where, rev, columns, limit, fmt, output, as_json):
     """Rows of a version's catalog that match a filter: one per item, keyed by item key."""
-    from mmvc.ops.query import query
     from mmvc.repo import Repo
 
-    r = query(Repo.discover(), rev=rev, where=where, columns=columns, limit=limit)
-    _write(r, "json" if as_json else fmt, output)
+    r = Repo.discover().query(rev=rev, where=where, columns=columns, limit=limit)
+    _write(con, r, "json" if as_json else fmt, output)
     if output or fmt == "table":
-        click.echo(f"{r.num_rows} of {r.total} matching item(s) of {rev}", err=True)
+        con.info(f"{r.num_rows} of {r.total} matching item(s) of {rev}")
 
 
-def _write(r, fmt: str, output: str | None) -> None:
-    import sys
-
+def _write(con, r, fmt: str, output: str | None) -> None:
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs -o FILE")
@@ -34,8 +33,6 @@ def _write(r, fmt: str, output: str | None) -> None:
     if fmt == "table" and not output:
         from rich.table import Table
 
-        from mmvc.cli.render import console
-
         # columns with no value at all are left out of the on-screen table (not of other formats)
         shown = [c for c in r.table.column_names if c == "key" or r.table.column(c).null_count < r.table.num_rows]
         t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
@@ -43,9 +40,9 @@ def _write(r, fmt: str, output: str | None) -> None:
             t.add_column(c, overflow="fold", no_wrap=c == "key", min_width=min(len(c), 8))
         for row in r.records():
             t.add_row(*("" if row[c] is None else (row[c][:12] if c in ("oid", "row_id", "item_id") else _short(row[c])) for c in shown))
-        console().print(t)
+        con.rich().print(t)
         return
-    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    out = open(output, "w", encoding="utf-8", newline="") if output else con
     try:
         if fmt == "csv" or fmt == "table":
             import csv
@@ -59,16 +56,13 @@ def _write(r, fmt: str, output: str | None) -> None:
 
             for row in r.records():
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif output:
+            import json
+
+            json.dump(r.records(), out, ensure_ascii=False, indent=2)
+            out.write("\n")
         else:
-            from mmvc.cli.render import emit_json_stream
-
-            if output:
-                import json
-
-                json.dump(r.records(), out, ensure_ascii=False, indent=2)
-                out.write("\n")
-            else:
-                emit_json_stream(r.records())
+            con.json_stream(r.records())
     finally:
         if output:
             out.close()

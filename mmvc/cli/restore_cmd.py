@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -8,13 +9,13 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-S", "--staged", is_flag=True, help="Restore the index entries (unstage) from HEAD or --source.")
 @click.option("-W", "--worktree", is_flag=True, default=None, help="Restore the work-tree files (default unless --staged).")
 @click.option("-s", "--source", metavar="REV", help="Take the content from this version.")
-def command(paths, staged, worktree, source):
+@pass_console
+def command(con, paths, staged, worktree, source):
     """Restore work-tree files from the index, or index entries from HEAD."""
-    from mmvc.cli.render import chatter
     from mmvc.repo import Repo
 
     r = Repo.discover().restore(list(paths), staged=staged, worktree=worktree or None, source=source)
     if r.staged:
-        chatter(f"unstaged {len(r.staged)} item(s)")
+        con.data(f"unstaged {len(r.staged)} item(s)")
     if r.worktree:
-        chatter(f"restored {len(r.worktree)} file(s)")
+        con.data(f"restored {len(r.worktree)} file(s)")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -8,10 +9,11 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--cached", is_flag=True, help="Only unstage; keep the files in the work tree.")
 @click.option("-r", "recursive", is_flag=True, help="Remove folders recursively.")
 @click.option("-f", "--force", is_flag=True, help="Delete files even if they have unstaged changes.")
-def command(paths, cached, recursive, force):
+@pass_console
+def command(con, paths, cached, recursive, force):
     """Stop tracking items and delete their files."""
     from mmvc.repo import Repo
 
     r = Repo.discover().rm(list(paths), cached=cached, recursive=recursive, force=force)
     for k in r.removed:
-        click.echo(f"rm '{k}'")
+        con.data(f"rm '{k}'")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -13,22 +14,21 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--where", metavar="FILTER", help="SQL-like prefilter over catalog columns, e.g. \"width >= 512 AND license = 'cc-by-4.0'\".")
 @click.option("--columns", metavar="COLS", help="Comma-separated catalog columns to show with each hit.")
 @click.option("--allow-ungated", is_flag=True, help="Search a version whose items never passed `mmvc process`.")
-@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
-def command(query, image, text_file, rev, modality, k, where, columns, allow_ungated, as_json):
+@json_option("Print the hits as JSON.")
+@pass_console
+def command(con, query, image, text_file, rev, modality, k, where, columns, allow_ungated, as_json):
     """Find the items of a version nearest to a text or an example; results per embedding family."""
-    from mmvc.cli.render import emit_json
-    from mmvc.ops.search import search
     from mmvc.repo import Repo
 
-    r = search(Repo.discover(), query=query, image=image, text_file=text_file, rev=rev, modality=modality, k=k, where=where,
-               allow_ungated=allow_ungated, columns=columns)
+    r = Repo.discover().search(query=query, image=image, text_file=text_file, rev=rev, modality=modality, k=k, where=where,
+                               allow_ungated=allow_ungated, columns=columns)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
     for fam in r.families:
-        click.echo(click.style(f"{fam.family} family ({fam.column}{', ' + fam.model if fam.model else ''})", bold=True), err=True)
+        con.info(con.style(f"{fam.family} family ({fam.column}{', ' + fam.model if fam.model else ''})", err=True, bold=True))
         if fam.note:
-            click.echo(f"  {fam.note}", err=True)
+            con.info(f"  {fam.note}")
         for i, h in enumerate(fam.hits, 1):
             extra = "  ".join(f"{c}={v}" for c, v in h.row.items() if v is not None and c not in ("caption", "transcript"))
-            click.echo(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {h.key}" + (f"  {extra}" if extra else ""))
+            con.data(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {h.key}" + (f"  {extra}" if extra else ""))

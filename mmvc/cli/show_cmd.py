@@ -1,31 +1,34 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
 @click.command("show", cls=MmvcCommand)
 @click.argument("rev", default="HEAD")
-@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
-def command(rev, as_json):
+@json_option("Print the version as JSON.")
+@pass_console
+def command(con, rev, as_json):
     """Show a version: its commit, and item counts and bytes per modality."""
-    from mmvc.cli.render import emit_json, fmt_time, human_bytes
+    from mmvc.cli.humanize import fmt_time, human_bytes
     from mmvc.repo import Repo
 
     r = Repo.discover().show(rev)
     if as_json:
-        emit_json(r)
+        con.json_value(r)
         return
-    click.echo(click.style(f"commit {r.oid}", fg="yellow"))
-    click.echo(f"tree   {r.tree}")
+    out = con.data
+    out(con.style(f"commit {r.oid}", fg="yellow"))
+    out(f"tree   {r.tree}")
     for p in r.parents:
-        click.echo(f"parent {p}")
-    click.echo(f"Author: {r.author['name']} <{r.author['email']}>")
-    click.echo(f"Date:   {fmt_time(r.author['time'], r.author['tz'])}")
-    click.echo(f"Gate:   {r.gate['mode']}")
-    click.echo("")
+        out(f"parent {p}")
+    out(f"Author: {r.author['name']} <{r.author['email']}>")
+    out(f"Date:   {fmt_time(r.author['time'], r.author['tz'])}")
+    out(f"Gate:   {r.gate['mode']}")
+    out("")
     for line in r.message.rstrip("\n").splitlines():
-        click.echo(f"    {line}")
-    click.echo("")
-    click.echo(f"{r.items} items, {human_bytes(r.bytes)}")
+        out(f"    {line}")
+    out("")
+    out(f"{r.items} items, {human_bytes(r.bytes)}")
     for name, s in r.by_modality.items():
-        click.echo(f"  {name:<6} {s['items']:>10} items  {human_bytes(s['bytes']):>10}")
+        out(f"  {name:<6} {s['items']:>10} items  {human_bytes(s['bytes']):>10}")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 SHOW = 20
@@ -10,29 +11,29 @@ def limit_or_all(verbose: bool):
 
 
 @click.command("status", cls=MmvcCommand)
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@json_option("Print the status as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List every path instead of the first 20 per section.")
 @click.option("--untracked/--no-untracked", default=True, help="Look for untracked files.")
-def command(as_json, verbose, untracked):
+@pass_console
+def command(con, as_json, verbose, untracked):
     """Show staged changes, unstaged changes and untracked files, with counts per modality."""
-    from mmvc.cli.render import emit_json
     from mmvc.repo import Repo
 
     r = Repo.discover().status(untracked=untracked)
     if as_json:
-        emit_json({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
+        con.json_value({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
                    "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging,
                    "verdicts": r.verdicts,
                    "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
         return
-    out = click.echo
+    out, style = con.data, con.style
     where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
     out(where + ("" if r.head else " (no commits yet)"))
     if r.merging:
         n = len(r.merging["conflicts"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
         for p in r.merging["conflicts"][:limit_or_all(verbose)]:
-            out(click.style(f"    both changed: {p}", fg="red"))
+            out(style(f"    both changed: {p}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),
@@ -51,7 +52,7 @@ def command(as_json, verbose, untracked):
                 out("  run `mmvc process` before committing: unprocessed or stale items cannot enter a version")
         for c in changes[:limit]:
             label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
-            out(click.style(f"    {label}{c.path}", fg=color))
+            out(style(f"    {label}{c.path}", fg=color))
         if limit is not None and len(changes) > limit:
             out(f"    … and {len(changes) - limit} more (-v lists all)")
     if r.clean:

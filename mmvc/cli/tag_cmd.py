@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
@@ -10,27 +11,26 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-l", "--list", "list_", is_flag=True, help="List tags.")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing tag.")
-@click.option("--json", "as_json", is_flag=True, help="List tags as JSON.")
-def command(name, rev, message, list_, delete, force, as_json):
+@json_option("List tags as JSON.")
+@pass_console
+def command(con, name, rev, message, list_, delete, force, as_json):
     """Tag version REV (default HEAD) as NAME; with no NAME (or -l), list tags."""
-    from mmvc.cli.render import chatter, emit_json
-    from mmvc.ops import tag as ops
     from mmvc.repo import Repo
 
     repo = Repo.discover()
     if delete:
         if not name:
             raise click.UsageError("name the tag to delete")
-        t = ops.delete_tag(repo, name)
-        chatter(f"Deleted tag {t.name} (was {t.target[:12]})")
+        t = repo.delete_tag(name)
+        con.data(f"Deleted tag {t.name} (was {t.target[:12]})")
         return
     if name and not list_:
-        t = ops.create_tag(repo, name, rev, message=message, force=force)
-        chatter(f"Tagged {t.target[:12]} as {t.name}" + (" (annotated)" if t.annotated else ""))
+        t = repo.tag(name, rev, message=message, force=force)
+        con.data(f"Tagged {t.target[:12]} as {t.name}" + (" (annotated)" if t.annotated else ""))
         return
-    tags = ops.list_tags(repo)
+    tags = repo.list_tags()
     if as_json:
-        emit_json(tags)
+        con.json_value(tags)
         return
     for t in tags:
-        click.echo(t.name + (f"  {t.message.splitlines()[0]}" if t.annotated and t.message else ""))
+        con.data(t.name + (f"  {t.message.splitlines()[0]}" if t.annotated and t.message else ""))

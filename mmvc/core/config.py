@@ -6,7 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-from mmvc.errors import FormatError
+from mmvc.errors import FormatError, NewerFormatError
 
 FORMAT_VERSION = 1
 DEFAULT_LINK = ("reflink", "copy")
@@ -38,10 +38,7 @@ class Config:
         if not isinstance(fmt, int):
             raise FormatError(f"{path} has no [core] format version", "add `format = 1` under [core]")
         if fmt > FORMAT_VERSION:
-            raise FormatError(
-                f"this repository uses format {fmt}, newer than this mmvc understands (format {FORMAT_VERSION})",
-                "upgrade mmvc: pip install -U mmvc",
-            )
+            raise NewerFormatError("this repository", fmt, FORMAT_VERSION)
         link = core.get("link", ",".join(DEFAULT_LINK))
         user = raw.get("user", {})
         return cls(

@@ -28,7 +28,7 @@ from blake3 import blake3
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.manifest import ManifestEntry
 from mmvc.core.store import atomic_write
-from mmvc.errors import CorruptError, FormatError
+from mmvc.errors import CorruptError, NewerFormatError
 
 INDEX_MAGIC = b"MMIX"
 BASE_MAGIC = b"MMIB"
@@ -363,7 +363,7 @@ class Index:
             if magic != INDEX_MAGIC:
                 raise ValueError("bad magic")
             if version > INDEX_VERSION:
-                raise FormatError(f"the index has format {version}, newer than this mmvc understands", "upgrade mmvc")
+                raise NewerFormatError("the index", version, INDEX_VERSION)
             idx.base_id = "" if base_raw == _ZERO_ID else base_raw.hex()
             table, end = EntryTable.decode(body, _HEADER.size)
             if end != len(body):
@@ -395,7 +395,7 @@ class Index:
             if magic != BASE_MAGIC:
                 raise ValueError("bad magic")
             if version > INDEX_VERSION:
-                raise FormatError(f"the index base has format {version}, newer than this mmvc understands", "upgrade mmvc")
+                raise NewerFormatError("the index base", version, INDEX_VERSION)
             table, end = EntryTable.decode(body, _BASE_HEADER.size)
             if end != len(body):
                 raise ValueError("trailing bytes")

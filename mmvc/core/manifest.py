@@ -21,7 +21,7 @@ from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.modality import MODALITY_SLOTS
-from mmvc.errors import CorruptError
+from mmvc.errors import CorruptError, NewerFormatError
 
 NODE_MAGIC = b"MMVN"
 NODE_VERSION = 1
@@ -133,7 +133,7 @@ def decode_node(data: bytes, oid: str | None = None) -> Node:
         if magic != NODE_MAGIC:
             raise CorruptError(f"object {oid} is not a manifest node", "run `mmvc fsck`")
         if version > NODE_VERSION:
-            raise CorruptError(f"manifest node {oid} has format {version}, newer than this mmvc", "upgrade mmvc")
+            raise NewerFormatError(f"manifest node {oid}", version, NODE_VERSION)
         pos = _HEAD.size
         (klen,) = _U32.unpack_from(data, pos)
         pos += 4

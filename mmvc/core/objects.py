@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from mmvc.errors import CorruptError
+from mmvc.errors import CorruptError, NewerFormatError
 
 COMMIT_FORMAT = 1
 
@@ -84,7 +84,7 @@ class Commit:
             if doc.get("type") != "commit":
                 raise ValueError("not a commit")
             if doc.get("format", 0) > COMMIT_FORMAT:
-                raise CorruptError(f"commit {oid} has format {doc['format']}, newer than this mmvc", "upgrade mmvc")
+                raise NewerFormatError(f"commit {oid}", doc["format"], COMMIT_FORMAT)
             known = {"author", "committer", "format", "gate", "message", "parents", "tree", "type"}
             return cls(
                 tree=doc["tree"],
@@ -134,6 +134,8 @@ class Tag:
             doc = json.loads(data)
             if doc.get("type") != "tag":
                 raise ValueError("not a tag")
+            if doc.get("format", 0) > TAG_FORMAT:
+                raise NewerFormatError(f"tag {oid}", doc["format"], TAG_FORMAT)
             return cls(doc["object"], doc["name"], Signature(**doc["tagger"]), doc["message"])
         except (ValueError, KeyError, TypeError) as e:
             raise CorruptError(f"object {oid} is not a valid tag ({e})", "run `mmvc fsck`") from None

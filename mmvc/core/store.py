@@ -25,7 +25,7 @@ from typing import BinaryIO, Iterable, Iterator
 from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
-from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
+from mmvc.errors import BadInputError, CorruptError, NewerFormatError, ObjectNotFound, storage_error
 
 PACK_MAGIC = b"MMPK"
 PACK_INDEX_MAGIC = b"MMPI"
@@ -156,7 +156,7 @@ class PackIndex:
         if magic != PACK_INDEX_MAGIC:
             raise CorruptError(f"{idx_path} is not a pack index", "run `mmvc fsck`")
         if version > PACK_VERSION:
-            raise CorruptError(f"pack index {idx_path} has format {version}, newer than this mmvc", "upgrade mmvc")
+            raise NewerFormatError(f"pack index {idx_path}", version, PACK_VERSION)
         self.count = count
         fan_off = self.HEADER.size
         self.fanout = struct.unpack_from("<256I", self.buf, fan_off)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from mmvc.errors import BadInputError, CorruptError
+from mmvc.errors import BadInputError, CorruptError, NewerFormatError
 
 EXPORT_FORMAT = 1
 INDEX_NAME = "index.json"
@@ -68,7 +68,7 @@ def decode_index(data: bytes, where: str) -> ExportIndex:
             raise ValueError("not an mmvc export index")
         info = doc["mmvc"]
         if info.get("format", 0) > EXPORT_FORMAT:
-            raise CorruptError(f"export index {where} has format {info['format']}, newer than this mmvc", "upgrade mmvc")
+            raise NewerFormatError(f"export index {where}", info["format"], EXPORT_FORMAT)
         shards = [ShardInfo(s["url"], int(s["nsamples"]), int(s["filesize"]), s.get("blake3", "")) for s in doc["shardlist"]]
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptError(f"{where} is not a valid export index ({e})", "export again, or point at the folder an export wrote") from None

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from mmvc.errors import BadInputError, CorruptError
+from mmvc.errors import BadInputError, CorruptError, NewerFormatError
 
 RECIPE_FORMAT = 1
 REF_PREFIX = "refs/recipes/"
@@ -61,7 +61,7 @@ class Recipe:
             if not isinstance(doc, dict) or doc.get("type") != "recipe":
                 raise ValueError("not a recipe")
             if doc.get("format", 0) > RECIPE_FORMAT:
-                raise CorruptError(f"recipe {oid} has format {doc['format']}, newer than this mmvc", "upgrade mmvc")
+                raise NewerFormatError(f"recipe {oid}", doc["format"], RECIPE_FORMAT)
             known = {"commit", "epoch_size", "filter", "format", "mix", "rev", "seed", "type"}
             return cls(commit=doc["commit"], rev=doc.get("rev", ""), filter=doc.get("filter"),
                        mix=tuple(MixComponent(m["where"], float(m["weight"])) for m in doc.get("mix", [])),

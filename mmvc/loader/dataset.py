@@ -13,7 +13,7 @@ import os
 from bisect import bisect_right
 from concurrent.futures import ThreadPoolExecutor
 
-from mmvc.errors import BadInputError
+from mmvc.errors import BadInputError, NewerFormatError
 
 STATE_KIND = "mmvc-loader-state"
 STATE_FORMAT = 1
@@ -118,7 +118,7 @@ class MMVCDataset(_Base):
         if not isinstance(state, dict) or state.get("kind") != STATE_KIND:
             raise BadInputError("not an mmvc loader state dict", "pass what MMVCDataset.state_dict() returned")
         if state.get("format", 0) > STATE_FORMAT:
-            raise BadInputError(f"loader state format {state.get('format')} is newer than this mmvc", "upgrade mmvc")
+            raise NewerFormatError("the loader state", state.get("format"), STATE_FORMAT)
         src = state.get("source") or {}
         if src.get("id") != self.source.identity:
             what = "export" if src.get("kind") == "export" else "recipe"

@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mmvc.errors import RemoteError
+from mmvc.errors import NewerFormatError, RemoteError
 
 REMOTE_FORMAT = 1
 MARKER = "mmvc-remote.json"
@@ -204,7 +204,7 @@ class Remote:
         except ValueError:
             raise RemoteError(f"remote {self.name}: {MARKER} is not valid JSON", "the URL does not point at an mmvc remote")
         if fmt > REMOTE_FORMAT:
-            raise RemoteError(f"remote {self.name} uses remote format {fmt}, newer than this mmvc understands", "upgrade mmvc")
+            raise NewerFormatError(f"remote {self.name}", fmt, REMOTE_FORMAT)
         return True
 
     def require_repository(self) -> None:

@@ -17,7 +17,7 @@ from mmvc.core.index import RACY_WINDOW_NS, EntryTable, Index, IndexEntry
 from mmvc.core.manifest import ManifestTree
 from mmvc.core.modality import AUDIO, IMAGE, TEXT
 from mmvc.core.store import LocalObjectStore
-from mmvc.errors import CorruptError, FormatError
+from mmvc.errors import CorruptError, ExitCode, NewerFormatError
 
 
 def ie(path: str, version: int = 0, **kw) -> IndexEntry:
@@ -254,15 +254,16 @@ def _rewrite_version(path: str, version: int) -> None:
 def test_an_index_from_a_newer_mmvc_is_refused_with_format_error(mmvc_dir):
     make_index(mmvc_dir, BASE).write()
     _rewrite_version(os.path.join(mmvc_dir, "index"), 2)
-    with pytest.raises(FormatError, match="newer"):
+    with pytest.raises(NewerFormatError, match="newer") as e:
         Index.load(mmvc_dir)
+    assert e.value.exit_code == ExitCode.FORMAT
 
 
 def test_a_base_from_a_newer_mmvc_is_refused_with_format_error(mmvc_dir):
     idx = make_index(mmvc_dir, BASE)
     idx.write()
     _rewrite_version(os.path.join(mmvc_dir, "index.d", idx.base_id + ".base"), 2)
-    with pytest.raises(FormatError, match="newer"):
+    with pytest.raises(NewerFormatError, match="newer"):
         Index.load(mmvc_dir).get("a.txt")
 
 

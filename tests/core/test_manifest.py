@@ -26,7 +26,7 @@ from mmvc.core.manifest import (
 from mmvc.core.modality import AUDIO, IMAGE, MODALITY_SLOTS, TEXT
 from mmvc.core.objects import canonical_meta
 from mmvc.core.store import LocalObjectStore
-from mmvc.errors import CorruptError
+from mmvc.errors import CorruptError, NewerFormatError
 
 # Small nodes, so that a few hundred entries make a tree of 3+ levels and every edit crosses
 # node boundaries, both content-defined ones and the hard caps.
@@ -390,8 +390,8 @@ def test_truncated_node_is_corrupt(cut):
         decode_node(LEAF_BYTES[:cut], "x")
 
 
-def test_node_with_trailing_bytes_or_newer_version_is_corrupt():
+def test_node_with_trailing_bytes_is_corrupt_and_a_newer_version_refused():
     with pytest.raises(CorruptError):
         decode_node(LEAF_BYTES + b"\0", "x")
-    with pytest.raises(CorruptError, match="newer"):
+    with pytest.raises(NewerFormatError, match="newer"):
         decode_node(LEAF_BYTES[:4] + _hex("0200") + LEAF_BYTES[6:], "x")

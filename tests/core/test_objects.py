@@ -6,8 +6,8 @@ import pytest
 from blake3 import blake3
 
 from mmvc.core.manifest import Node, encode_node
-from mmvc.core.objects import Commit, Gate, Signature, canonical_json, canonical_meta, object_kind
-from mmvc.errors import CorruptError
+from mmvc.core.objects import Commit, Gate, Signature, Tag, canonical_json, canonical_meta, object_kind
+from mmvc.errors import CorruptError, NewerFormatError
 
 TREE = "ab" * 32
 PARENT = "cd" * 32
@@ -77,8 +77,15 @@ def test_invalid_commits_are_corrupt(data):
 
 
 def test_a_commit_from_a_newer_format_is_refused():
-    with pytest.raises(CorruptError, match="newer"):
+    with pytest.raises(NewerFormatError, match="newer"):
         Commit.decode(COMMIT_BYTES.replace(b'"format":1', b'"format":2'), "x")
+
+
+def test_a_tag_from_a_newer_format_is_refused():
+    tag = Tag("ab" * 32, "v1", Signature("A", "a@example.com", 1700000000, 0), "first release\n")
+    assert Tag.decode(tag.encode(), "x") == tag
+    with pytest.raises(NewerFormatError, match="tag x has format 2"):
+        Tag.decode(tag.encode().replace(b'"format":1', b'"format":2'), "x")
 
 
 def test_canonical_json_and_meta():
