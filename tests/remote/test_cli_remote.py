@@ -84,3 +84,16 @@ def test_pre_push_hook_can_refuse(source, tmp_path):
     assert f"remote=origin url={url}" in r.output and f"refs/heads/main {head} refs/heads/main {'0' * 64}" in r.output
     assert not os.path.exists(tmp_path / "remote" / "refs")  # nothing moved
     assert _run(["push", "--no-verify"], source.root).exit_code == 0
+
+
+def test_a_remote_written_by_a_newer_mmvc_is_refused_with_the_format_code(source, tmp_path):
+    from mmvc.errors import ExitCode
+
+    url = f"file://{tmp_path}/remote"
+    _run(["remote", "add", "origin", url], source.root)
+    assert _run(["push"], source.root).exit_code == 0
+    (tmp_path / "remote" / "mmvc-remote.json").write_text('{"format":99,"type":"mmvc-remote"}')
+    for args in (["fetch"], ["push"]):
+        r = _run(args, source.root)
+        assert r.exit_code == ExitCode.FORMAT, r.output
+        assert "format 99, newer than this mmvc" in r.stderr and "upgrade mmvc" in r.stderr
