@@ -1,4 +1,4 @@
-"""The remote verbs through the CLI: exit codes, JSON, chatter on stderr."""
+"""The remote verbs through the CLI: exit codes, JSON, results on stdout and errors on stderr."""
 
 from __future__ import annotations
 
