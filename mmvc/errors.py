@@ -21,6 +21,7 @@ class ExitCode:
     IO = 10  # disk full, permission denied, other OS-level failures
     HOOK = 11  # a user hook refused the operation (or timed out)
     REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
+    EXTRA_MISSING = 13  # the command needs an optional extra (mmvc[process], mmvc[catalog] …) that is not installed
     INTERRUPTED = 130
 
 
@@ -71,6 +72,17 @@ class HookError(MmvcError):
 
 class RemoteError(MmvcError):
     exit_code = ExitCode.REMOTE
+
+
+class ExtraMissingError(MmvcError):
+    """Raised by ``mmvc.core.extras.require``: the feature's packages are not installed."""
+
+    exit_code = ExitCode.EXTRA_MISSING
+
+    def __init__(self, message: str, hint: str | None = None, extra: str = "", missing: tuple[str, ...] = ()):
+        super().__init__(message, hint)
+        self.extra = extra
+        self.missing = missing
 
 
 class ObjectNotFound(CorruptError):

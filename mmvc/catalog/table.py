@@ -13,6 +13,7 @@ import os
 import shutil
 
 from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
+from mmvc.core.extras import require
 from mmvc.errors import CorruptError, FormatError
 
 DEFAULT_INDEX_THRESHOLD = 100_000
@@ -46,6 +47,7 @@ def open_dataset(repo, path: str | None = None):
     path = path or dataset_path(repo)
     if not os.path.isdir(path):
         return None
+    require("catalog", "pyarrow", "lance", what="reading the catalog")
     import lance
 
     try:

@@ -22,6 +22,8 @@ def command(message, allow_empty, no_verify, as_json):
     click.echo(f"[{where}{root} {r.oid[:12]}] {r.message.splitlines()[0]}")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     click.echo(f" {r.added} added, {r.modified} modified, {r.deleted} deleted" + (f" ({mods})" if mods else "") + f"; {r.gate}")
+    if r.catalog_skipped:
+        click.echo(" the catalog was not updated (pip install 'mmvc[catalog]', then `mmvc catalog rebuild` adds the rows)", err=True)
     if r.held:
         click.echo(f" {r.held} staged item(s) held back by the gate (duplicate or rejected): `mmvc report` says why", err=True)
     if r.hook_output:

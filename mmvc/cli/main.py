@@ -89,6 +89,14 @@ class MmvcGroup(RichHelpMixin, click.Group):
         except MmvcError as e:
             report_error(e)
             ctx.exit(e.exit_code)
+        except ModuleNotFoundError as e:  # an optional package that no `require` guarded
+            from mmvc.core.extras import missing_extra
+
+            err = missing_extra(e)
+            if err is None:
+                raise
+            report_error(err)
+            ctx.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was half-written", err=True)
             # Locks and temp files are already released; skip interpreter teardown, where an

@@ -14,6 +14,7 @@ import io
 import json
 from typing import Callable, Iterator
 
+from mmvc.core.extras import require
 from mmvc.core.modality import TEXT
 from mmvc.errors import BadInputError
 from mmvc.importers.base import Connector, Item, MetaTemplate, Rows, Skip, Unit, scalar_extra
@@ -105,6 +106,10 @@ class ParquetConnector(TableConnector):
     name = "parquet"
     fmt = "parquet"
     preload = ("numpy", "pyarrow.parquet", "pyarrow.compute")
+
+    def __init__(self, *args, **kw):
+        require("catalog", "pyarrow", what="mmvc import parquet")
+        super().__init__(*args, **kw)
 
     def _open(self, path: str):
         import pyarrow.parquet as pq

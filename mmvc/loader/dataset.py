@@ -20,7 +20,7 @@ STATE_FORMAT = 1
 
 try:  # torch is heavy; only this module (imported on use) needs it
     from torch.utils.data import IterableDataset as _Base
-except ImportError:  # pragma: no cover - torch is a dependency
+except ImportError:  # a light install (no mmvc[loader]): a plain iterable
     _Base = object
 
 

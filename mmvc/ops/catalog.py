@@ -45,6 +45,9 @@ class RebuildResult:
 
 
 def status(repo) -> CatalogStatus:
+    from mmvc.core.extras import require
+
+    require("catalog", "pyarrow", "lance", what="mmvc catalog status")
     from mmvc.catalog.read import missing_rows
     from mmvc.catalog.schema import FORMAT_KEY
     from mmvc.catalog.scope import scope
@@ -109,6 +112,9 @@ def _reachable_commits(repo) -> list:
 
 
 def rebuild(repo, progress=None) -> RebuildResult:
+    from mmvc.core.extras import require
+
+    require("catalog", "pyarrow", "lance", what="mmvc catalog rebuild")
     from mmvc.catalog.rowbuild import FeatureSource, build_rows
     from mmvc.catalog.table import catalog_dir, dataset_path, insert_rows, maintain_indexes, open_dataset
     from mmvc.core.diff import diff_trees

@@ -195,12 +195,9 @@ def _result(tgt, export_id, r, recipe_oid, recipe_name, samples, shards, reused,
 
 def _vectors(repo, commit: str, samples: list) -> dict:
     """Each sample's embedding vectors from the catalog: {path: {"text_vector": array, …}}."""
-    try:
-        from mmvc.catalog import rows
-    except ImportError:
-        raise BadInputError("--with-embeddings needs the catalog, which this installation lacks",
-                            "export without --with-embeddings") from None
     import numpy as np
+
+    from mmvc.catalog import rows
 
     t = rows(repo, rev=commit, columns=["key", "text_vector", "clip_vector"], allow_ungated=True)
     wanted = {s.path for s in samples}

@@ -63,6 +63,9 @@ def _report_bytes(verdicts) -> bytes:
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
             batch_size: int | None = None, num_gpus: float | None = None, ray_address: str | None = None,
             progress=None) -> ProcessResult:
+    from mmvc.core.extras import require
+
+    require("process", what="mmvc process")
     from mmvc.core.objects import canonical_json
     from mmvc.process.config import ProcessConfig
     from mmvc.process.pipeline import ItemRef, Pipeline, summarize

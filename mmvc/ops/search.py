@@ -40,6 +40,9 @@ class SearchResult:
 def search(repo, query: str | None = None, image: str | None = None, text_file: str | None = None, rev: str = "HEAD",
            modality: str | None = None, k: int = 10, where: str | None = None, allow_ungated: bool = False,
            columns=None) -> SearchResult:
+    from mmvc.core.extras import require
+
+    require("process", "pyarrow", "lance", "torch", "transformers", what="mmvc search")
     from mmvc.catalog.read import check_columns, dataset_for, version
     from mmvc.catalog.schema import FAMILY_COLUMN
     from mmvc.catalog.scope import lookup, scope
