@@ -17,12 +17,12 @@ class Repo:
         self.dir = os.path.join(self.root, MMVC_DIR)
         if not os.path.isdir(self.dir):
             raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
-        self.config  # refuse a newer format before touching anything
+        _ = self.config  # refuse a newer format before touching anything
 
     # -- finding
 
     @classmethod
-    def discover(cls, start: str | None = None) -> "Repo":
+    def discover(cls, start: str | None = None) -> Repo:
         """The repository containing ``start`` (default: the current folder), walking up."""
         d = os.path.abspath(start or os.getcwd())
         while True:
@@ -39,7 +39,7 @@ class Repo:
     open = discover
 
     @classmethod
-    def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> "Repo":
+    def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> Repo:
         from mmvc.ops.init import init
 
         return init(path, ungated=ungated, branch=branch)

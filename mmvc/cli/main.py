@@ -121,7 +121,7 @@ def _chdir(ctx, param, value):
         try:
             os.chdir(value)
         except OSError as e:
-            raise click.BadParameter(f"cannot change to {value!r}: {e.strerror}", ctx=ctx, param=param)
+            raise click.BadParameter(f"cannot change to {value!r}: {e.strerror}", ctx=ctx, param=param) from None
     return value
 
 

@@ -12,8 +12,8 @@ removed, modified, metadata-only changes and renames, with per-modality totals.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from mmvc.core.manifest import ManifestEntry, ManifestTree, item_to_entry
 from mmvc.core.modality import modality_name
@@ -184,7 +184,7 @@ class ModalityStat:
     bytes_added: int = 0
     bytes_removed: int = 0
 
-    def add(self, other: "ModalityStat") -> None:
+    def add(self, other: ModalityStat) -> None:
         for k in self.__dataclass_fields__:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 

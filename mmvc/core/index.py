@@ -21,7 +21,8 @@ import os
 import struct
 import time
 from array import array
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from blake3 import blake3
 
@@ -99,7 +100,7 @@ class EntryTable:
         return len(self.paths)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> "EntryTable":
+    def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> EntryTable:
         """Columns built in bulk (C-level joins), which is what keeps a 10M-entry index usable."""
         rows = [e if e[1] is not None else IndexEntry(e[0], "", 0, 0, 0, "") for e in entries]
         t = cls()
@@ -212,7 +213,7 @@ class EntryTable:
         )
 
     @classmethod
-    def decode(cls, data: memoryview | bytes, pos: int) -> tuple["EntryTable", int]:
+    def decode(cls, data: memoryview | bytes, pos: int) -> tuple[EntryTable, int]:
         t = cls()
         (n,) = _U32.unpack_from(data, pos)
         pos += 4
@@ -349,7 +350,7 @@ class Index:
     # -- loading
 
     @classmethod
-    def load(cls, mmvc_dir: str) -> "Index":
+    def load(cls, mmvc_dir: str) -> Index:
         idx = cls(mmvc_dir)
         try:
             with open(idx.path, "rb") as f:
@@ -479,7 +480,7 @@ class Index:
         self.overlay = {}
         self._base_dirty = True
 
-    def reset_to_table(self, table: "EntryTable") -> None:
+    def reset_to_table(self, table: EntryTable) -> None:
         """``reset_to`` for a table already built in columns (a clone's million-item index)."""
         self._base = table
         self._positions = None

@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 import struct
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 from blake3 import blake3
 
@@ -41,7 +42,7 @@ class ManifestEntry(NamedTuple):
     flags: int = 0
     meta: str = ""  # canonical JSON object, or "" for none
 
-    def same_content(self, other: "ManifestEntry") -> bool:
+    def same_content(self, other: ManifestEntry) -> bool:
         return self[1:] == other[1:]
 
 

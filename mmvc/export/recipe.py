@@ -55,7 +55,7 @@ class Recipe:
         return hash_bytes(self.encode())
 
     @classmethod
-    def decode(cls, data: bytes, oid: str = "?") -> "Recipe":
+    def decode(cls, data: bytes, oid: str = "?") -> Recipe:
         try:
             doc = json.loads(data)
             if not isinstance(doc, dict) or doc.get("type") != "recipe":

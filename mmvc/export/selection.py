@@ -106,7 +106,7 @@ def plan(repo, recipe) -> Plan:
     if recipe.mix:
         free = keep.copy()
         pools = []
-        for c, m in zip(recipe.mix, masks):
+        for _c, m in zip(recipe.mix, masks):
             take = m & free
             free &= ~take
             pools.append(np.flatnonzero(take).tolist())

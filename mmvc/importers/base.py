@@ -9,8 +9,9 @@ A connector and its units must therefore pickle (fsspec filesystems do).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterator
+from typing import ClassVar
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import IMAGE
 from mmvc.errors import BadInputError

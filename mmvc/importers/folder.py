@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import posixpath
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import VIDEO, extension_modality
 from mmvc.core.worktree import ALWAYS_IGNORED_DIRS

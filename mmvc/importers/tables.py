@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.extras import require
 from mmvc.core.modality import TEXT

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import tarfile
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import AUDIO, TEXT, UNKNOWN, extension_modality
 from mmvc.errors import BadInputError

@@ -93,7 +93,7 @@ def check_samples(buf, samples: list) -> dict:
     from blake3 import blake3
 
     bad = {}
-    for i, (key, mem) in enumerate(samples):
+    for i, (_key, mem) in enumerate(samples):
         if "json" not in mem:
             bad[i] = "no .json member"
             continue

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mmvc.core.index import IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from mmvc.core.diff import Change, ModalityStat, Triple, classify, diff_trees, total_of
 from mmvc.core.manifest import ManifestEntry

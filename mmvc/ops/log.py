@@ -4,8 +4,8 @@ the commits that are free to be shown), optionally from every ref, with a column
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 
 @dataclass
@@ -31,7 +31,7 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
     decorations: dict[str, list[str]] = {}
     if all_refs or graph:
         branch, head = repo.head()
-        for ref, oid in {**repo.refs.list("refs/heads"), **repo.refs.list("refs/tags")}.items():
+        for ref in {**repo.refs.list("refs/heads"), **repo.refs.list("refs/tags")}:
             peeled = repo.resolve(ref)
             decorations.setdefault(peeled, []).append(ref.split("/", 2)[-1] if ref.startswith("refs/heads/") else "tag: " + ref.split("/", 2)[-1])
             if all_refs:

@@ -34,7 +34,7 @@ class ProcessConfig:
     license_deny: list = field(default_factory=list)
 
     @classmethod
-    def from_table(cls, table: dict) -> "ProcessConfig":
+    def from_table(cls, table: dict) -> ProcessConfig:
         from mmvc.process.gates import GateConfig
         from mmvc.process.neardup import NearDupConfig
 
@@ -77,7 +77,7 @@ class ProcessConfig:
         )
 
     @classmethod
-    def load(cls, repo) -> "ProcessConfig":
+    def load(cls, repo) -> ProcessConfig:
         return cls.from_table(repo.config.raw.get("process", {}))
 
     def embed_dtype(self) -> str | None:

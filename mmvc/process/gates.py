@@ -122,7 +122,7 @@ class GateConfig:
     audio: AudioGates = field(default_factory=AudioGates)
 
     @classmethod
-    def from_toml(cls, table: dict | None) -> "GateConfig":
+    def from_toml(cls, table: dict | None) -> GateConfig:
         """From the ``[process.gates]`` table (``{"text": {...}, "image": {...}, ...}``).
 
         A misspelt key would otherwise silently leave a default gate in force, so anything

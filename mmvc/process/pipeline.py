@@ -17,8 +17,8 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
 
