@@ -114,4 +114,4 @@ def _reduce(self):
     return (_restore_error, (type(self), dict(self.__dict__), self.args))
 
 
-MmvcError.__reduce__ = _reduce
+MmvcError.__reduce__ = _reduce  # type: ignore[method-assign]

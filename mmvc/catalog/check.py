@@ -23,7 +23,7 @@ def catalog_findings(repo) -> list:
     from mmvc.errors import MmvcError
 
     path = dataset_path(repo)
-    tips = {}
+    tips: dict[str, str] = {}
     try:
         for name, oid in repo.refs.list("refs/heads").items():
             tips.setdefault(oid, name)

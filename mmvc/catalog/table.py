@@ -126,7 +126,7 @@ def family_counts(ds) -> dict[str, int]:
 
 def vector_indexes(ds) -> dict[str, int]:
     """Indexed vector column -> rows the index covers."""
-    out = {}
+    out: dict[str, int] = {}
     for idx in ds.describe_indices():
         if "Vector" not in (getattr(idx, "type_url", "") or ""):
             continue

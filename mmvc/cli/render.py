@@ -53,7 +53,7 @@ def chatter(msg: str) -> None:
     console(stderr=True).print(msg)
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
     step = 1024.0
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < step or unit == "TiB":

@@ -76,7 +76,8 @@ def parse_mix(spec: str | None) -> tuple[MixComponent, ...]:
     quotes or parentheses belong to the predicate; the weight follows the last colon."""
     if spec is None or not spec.strip():
         return ()
-    parts, depth, quote, cur = [], 0, False, []
+    parts, depth, quote = [], 0, False
+    cur: list[str] = []
     for ch in spec:
         if ch == "'":
             quote = not quote

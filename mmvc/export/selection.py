@@ -104,6 +104,7 @@ def plan(repo, recipe) -> Plan:
         raise BadInputError(f"{what} selects no items of {recipe.rev or recipe.commit[:12]} ({len(entries)} items)",
                             "check the filter against `mmvc ls-files REV -l`; string values need single quotes")
     if recipe.mix:
+        assert keep is not None  # a mixture has masks
         free = keep.copy()
         pools = []
         for _c, m in zip(recipe.mix, masks):

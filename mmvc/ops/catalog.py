@@ -91,7 +91,8 @@ def _reachable_commits(repo) -> list:
     _, head = repo.head()
     if head:
         tips.add(head)
-    seen, out, queue = set(), [], deque()
+    seen, out = set(), []
+    queue: deque[str] = deque()
     for t in tips:
         try:
             from mmvc.ops.revparse import _peel
@@ -134,7 +135,7 @@ def rebuild(repo, progress=None) -> RebuildResult:
         shutil.rmtree(building, ignore_errors=True)
         target = os.path.join(building, os.path.basename(dataset_path(repo)))
         sources: dict = {}
-        trees = {}
+        trees: dict = {}
         for i, (oid, c) in enumerate(commits):
             progress("rebuild", i, len(commits))
             parent_tree = ""
@@ -182,7 +183,7 @@ def _recorded_configs(repo) -> dict:
     """Config documents of the process runs the index still names (their hash → document)."""
     from mmvc.errors import MmvcError
 
-    out = {}
+    out: dict = {}
     try:
         index = repo.load_index()
         runs = {e.proc_id for e in index.iter_entries() if getattr(e, "proc_id", None)}

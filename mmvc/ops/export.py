@@ -112,7 +112,9 @@ def export(repo, target: str, rev: str | None = None, where: str | None = None, 
 
     if names:
         if resume and INDEX_NAME in names and PLAN_NAME not in names:
-            idx = decode_index(tgt.read(INDEX_NAME), tgt.url(INDEX_NAME))
+            data = tgt.read(INDEX_NAME)
+            assert data is not None  # listed in names
+            idx = decode_index(data, tgt.url(INDEX_NAME))
             same = {k: v for k, v in idx.info.items() if k != "format"} == json.loads(canonical_json(info))
             if same and [(s.url, s.nsamples, s.filesize) for s in idx.shards] == [(s.name, s.stop - s.start, s.size) for s in shards]:
                 return _result(tgt, idx.export_id, r, recipe_oid, recipe_name, samples, shards, len(shards), True, t0, p)

@@ -52,7 +52,7 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
 
 def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
     commits = {}
-    children = {}
+    children: dict[str, int] = {}
     stack = list(dict.fromkeys(starts))
     while stack:
         oid = stack.pop()
@@ -64,7 +64,7 @@ def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
             children[p] = children.get(p, 0) + 1
             stack.append(p)
     order = 0
-    heap = []
+    heap: list[tuple[int, int, str]] = []
     for oid, n in children.items():
         if n == 0:
             heapq.heappush(heap, (-commits[oid].committer.time, order, oid))

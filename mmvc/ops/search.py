@@ -113,14 +113,16 @@ def _embed_query(cfg, family: str, query: str | None, image: str | None):
     if family == "text":
         from mmvc.process.embed import TextEmbedder
 
+        assert query is not None  # an image query searches the clip family only
         emb = TextEmbedder(cfg.text_model, batch_size=1)
         return emb.embed([query])[0], emb.model_id
     from mmvc.process.embed import ClipEmbedder
 
-    emb = ClipEmbedder(cfg.image_model_id(), batch_size=1)
+    clip = ClipEmbedder(cfg.image_model_id(), batch_size=1)
     if image:
-        return emb.embed_images([_load_image(image)])[0], emb.model_id
-    return emb.embed_texts([query])[0], emb.model_id
+        return clip.embed_images([_load_image(image)])[0], clip.model_id
+    assert query is not None  # exactly one of query and image is given
+    return clip.embed_texts([query])[0], clip.model_id
 
 
 def _load_image(path: str):

@@ -5,9 +5,14 @@ only when they were processed under the repository's current config hash."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mmvc.core.objects import canonical_json
 from mmvc.errors import FormatError
+
+if TYPE_CHECKING:
+    from mmvc.process.gates import GateConfig
+    from mmvc.process.neardup import NearDupConfig
 
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
@@ -18,8 +23,8 @@ _KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_
 
 @dataclass
 class ProcessConfig:
-    gates: object
-    neardup: object
+    gates: GateConfig
+    neardup: NearDupConfig
     semantic_eps: float = 0.01
     keep: str = "first"
     text_model: str | None = None
