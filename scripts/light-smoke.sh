@@ -20,7 +20,7 @@ else
   tar --exclude=./.venv --exclude=./.git -cf - . | tar -xf - -C "$work/src"
 fi
 "$PY" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --no-cache-dir "$work/src" 2>&1 | grep -v "is ignored" >&2 || true
+"$work/venv/bin/python" -m pip install --quiet "$work/src" 2>&1 | grep -v "is ignored" >&2 || true
 "$work/venv/bin/python" -c "import mmvc" || { echo "light-smoke: pip install . failed" >&2; exit 1; }
 
 size=$(du -sm "$work/venv" | cut -f1)
