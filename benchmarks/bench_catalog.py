@@ -291,9 +291,9 @@ def main() -> None:
         lat, rec = [], []
         for qv, tr in zip(queries, truth):
             t = time.perf_counter()
-            _, I = index.search(qv.reshape(1, -1), 10, params=params)
+            _, found = index.search(qv.reshape(1, -1), 10, params=params)
             lat.append(time.perf_counter() - t)
-            rec.append(len(set(I[0].tolist()) & tr) / 10)
+            rec.append(len(set(found[0].tolist()) & tr) / 10)
         res["search_faiss_flat"] = {"p50_ms": round(1000 * pct(lat, 50), 2), "p95_ms": round(1000 * pct(lat, 95), 2), "recall@10": round(statistics.mean(rec), 4)}
         print(f"search faiss flat: {res['search_faiss_flat']}", file=sys.stderr)
         res["ratio_faiss_over_mmvc_p50"] = round(res["search_faiss_flat"]["p50_ms"] / res["search_mmvc"]["p50_ms"], 2)

@@ -165,7 +165,7 @@ def bench_text(args, path: str, device, dtype):
     def bare(g):
         with torch.inference_mode():
             for enc in encoded[g * per_call:(g + 1) * per_call]:
-                model(**enc).last_hidden_state
+                _ = model(**enc).last_hidden_state
 
     def mmvc(g):
         udf(ray_batches[g])

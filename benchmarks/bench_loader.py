@@ -118,9 +118,9 @@ def main() -> int:
         for workers in (args.workers, 0):
             rows = {"mmvc (shuffled)": [], "webdataset (plain)": [], "webdataset (shuffled)": []}
             for _ in range(args.repeats):
-                for name, fn in (("mmvc (shuffled)", lambda: epoch_mmvc(out, workers, args.batch)),
-                                 ("webdataset (plain)", lambda: epoch_wds(urls, workers, args.batch, False)),
-                                 ("webdataset (shuffled)", lambda: epoch_wds(urls, workers, args.batch, True))):
+                for name, fn in (("mmvc (shuffled)", lambda w=workers: epoch_mmvc(out, w, args.batch)),
+                                 ("webdataset (plain)", lambda w=workers: epoch_wds(urls, w, args.batch, False)),
+                                 ("webdataset (shuffled)", lambda w=workers: epoch_wds(urls, w, args.batch, True))):
                     n, dt = fn()
                     assert n == res.samples, (name, n)
                     rows[name].append(n / dt)

@@ -22,6 +22,7 @@ class ExitCode:
     HOOK = 11  # a user hook refused the operation (or timed out)
     REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
     OUTPUT = 13  # stdout could not be written (a full disk, a failing device)
+    EXTRA_MISSING = 14  # the command needs an optional extra (mmvc[process], mmvc[catalog] …) that is not installed
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141  # the reader closed stdout (`| head`): stop quietly, as a SIGPIPE'd Git does
     INTERNAL = 255  # an unexpected exception: a bug in mmvc, never a verdict about the data
@@ -89,6 +90,17 @@ class RemoteError(MmvcError):
     exit_code = ExitCode.REMOTE
 
 
+class ExtraMissingError(MmvcError):
+    """Raised by ``mmvc.core.extras.require``: the feature's packages are not installed."""
+
+    exit_code = ExitCode.EXTRA_MISSING
+
+    def __init__(self, message: str, hint: str | None = None, extra: str = "", missing: tuple[str, ...] = ()):
+        super().__init__(message, hint)
+        self.extra = extra
+        self.missing = missing
+
+
 class ObjectNotFound(CorruptError):
     def __init__(self, oid: str, hint: str | None = None):
         super().__init__(f"object {oid} is missing from the store", hint or "run `mmvc fsck` to see which versions it breaks")
@@ -118,4 +130,4 @@ def _reduce(self):
     return (_restore_error, (type(self), dict(self.__dict__), self.args))
 
 
-MmvcError.__reduce__ = _reduce
+MmvcError.__reduce__ = _reduce  # type: ignore[method-assign]

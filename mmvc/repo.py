@@ -20,7 +20,7 @@ class Repo:
         self.dir = os.path.join(self.root, MMVC_DIR)
         if not os.path.isdir(self.dir):
             raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
-        self.config  # refuse a newer format before touching anything
+        _ = self.config  # refuse a newer format before touching anything
 
     # -- finding and making
 
@@ -38,7 +38,7 @@ class Repo:
             d = parent
 
     @classmethod
-    def discover(cls, start: str | None = None) -> "Repo":
+    def discover(cls, start: str | None = None) -> Repo:
         """The repository containing ``start`` (default: the current folder), walking up."""
         root = cls.find_root(start)
         if root is None:
@@ -51,7 +51,7 @@ class Repo:
     open = discover
 
     @classmethod
-    def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> "Repo":
+    def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> Repo:
         """``mmvc init``: a new repository in ``path``; ``ungated`` commits skip the curation gate."""
         from mmvc.ops.init import init
 
@@ -283,7 +283,7 @@ class Repo:
         those paths from ``rev``. ``sparse`` globs and ``modality`` names limit what is materialised."""
         from mmvc.ops.checkout import checkout
 
-        mods = [_modality(m) for m in modality] if modality else None
+        mods = [m for m in map(_modality, modality) if m is not None] if modality else None
         return checkout(self, rev, paths=list(paths) if paths else None, force=force, sparse=list(sparse) if sparse else None,
                         modality=mods, no_sparse=no_sparse, cwd=cwd)
 

@@ -121,7 +121,7 @@ def start_s3_server(port: int | None = None, timeout: float = 30.0, auth: bool =
         except (urllib.error.URLError, ConnectionError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"moto server did not start on {endpoint}")
+                raise RuntimeError(f"moto server did not start on {endpoint}") from None
             time.sleep(0.1)
     env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_S3": endpoint}
     if auth:

@@ -30,25 +30,32 @@ def rows(repo, rev: str = "HEAD", where: str | None = None, columns=None, allow_
     BadInputError naming ``mmvc catalog rebuild``.
     """
     from mmvc.catalog.read import rows as _rows
+    from mmvc.core.extras import require
 
+    require("catalog", "pyarrow", "lance", what="reading the catalog")
     return _rows(repo, rev, where=where, columns=columns, allow_ungated=allow_ungated)
 
 
-def record_commit(repo, changes, gate) -> int:
+def record_commit(repo, changes, gate) -> int | None:
     """Write the rows of the items a commit admits, before the commit's ref moves.
 
     ``changes``: (key, index entry or None) pairs the gate admitted; ``gate``: the commit's Gate.
     Rows are keyed by content and config, so writing them before the ref moves is safe: a crash
     in between leaves rows no version names yet (harmless, reused if the commit is retried),
     never a version whose rows are missing. Entries without a process run (a merge bringing in
-    another branch's item unchanged) already have their rows. Returns the rows inserted."""
+    another branch's item unchanged) already have their rows. Returns the rows inserted, or None
+    when an ungated commit skipped the catalog because its packages are not installed (a light
+    install: the version is whole without rows, as after a clone; ``mmvc catalog rebuild`` adds them)."""
     from mmvc.catalog.rowbuild import FeatureSource, build_rows
     from mmvc.catalog.table import insert_rows, maintain_indexes
+    from mmvc.core.extras import installed, require
 
     items = [(k, e) for k, e in changes if e is not None]
     if not items:
         return 0
     if gate.mode != "gated":
+        if not installed("pyarrow", "lance"):
+            return None
         table = build_rows(repo, items, None)
     else:
         from mmvc.ops.process import read_run
@@ -56,6 +63,7 @@ def record_commit(repo, changes, gate) -> int:
         items = [(k, e) for k, e in items if getattr(e, "proc_id", None)]
         if not items:
             return 0
+        require("catalog", "pyarrow", "lance", what="a gated commit")
         import pyarrow as pa
 
         runs = {e.proc_id: read_run(repo, e.proc_id) for _, e in items}

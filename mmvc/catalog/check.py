@@ -11,14 +11,19 @@ REBUILD = "run `mmvc catalog rebuild` to regenerate it from the object store and
 
 
 def catalog_findings(repo) -> list:
+    from mmvc.core.extras import installed
+    from mmvc.ops.reachability import Finding
+
+    if not installed("pyarrow", "lance"):
+        return [Finding("info", "catalog", "the catalog was not checked: this installation lacks its packages",
+                        hint="pip install 'mmvc[catalog]'")]
     from mmvc.catalog.read import missing_rows
     from mmvc.catalog.scope import scope
     from mmvc.catalog.table import dataset_path, open_dataset
     from mmvc.errors import MmvcError
-    from mmvc.ops.reachability import Finding
 
     path = dataset_path(repo)
-    tips = {}
+    tips: dict[str, str] = {}
     try:
         for name, oid in repo.refs.list("refs/heads").items():
             tips.setdefault(oid, name)

@@ -13,6 +13,7 @@ import os
 import shutil
 
 from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
+from mmvc.core.extras import require
 from mmvc.errors import CorruptError, FormatError, NewerFormatError
 
 DEFAULT_INDEX_THRESHOLD = 100_000
@@ -46,6 +47,7 @@ def open_dataset(repo, path: str | None = None):
     path = path or dataset_path(repo)
     if not os.path.isdir(path):
         return None
+    require("catalog", "pyarrow", "lance", what="reading the catalog")
     import lance
 
     try:
@@ -124,7 +126,7 @@ def family_counts(ds) -> dict[str, int]:
 
 def vector_indexes(ds) -> dict[str, int]:
     """Indexed vector column -> rows the index covers."""
-    out = {}
+    out: dict[str, int] = {}
     for idx in ds.describe_indices():
         if "Vector" not in (getattr(idx, "type_url", "") or ""):
             continue

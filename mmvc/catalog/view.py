@@ -13,11 +13,11 @@ class CatalogView:
         self.columns = columns
         self.allow_ungated = allow_ungated
 
-    def filter(self, where: str) -> "CatalogView":
+    def filter(self, where: str) -> CatalogView:
         both = f"({self.where}) AND ({where})" if self.where else where
         return CatalogView(self.repo, self.rev, both, self.columns, self.allow_ungated)
 
-    def select(self, columns) -> "CatalogView":
+    def select(self, columns) -> CatalogView:
         return CatalogView(self.repo, self.rev, self.where, columns, self.allow_ungated)
 
     def to_arrow(self):

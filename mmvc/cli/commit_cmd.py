@@ -23,6 +23,8 @@ def command(con, message, allow_empty, no_verify, as_json):
     con.data(f"[{where}{root} {r.oid[:12]}] {r.message.splitlines()[0]}")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     con.data(f" {r.added} added, {r.modified} modified, {r.deleted} deleted" + (f" ({mods})" if mods else "") + f"; {r.gate}")
+    if r.catalog_skipped:
+        con.warn(" the catalog was not updated (pip install 'mmvc[catalog]', then `mmvc catalog rebuild` adds the rows)")
     if r.held:
         con.warn(f" {r.held} staged item(s) held back by the gate (duplicate or rejected): `mmvc report` says why")
     if r.hook_output:

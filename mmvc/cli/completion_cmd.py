@@ -13,6 +13,7 @@ def completion_script(shell: str) -> str:
     from mmvc.cli.main import cli
 
     cls = get_completion_class(shell)
+    assert cls is not None  # the argument is a click.Choice of supported shells
     return cls(cli, {}, "mmvc", "_MMVC_COMPLETE").source()
 
 

@@ -70,7 +70,7 @@ class Console:
         self.color_err = wants_color(self._err, no_color)
 
     @classmethod
-    def of(cls, ctx: click.Context | None = None) -> "Console":
+    def of(cls, ctx: click.Context | None = None) -> Console:
         """The console of the running command (a default one outside the ``mmvc`` group)."""
         ctx = ctx or click.get_current_context(silent=True)
         if ctx is None:

@@ -48,7 +48,8 @@ def command(con, ctx, revs, cached, stat, name_status, as_json, as_md, limit, ex
         raise click.UsageError("choose one of --stat, --name-status, --json and --md")
     if len(revs) > 2:
         raise click.UsageError("at most two revisions; put paths after `--`")
-    r = Repo.discover().diff(*revs, cached=cached, paths=ctx.meta.get("diff_paths", ()))
+    rev_a, rev_b = (tuple(revs) + (None, None))[:2]
+    r = Repo.discover().diff(rev_a, rev_b, cached=cached, paths=ctx.meta.get("diff_paths", ()))
     if as_json:
         _json(con, r)
     elif as_md:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
     step = 1024.0
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < step or unit == "TiB":

@@ -116,6 +116,14 @@ class MmvcGroup(RichHelpMixin, click.Group):
             _debug_traceback(Console.of(ctx), e)
             Console.of(ctx).error(e.message, e.hint)
             ctx.exit(e.exit_code)
+        except ModuleNotFoundError as e:  # an optional package that no `require` guarded
+            from mmvc.core.extras import missing_extra
+
+            err = missing_extra(e)
+            if err is None:
+                raise
+            Console.of(ctx).error(err.message, err.hint)
+            ctx.exit(err.exit_code)
         except KeyboardInterrupt:
             Console.of(ctx).error("interrupted; nothing was half-written")
             # Locks and temp files are already released; skip interpreter teardown, where an
@@ -178,7 +186,7 @@ def _chdir(ctx, param, value):
         try:
             os.chdir(value)
         except OSError as e:
-            raise click.BadParameter(f"cannot change to {value!r}: {e.strerror}", ctx=ctx, param=param)
+            raise click.BadParameter(f"cannot change to {value!r}: {e.strerror}", ctx=ctx, param=param) from None
     return value
 
 

@@ -25,7 +25,7 @@ class Config:
     raw: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str) -> "Config":
+    def load(cls, path: str) -> Config:
         try:
             with open(path, "rb") as f:
                 raw = tomllib.load(f)

@@ -12,8 +12,8 @@ removed, modified, metadata-only changes and renames, with per-modality totals.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from mmvc.core.manifest import ManifestEntry, ManifestTree, item_to_entry
 from mmvc.core.modality import modality_name
@@ -161,7 +161,9 @@ class Change:
 
     @property
     def modality(self) -> str:
-        return modality_name((self.new or self.old).modality)
+        side = self.new or self.old
+        assert side is not None  # a change has at least one side
+        return modality_name(side.modality)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -184,7 +186,7 @@ class ModalityStat:
     bytes_added: int = 0
     bytes_removed: int = 0
 
-    def add(self, other: "ModalityStat") -> None:
+    def add(self, other: ModalityStat) -> None:
         for k in self.__dataclass_fields__:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
@@ -241,6 +243,7 @@ def classify(changes: Iterable[Triple]) -> DiffEntries:
         if old is None and new is None:
             continue
         if old is None:
+            assert new is not None
             came.setdefault(new.oid, []).append(new)
         elif new is None:
             gone.setdefault(old.oid, []).append(old)
@@ -264,12 +267,15 @@ def classify(changes: Iterable[Triple]) -> DiffEntries:
     for c in out:
         s = per.setdefault(c.modality, ModalityStat())
         if c.kind == ADDED:
+            assert c.new is not None
             s.added += 1
             s.bytes_added += c.new.size
         elif c.kind == REMOVED:
+            assert c.old is not None
             s.removed += 1
             s.bytes_removed += c.old.size
         elif c.kind == MODIFIED:
+            assert c.old is not None and c.new is not None
             s.modified += 1
             s.bytes_added += c.new.size
             per.setdefault(modality_name(c.old.modality), ModalityStat()).bytes_removed += c.old.size

@@ -14,7 +14,8 @@ import os
 import posixpath
 import threading
 import uuid
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
 from mmvc.core.store import COPY_CHUNK, DEFAULT_PACK_MAX_BYTES, DEFAULT_PACK_THRESHOLD, PACK_HEADER, RECORD_HEADER, FileFingerprint
@@ -34,7 +35,7 @@ class FsspecObjectStore(ObjectStore):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, **kw) -> "FsspecObjectStore":
+    def from_url(cls, url: str, **kw) -> FsspecObjectStore:
         from fsspec.core import url_to_fs
 
         fs, root = url_to_fs(url)
@@ -128,7 +129,7 @@ class FsspecObjectStore(ObjectStore):
             if len(parts) == 3 and is_object_id(parts[2]) and parts[:2] == [parts[2][:2], parts[2][2:4]] and parts[2] not in seen:
                 yield parts[2]
 
-    def writer(self) -> "FsspecObjectWriter":
+    def writer(self) -> FsspecObjectWriter:
         return FsspecObjectWriter(self)
 
 

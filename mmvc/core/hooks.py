@@ -48,7 +48,7 @@ def run_hook(repo, name: str, args: tuple[str, ...] = (), stdin: str = "", env: 
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         raise HookError(f"the {name} hook did not finish within {timeout:g} s and was stopped" + _tail(out),
-                        "fix the hook, raise [hooks] timeout in .mmvc/config.toml, or skip hooks with --no-verify")
+                        "fix the hook, raise [hooks] timeout in .mmvc/config.toml, or skip hooks with --no-verify") from None
     except OSError as e:
         raise HookError(f"the {name} hook could not be run: {e.strerror}", f"check the first line (#!) of {path}") from None
     run = HookRun(name, proc.returncode, out)

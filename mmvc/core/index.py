@@ -21,7 +21,8 @@ import os
 import struct
 import time
 from array import array
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 from blake3 import blake3
 
@@ -99,7 +100,7 @@ class EntryTable:
         return len(self.paths)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> "EntryTable":
+    def from_entries(cls, entries: Iterable[IndexEntry | tuple[str, None]]) -> EntryTable:
         """Columns built in bulk (C-level joins), which is what keeps a 10M-entry index usable."""
         rows = [e if e[1] is not None else IndexEntry(e[0], "", 0, 0, 0, "") for e in entries]
         t = cls()
@@ -128,7 +129,7 @@ class EntryTable:
         n64 = 64 * (hi - lo)
         oids = [ids[i : i + 64] for i in range(0, n64, 64)]
         procs = ["" if p == _ZERO_HEX else p for p in (pids[i : i + 64] for i in range(0, n64, 64))]
-        rows = list(map(IndexEntry._make, zip(self.paths[lo:hi], oids, self.sizes[lo:hi], self.mods[lo:hi], self.flags[lo:hi],
+        rows: list[IndexEntry | None] = list(map(IndexEntry._make, zip(self.paths[lo:hi], oids, self.sizes[lo:hi], self.mods[lo:hi], self.flags[lo:hi],
                                              self.metas[lo:hi], self.mtimes[lo:hi], self.inos[lo:hi], self.proc_status[lo:hi], procs)))
         dead = self.tombstones[lo:hi]
         if any(dead):
@@ -212,7 +213,7 @@ class EntryTable:
         )
 
     @classmethod
-    def decode(cls, data: memoryview | bytes, pos: int) -> tuple["EntryTable", int]:
+    def decode(cls, data: memoryview | bytes, pos: int) -> tuple[EntryTable, int]:
         t = cls()
         (n,) = _U32.unpack_from(data, pos)
         pos += 4
@@ -262,8 +263,8 @@ class BulkEntries(NamedTuple):
     last: str
     keys_len: int
     metas_len: int
-    keys: object
-    metas: object
+    keys: Callable[[], bytes]
+    metas: Callable[[], bytes]
     ids: bytes
     sizes: bytes
     mods: bytes
@@ -349,7 +350,7 @@ class Index:
     # -- loading
 
     @classmethod
-    def load(cls, mmvc_dir: str) -> "Index":
+    def load(cls, mmvc_dir: str) -> Index:
         idx = cls(mmvc_dir)
         try:
             with open(idx.path, "rb") as f:
@@ -428,14 +429,16 @@ class Index:
         oi, no = 0, len(over)
         for start in range(lo, hi, 65536):
             for e in base.entries(start, min(hi, start + 65536)):
+                if e is None:
+                    continue
                 path = e.path
                 while oi < no and over[oi][0] < path:
-                    if over[oi][1] is not None:
-                        yield over[oi][1]
+                    if (o := over[oi][1]) is not None:
+                        yield o
                     oi += 1
                 if oi < no and over[oi][0] == path:
-                    if over[oi][1] is not None:
-                        yield over[oi][1]
+                    if (o := over[oi][1]) is not None:
+                        yield o
                     oi += 1
                     continue
                 yield e
@@ -455,7 +458,7 @@ class Index:
         i = self._positions.get(key)
         if i is None:
             return False
-        b = self._base
+        b = self.base
         m = b.mtimes[i]
         return (b.sizes[i] == size and m == mtime_ns and b.inos[i] == ino and (modality is None or b.mods[i] == modality)
                 and m < self.base_written_ns - RACY_WINDOW_NS)
@@ -479,7 +482,7 @@ class Index:
         self.overlay = {}
         self._base_dirty = True
 
-    def reset_to_table(self, table: "EntryTable") -> None:
+    def reset_to_table(self, table: EntryTable) -> None:
         """``reset_to`` for a table already built in columns (a clone's million-item index)."""
         self._base = table
         self._positions = None
@@ -546,7 +549,7 @@ class Index:
         now = time.time_ns()
         old_base = self.base_id
         if self._base_dirty:
-            body = _BASE_HEADER.pack(BASE_MAGIC, INDEX_VERSION, 0, now) + self._base.encode()
+            body = _BASE_HEADER.pack(BASE_MAGIC, INDEX_VERSION, 0, now) + self.base.encode()
             digest = blake3(body).digest()
             os.makedirs(self.base_dir, exist_ok=True)
             self.base_id = digest.hex()

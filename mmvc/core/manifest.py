@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 import struct
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 from blake3 import blake3
 
@@ -41,7 +42,7 @@ class ManifestEntry(NamedTuple):
     flags: int = 0
     meta: str = ""  # canonical JSON object, or "" for none
 
-    def same_content(self, other: "ManifestEntry") -> bool:
+    def same_content(self, other: ManifestEntry) -> bool:
         return self[1:] == other[1:]
 
 
@@ -218,7 +219,9 @@ class ManifestTree:
         return node
 
     def empty_root(self, writer) -> str:
-        return self._write(writer, Node(0, [])).oid
+        oid = self._write(writer, Node(0, [])).oid
+        assert oid is not None  # set by _write
+        return oid
 
     # -- building
 
@@ -235,6 +238,7 @@ class ManifestTree:
             yield cur
 
     def _parent_item(self, node: Node) -> tuple:
+        assert node.oid is not None  # a written node
         return (node.items[0][0], bytes.fromhex(node.oid), tuple(node.stats()))
 
     def _build_up(self, nodes: list[Node], writer) -> str:
@@ -244,6 +248,7 @@ class ManifestTree:
         while len(nodes) > 1:
             level = nodes[0].level + 1
             nodes = [self._write(writer, Node(level, chunk)) for chunk in self._chunk((self._parent_item(n) for n in nodes), level)]
+        assert nodes[0].oid is not None  # written
         return nodes[0].oid
 
     def build(self, entries: Iterable[ManifestEntry], writer) -> str:
@@ -326,6 +331,7 @@ class ManifestTree:
         node = self.node(new_root)
         while not node.is_leaf and len(node.items) == 1:
             node = self.node(node.items[0][1].hex())
+        assert node.oid is not None  # read from the store
         return node.oid
 
     def _descend(self, top: Node, level: int, key: str) -> list[tuple[Node, int]]:

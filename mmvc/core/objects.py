@@ -78,7 +78,7 @@ class Commit:
         return canonical_json(doc)
 
     @classmethod
-    def decode(cls, data: bytes, oid: str = "?") -> "Commit":
+    def decode(cls, data: bytes, oid: str = "?") -> Commit:
         try:
             doc = json.loads(data)
             if doc.get("type") != "commit":
@@ -129,7 +129,7 @@ class Tag:
                                "tagger": self.tagger.to_json(), "type": "tag"})
 
     @classmethod
-    def decode(cls, data: bytes, oid: str = "?") -> "Tag":
+    def decode(cls, data: bytes, oid: str = "?") -> Tag:
         try:
             doc = json.loads(data)
             if doc.get("type") != "tag":

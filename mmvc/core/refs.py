@@ -7,6 +7,7 @@ so that a writer acting on a stale read fails instead of silently discarding ano
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import time
@@ -126,6 +127,8 @@ class RefStore:
 
     def rename(self, old: str, new: str, message: str, who: str) -> None:
         oid = self.read(old)
+        if oid is None:
+            raise BadInputError(f"{old.split('/', 2)[-1]} does not exist", "check the name")
         if self.read(new) is not None:
             raise BadInputError(f"{new.split('/', 2)[-1]} already exists", "pick another name, or delete it first")
         os.makedirs(os.path.dirname(self._path(new)), exist_ok=True)
@@ -168,7 +171,7 @@ class RefStore:
         except OSError:
             pass
 
-    def read_log(self, ref: str = "HEAD") -> list[dict]:
+    def read_log(self, ref: str = "HEAD") -> builtins.list[dict]:
         """Reflog entries, newest first."""
         try:
             with open(self._log_path(ref), encoding="utf-8") as f:

@@ -19,8 +19,9 @@ import os
 import struct
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 from blake3 import blake3
 
@@ -75,7 +76,7 @@ class ObjectStore(ABC):
     def size(self, oid: str) -> int: ...
 
     @abstractmethod
-    def writer(self, durable: bool | None = None) -> "ObjectWriter":
+    def writer(self, durable: bool | None = None) -> ObjectWriter:
         """A batch writer; leaving its ``with`` block normally makes every object visible
         (and, when ``durable`` or the store's fsync setting says so, flushed to disk)."""
 
@@ -152,7 +153,7 @@ class PackIndex:
         try:
             magic, version, _, count = self.HEADER.unpack_from(self.buf, 0)
         except struct.error:
-            raise CorruptError(f"pack index {idx_path} is truncated", "run `mmvc fsck`")
+            raise CorruptError(f"pack index {idx_path} is truncated", "run `mmvc fsck`") from None
         if magic != PACK_INDEX_MAGIC:
             raise CorruptError(f"{idx_path} is not a pack index", "run `mmvc fsck`")
         if version > PACK_VERSION:
@@ -398,7 +399,7 @@ class LocalObjectStore(ObjectStore):
         return {o for o in oids if self.has(o)}
 
     def get(self, oid: str) -> bytes:
-        for attempt in (0, 1):
+        for _attempt in (0, 1):
             found = self._find_packed(oid)
             try:
                 if found is not None:
@@ -445,7 +446,7 @@ class LocalObjectStore(ObjectStore):
                     if is_object_id(name) and name not in seen:
                         yield name
 
-    def writer(self, durable: bool | None = None) -> "LocalObjectWriter":
+    def writer(self, durable: bool | None = None) -> LocalObjectWriter:
         """``durable`` forces fsync (commits, whose refs will point at what they write)."""
         return LocalObjectWriter(self, fsync=self.fsync if durable is None else durable)
 

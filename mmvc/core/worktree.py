@@ -187,7 +187,7 @@ class WorkTree:
                 continue
             self._resolve_one(spec, cwd, out, seen_dirs, force, from_glob=False)
         if len(pathspecs) > 1:
-            uniq = {}
+            uniq: dict[str, WalkedFile] = {}
             for f in out.files:
                 uniq.setdefault(f.key, f)
             out.files = list(uniq.values())

@@ -55,7 +55,7 @@ class Recipe:
         return hash_bytes(self.encode())
 
     @classmethod
-    def decode(cls, data: bytes, oid: str = "?") -> "Recipe":
+    def decode(cls, data: bytes, oid: str = "?") -> Recipe:
         try:
             doc = json.loads(data)
             if not isinstance(doc, dict) or doc.get("type") != "recipe":
@@ -76,7 +76,8 @@ def parse_mix(spec: str | None) -> tuple[MixComponent, ...]:
     quotes or parentheses belong to the predicate; the weight follows the last colon."""
     if spec is None or not spec.strip():
         return ()
-    parts, depth, quote, cur = [], 0, False, []
+    parts, depth, quote = [], 0, False
+    cur: list[str] = []
     for ch in spec:
         if ch == "'":
             quote = not quote

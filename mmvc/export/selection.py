@@ -104,9 +104,10 @@ def plan(repo, recipe) -> Plan:
         raise BadInputError(f"{what} selects no items of {recipe.rev or recipe.commit[:12]} ({len(entries)} items)",
                             "check the filter against `mmvc ls-files REV -l`; string values need single quotes")
     if recipe.mix:
+        assert keep is not None  # a mixture has masks
         free = keep.copy()
         pools = []
-        for c, m in zip(recipe.mix, masks):
+        for _c, m in zip(recipe.mix, masks):
             take = m & free
             free &= ~take
             pools.append(np.flatnonzero(take).tolist())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from mmvc.errors import BadInputError, StorageError, storage_error
 
@@ -26,7 +27,7 @@ class ExportTarget:
         self.local = not _is_url(target)
         if self.local:
             self.root = os.path.abspath(target)
-            self.fs = None
+            self.fs: Any = None
         else:
             try:
                 from fsspec.core import url_to_fs

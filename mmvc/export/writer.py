@@ -124,11 +124,11 @@ class ShardWriter:
                 key = sample_key(i)
                 head = tar_header(f"{key}.{payload_ext(s.path, s.modality)}", s.size)
                 js = self.jsons[i] if self.jsons is not None else sample_json(i, s)
-                tail = [b"\0" * (padded(s.size) - s.size), tar_header(f"{key}.json", len(js)), js, b"\0" * (padded(len(js)) - len(js))]
+                members = [b"\0" * (padded(s.size) - s.size), tar_header(f"{key}.json", len(js)), js, b"\0" * (padded(len(js)) - len(js))]
                 for fam, vec in sorted(self.vectors.get(s.path, {}).items()):
                     nb = npy_bytes(vec)
-                    tail += [tar_header(f"{key}.{fam}.npy", len(nb)), nb, b"\0" * (padded(len(nb)) - len(nb))]
-                tail = b"".join(tail)
+                    members += [tar_header(f"{key}.{fam}.npy", len(nb)), nb, b"\0" * (padded(len(nb)) - len(nb))]
+                tail = b"".join(members)
                 where = located[i - plan.start]
                 if where is not None and where[2] == s.size and s.size <= _SMALL:
                     # a small packed object: its members become one piece, hashed and written once

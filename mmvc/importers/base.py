@@ -9,8 +9,9 @@ A connector and its units must therefore pickle (fsspec filesystems do).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterator
+from typing import ClassVar
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Item:
     source filesystem, streamed into the store) is set."""
 
     key: str  # relative to the import prefix
-    modality: int
+    modality: int | None  # None: detected from the bytes
     meta: dict
     location: dict
     data: bytes | None = None
@@ -121,7 +122,7 @@ class Connector:
     def plan(self) -> list[Unit]:
         raise NotImplementedError
 
-    def read(self, unit: Unit, wanted: Callable[[int], bool]) -> Iterator[Item | Skip]:
+    def read(self, unit: Unit, wanted: Callable[[int], bool]) -> Iterator[Item | Rows | Skip]:
         """Yield the unit's candidates in order; ``wanted(i)`` says whether candidate ``i`` (0-based
         within the unit) is selected, so unselected ones cost as little as possible."""
         raise NotImplementedError

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import IMAGE
 from mmvc.errors import BadInputError
@@ -108,4 +108,5 @@ class CocoConnector(Connector):
             extra = scalar_extra(im, self.options.meta_fields or None, skip=("file_name", "id", "license"))
             if extra:
                 meta["extra"] = extra
+            assert f is not None
             yield Item(self.relative(path), IMAGE, meta, location, path=path, size=f.size)

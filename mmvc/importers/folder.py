@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import posixpath
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import VIDEO, extension_modality
 from mmvc.core.worktree import ALWAYS_IGNORED_DIRS
@@ -171,7 +171,8 @@ class FineVideoConnector(FolderConnector):
     only_modality = VIDEO
 
     def describe(self, meta: dict, doc: dict) -> None:
-        content = doc.get("content_metadata") if isinstance(doc.get("content_metadata"), dict) else {}
+        found = doc.get("content_metadata")
+        content = found if isinstance(found, dict) else {}
         for cand in (doc.get("caption"), content.get("description"), doc.get("description"), doc.get("title"), doc.get("youtube_title")):
             if isinstance(cand, str) and cand:
                 meta["caption"] = cand

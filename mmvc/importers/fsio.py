@@ -48,7 +48,7 @@ def filesystem(uri: str):
 
 def _storage_options(scheme: str) -> dict:
     # a fresh client per import: a cached one would keep credentials the environment no longer has
-    opts = {} if scheme == "memory" else {"skip_instance_cache": True}
+    opts: dict = {} if scheme == "memory" else {"skip_instance_cache": True}
     if scheme == "s3" and os.environ.get("AWS_ENDPOINT_URL"):
         opts["client_kwargs"] = {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]}
     return opts

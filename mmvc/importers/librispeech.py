@@ -6,7 +6,7 @@ transcript; keys keep the subset's folder name (``dev-clean/84/121123/84-121123-
 from __future__ import annotations
 
 import posixpath
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import AUDIO
 from mmvc.errors import BadInputError

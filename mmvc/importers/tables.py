@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
+from mmvc.core.extras import require
 from mmvc.core.modality import TEXT
 from mmvc.errors import BadInputError
 from mmvc.importers.base import Connector, Item, MetaTemplate, Rows, Skip, Unit, scalar_extra
@@ -106,6 +107,10 @@ class ParquetConnector(TableConnector):
     fmt = "parquet"
     preload = ("numpy", "pyarrow.parquet", "pyarrow.compute")
 
+    def __init__(self, *args, **kw):
+        require("catalog", "pyarrow", what="mmvc import parquet")
+        super().__init__(*args, **kw)
+
     def _open(self, path: str):
         import pyarrow.parquet as pq
 
@@ -121,7 +126,8 @@ class ParquetConnector(TableConnector):
         except Exception as e:  # noqa: BLE001 — pyarrow raises several kinds for a bad file
             raise BadInputError(f"{f.path} is not a readable Parquet file ({e})", "check the file; --text-field names a column of it") from None
         self._missing(f.path, pf.schema_arrow.names)
-        units, groups, rows, row0 = [], [], 0, 0
+        units, rows, row0 = [], 0, 0
+        groups: list[int] = []
         md = pf.metadata
         for g in range(md.num_row_groups):
             n = md.row_group(g).num_rows
@@ -155,7 +161,7 @@ class ParquetConnector(TableConnector):
         for batch in _batches(pf, unit.spec["row_groups"], cols):
             n = batch.num_rows
             if getattr(wanted, "everything", False):
-                picks = range(n)
+                picks: range | list[int] = range(n)
             else:
                 picks = [j for j in range(n) if wanted(i + j)]
             if not picks:
@@ -200,6 +206,7 @@ class ParquetConnector(TableConnector):
                     values.append("{" + ",".join([f"{name}:{v}" for name, vals in extra_cols if (v := json_scalar(vals[j])) is not None]) + "}")
                 lic = lics[j] if lics is not None else None
                 if isinstance(lic, str) and lic:
+                    assert render_lic is not None  # a license column comes with its template
                     values.append(encode_str(lic))
                     values.append(str(row))
                     metas.append(render_lic(values))
@@ -222,7 +229,8 @@ class ParquetConnector(TableConnector):
         return t
 
 
-def _whole_batch(batch, base: str, row0: int, offs: list[int], data, template: MetaTemplate, meta_fields: list[str]):
+def _whole_batch(batch, base: str, row0: int, offs: list[int], data, template: MetaTemplate,
+                 meta_fields: list[str]) -> tuple[list[str], list, list[str]] | None:
     """(keys, datas, metas) of every row of a batch with no nulls, column at a time; None where a
     ``--meta`` column holds something that needs the row-by-row path (nulls, NaN, non-scalars)."""
     rows = range(row0, row0 + batch.num_rows)

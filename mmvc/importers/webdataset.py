@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import tarfile
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import AUDIO, TEXT, UNKNOWN, extension_modality
 from mmvc.errors import BadInputError
@@ -54,7 +54,7 @@ class WebDatasetConnector(Connector):
         units = []
         for p in self.paths:
             f = self.list_file(p)
-            keys = []
+            keys: list[str] = []
             try:
                 for m, _ in _members(self.fs, p):
                     check_member(self.relative(p), m.name)
@@ -71,7 +71,8 @@ class WebDatasetConnector(Connector):
         f = unit.files[0]
         rel = self.relative(f.path)
         shard = rel[: -len(".tar")] if rel.endswith(".tar") else rel.rsplit(".", 1)[0]
-        i, cur, members = -1, None, {}
+        i, cur = -1, None
+        members: dict = {}
         for m, tar in _members(self.fs, f.path):
             check_member(rel, m.name)
             if not m.isfile():

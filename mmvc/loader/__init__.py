@@ -1,7 +1,8 @@
 """Loading exports and versions for training: ``MMVCDataset`` (a torch IterableDataset) and
 ``DataLoader`` (torch's, counting what it hands out so ``state_dict()`` is exact with workers).
 
-Imported on use only: this package needs torch, which ``import mmvc`` never pulls in.
+Imported on use only: ``DataLoader`` and ``standard_decoders`` need the loader extra (torch,
+pillow, soundfile), which ``import mmvc`` never pulls in; ``MMVCDataset`` iterates without it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ def __getattr__(name):
         from mmvc.loader.dataset import MMVCDataset
 
         return MMVCDataset
-    if name in ("DataLoader", "collate"):
+    if name in ("DataLoader", "collate"):  # MMVCDataset iterates without torch; these need it
+        from mmvc.core.extras import require
+
+        require("loader", "torch", what=f"mmvc.loader.{name}")
         from mmvc.loader import torch_loader
 
         return getattr(torch_loader, name)

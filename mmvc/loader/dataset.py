@@ -20,7 +20,7 @@ STATE_FORMAT = 1
 
 try:  # torch is heavy; only this module (imported on use) needs it
     from torch.utils.data import IterableDataset as _Base
-except ImportError:  # pragma: no cover - torch is a dependency
+except ImportError:  # a light install (no mmvc[loader]): a plain iterable
     _Base = object
 
 
@@ -60,7 +60,7 @@ class MMVCDataset(_Base):
         if source is not None:
             if recipe is not None or rev is not None or where is not None:
                 raise BadInputError("recipe=, rev= and where= read from a repository; an export already fixes them")
-            self.source = ExportSource(source, verify=verify, cache_dir=cache_dir, skip_corrupt=skip_corrupt, allow_ungated=allow_ungated)
+            self.source: ExportSource | StoreSource = ExportSource(source, verify=verify, cache_dir=cache_dir, skip_corrupt=skip_corrupt, allow_ungated=allow_ungated)
         else:
             self.source = StoreSource(repo, recipe=recipe, rev=rev, where=where, shard_items=store_shard_items, allow_ungated=allow_ungated, seed=seed)
         r, w = _dist_defaults()

@@ -31,4 +31,7 @@ def audio_soundfile(data: bytes, meta: dict):
 
 
 def standard_decoders() -> dict:
+    from mmvc.core.extras import require
+
+    require("loader", "PIL", "soundfile", what="mmvc.loader.standard_decoders")
     return {"text": text_utf8, "image": image_pil, "audio": audio_soundfile}

@@ -73,7 +73,7 @@ class EpochOrder:
         self.block_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.total = self.block_starts[-1]
         self._shard_block = {s: b for b, blk in enumerate(self.blocks) for s in blk}
-        self._cached = (-1, None, None)
+        self._cached: tuple = (-1, None, None)
 
     def block_of_shard(self, shard: int) -> int:
         return self._shard_block[shard]

@@ -13,8 +13,12 @@ import mmap
 import os
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
 from mmvc.errors import BadInputError, CorruptError
+
+if TYPE_CHECKING:
+    from mmvc.export.objectviews import ObjectViews
 
 _JSON = json.JSONDecoder()
 
@@ -60,7 +64,7 @@ def scan_tar(buf, limit: int | None = None, checksums: bool = True):
     checksums, for a shard whose BLAKE3 already matched its index (they cannot fail then)."""
     samples: list = []
     pos, n = 0, len(buf)
-    last = None
+    last: tuple[str, dict] | None = None
     while pos + 512 <= n:
         head = buf[pos:pos + 512]
         if head[:1] == b"\0" and head.count(0) == 512:
@@ -93,7 +97,7 @@ def check_samples(buf, samples: list) -> dict:
     from blake3 import blake3
 
     bad = {}
-    for i, (key, mem) in enumerate(samples):
+    for i, (_key, mem) in enumerate(samples):
         if "json" not in mem:
             bad[i] = "no .json member"
             continue
@@ -271,7 +275,7 @@ class StoreSource:
         self.shard_items = max(1, int(shard_items))
         n = len(self.samples)
         self.counts = [min(self.shard_items, n - i) for i in range(0, n, self.shard_items)]
-        self._views = None  # mapped packs, shared by this process's handles (made on first open)
+        self._views: ObjectViews | None = None  # mapped packs, shared by this process's handles (made on first open)
 
     def __getstate__(self):
         d = dict(self.__dict__)

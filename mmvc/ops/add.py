@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mmvc.core.index import IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
@@ -76,7 +76,7 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
                     f"cannot tell the modality of {len(unknown)} file(s): {shown}",
                     "pass --modality text|image|video|audio, or list them in .mmvcignore",
                 )
-        staged_mods = Counter()
+        staged_mods: Counter[int] = Counter()
         for key, oid, size, mod, flags, mtime, ino, written in hashed:
             old = index.get(key)
             if modality is not None:
@@ -128,7 +128,8 @@ def _plan_slices(files, jobs: int) -> list[list]:
     """Contiguous runs of the walk (folder locality) with about equal bytes + per-file cost each."""
     cost = [f.size + 65536 for f in files]
     total = sum(cost)
-    slices, cur, acc, goal = [], [], 0, total / jobs
+    slices: list[list] = []
+    cur, acc, goal = [], 0, total / jobs
     for f, c in zip(files, cost):
         cur.append(f)
         acc += c
@@ -210,8 +211,8 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
             if progress:
                 progress(sum(counters[0::2]), sum(counters[1::2]), len(files), total_bytes)
             for f in futures:
-                if f.done() and f.exception() is not None:
-                    raise f.exception()
+                if f.done() and (exc := f.exception()) is not None:
+                    raise exc
         out = []
         for f in futures:
             out.extend(f.result()[0])

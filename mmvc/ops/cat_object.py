@@ -43,6 +43,7 @@ def pretty(repo, info: ObjectInfo) -> dict:
     from mmvc.core.manifest import decode_node
     from mmvc.core.modality import modality_name
 
+    assert info.data is not None  # read with its data
     if info.kind == "commit":
         return json.loads(info.data)
     if info.kind == "node":

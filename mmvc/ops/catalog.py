@@ -45,6 +45,9 @@ class RebuildResult:
 
 
 def status(repo) -> CatalogStatus:
+    from mmvc.core.extras import require
+
+    require("catalog", "pyarrow", "lance", what="mmvc catalog status")
     from mmvc.catalog.read import missing_rows
     from mmvc.catalog.schema import FORMAT_KEY
     from mmvc.catalog.scope import scope
@@ -88,7 +91,8 @@ def _reachable_commits(repo) -> list:
     _, head = repo.head()
     if head:
         tips.add(head)
-    seen, out, queue = set(), [], deque()
+    seen, out = set(), []
+    queue: deque[str] = deque()
     for t in tips:
         try:
             from mmvc.ops.revparse import _peel
@@ -109,6 +113,9 @@ def _reachable_commits(repo) -> list:
 
 
 def rebuild(repo, progress=None) -> RebuildResult:
+    from mmvc.core.extras import require
+
+    require("catalog", "pyarrow", "lance", what="mmvc catalog rebuild")
     from mmvc.catalog.rowbuild import FeatureSource, build_rows
     from mmvc.catalog.table import catalog_dir, dataset_path, insert_rows, maintain_indexes, open_dataset
     from mmvc.core.diff import diff_trees
@@ -128,7 +135,7 @@ def rebuild(repo, progress=None) -> RebuildResult:
         shutil.rmtree(building, ignore_errors=True)
         target = os.path.join(building, os.path.basename(dataset_path(repo)))
         sources: dict = {}
-        trees = {}
+        trees: dict = {}
         for i, (oid, c) in enumerate(commits):
             progress("rebuild", i, len(commits))
             parent_tree = ""
@@ -176,7 +183,7 @@ def _recorded_configs(repo) -> dict:
     """Config documents of the process runs the index still names (their hash → document)."""
     from mmvc.errors import MmvcError
 
-    out = {}
+    out: dict = {}
     try:
         index = repo.load_index()
         runs = {e.proc_id for e in index.iter_entries() if getattr(e, "proc_id", None)}

@@ -62,7 +62,7 @@ class Sparse:
         return self.imported or not is_imported(meta)
 
     @classmethod
-    def load(cls, repo) -> "Sparse":
+    def load(cls, repo) -> Sparse:
         try:
             with open(os.path.join(repo.dir, SPARSE_FILE)) as f:
                 doc = json.load(f)
@@ -228,7 +228,7 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
             f"{len(missing)} object(s) needed by version {target[:12]} are missing: {', '.join(m[:12] for m in missing[:5])}",
             "run `mmvc fsck`; nothing in the work tree was changed",
         )
-    for p, b, write in todo:
+    for p, _b, write in todo:
         validate_key(p, "path in the target version")
         if write:
             _check_no_link_in_path(wt.root, p)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mmvc.errors import BadInputError
@@ -42,7 +43,7 @@ def default_dir(url: str) -> str:
     return name[:-5] if name.endswith(".mmvc") else (name or "repo")
 
 
-def clone(url: str, path: str | None = None, branch: str | None = None, filter: str | None = None, sparse: list[str] = (),
+def clone(url: str, path: str | None = None, branch: str | None = None, filter: str | None = None, sparse: Sequence[str] = (),
           no_checkout: bool = False, endpoint_url: str | None = None, progress=None, jobs: int = 8) -> CloneResult:
     from mmvc.core.config import set_value
     from mmvc.core.objects import Commit

@@ -31,6 +31,7 @@ class CommitResult:
     hook_output: str = ""
     held: int = 0  # staged items the gate held back (duplicate or rejected)
     catalog_rows: int = 0  # rows the commit added to the catalog (items already there add none)
+    catalog_skipped: bool = False  # an ungated commit without the catalog extra wrote no rows
 
 
 def _local_tz_minutes(ts: int) -> int:
@@ -122,7 +123,8 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
             result.oid = w.put_bytes(c.encode())
         from mmvc.catalog import record_commit
 
-        result.catalog_rows = record_commit(repo, verdict.admitted, verdict.gate)  # rows before the ref: see record_commit
+        rows = record_commit(repo, verdict.admitted, verdict.gate)  # rows before the ref: see record_commit
+        result.catalog_rows, result.catalog_skipped = rows or 0, rows is None
         subject = message.strip().splitlines()[0]
         note = f"commit{' (initial)' if not parent else ''}: {subject}"
         if branch:

@@ -33,7 +33,9 @@ class DatasheetResult:
 
 def datasheet(repo, rev: str = "HEAD", out: str = "datasheet") -> DatasheetResult:
     from mmvc.catalog import rows
+    from mmvc.core.extras import require
 
+    require("catalog", what="mmvc datasheet")
     oid = repo.resolve(rev)
     c = repo.read_commit(oid)
     t = rows(repo, rev, columns=COLUMNS, allow_ungated=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from mmvc.core.diff import Change, ModalityStat, Triple, classify, diff_trees, total_of
 from mmvc.core.manifest import ManifestEntry
@@ -67,7 +67,7 @@ def diff(repo, rev_a: str | None = None, rev_b: str | None = None, cached: bool 
         if cached:
             raise BadInputError("--cached compares one version with the index; two revisions were given",
                                 "drop --cached to compare two versions, or give one revision")
-        a, b = _version(repo, rev_a), _version(repo, rev_b)
+        a, b = _version(repo, rev_a or "HEAD"), _version(repo, rev_b)
         triples = _filtered(diff_trees(tree, a.tree or "", b.tree or ""), keep)
         return _result(a, b, triples, keys)
 
@@ -153,7 +153,7 @@ def _worktree_entry(full: str, old: ManifestEntry, walked, oid: str | None) -> M
     return old._replace(oid=oid, size=size, modality=old.modality if mod == UNKNOWN else mod, flags=flags)
 
 
-def _compose(steps: list[list[Triple]]) -> list[Triple]:
+def _compose(steps: list[Iterable[Triple]]) -> list[Triple]:
     first: dict[str, ManifestEntry | None] = {}
     last: dict[str, ManifestEntry | None] = {}
     for step in steps:

@@ -112,7 +112,9 @@ def export(repo, target: str, rev: str | None = None, where: str | None = None, 
 
     if names:
         if resume and INDEX_NAME in names and PLAN_NAME not in names:
-            idx = decode_index(tgt.read(INDEX_NAME), tgt.url(INDEX_NAME))
+            data = tgt.read(INDEX_NAME)
+            assert data is not None  # listed in names
+            idx = decode_index(data, tgt.url(INDEX_NAME))
             same = {k: v for k, v in idx.info.items() if k != "format"} == json.loads(canonical_json(info))
             if same and [(s.url, s.nsamples, s.filesize) for s in idx.shards] == [(s.name, s.stop - s.start, s.size) for s in shards]:
                 return _result(tgt, idx.export_id, r, recipe_oid, recipe_name, samples, shards, len(shards), True, t0, p)
@@ -195,12 +197,9 @@ def _result(tgt, export_id, r, recipe_oid, recipe_name, samples, shards, reused,
 
 def _vectors(repo, commit: str, samples: list) -> dict:
     """Each sample's embedding vectors from the catalog: {path: {"text_vector": array, …}}."""
-    try:
-        from mmvc.catalog import rows
-    except ImportError:
-        raise BadInputError("--with-embeddings needs the catalog, which this installation lacks",
-                            "export without --with-embeddings") from None
     import numpy as np
+
+    from mmvc.catalog import rows
 
     t = rows(repo, rev=commit, columns=["key", "text_vector", "clip_vector"], allow_ungated=True)
     wanted = {s.path for s in samples}

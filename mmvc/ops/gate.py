@@ -30,7 +30,7 @@ def admit(repo, staged: list, versions: tuple[str, ...] = ()) -> Verdict:
     crossed the boundary when it entered that version, so it is admitted as it is."""
     if not repo.config.gated:
         return Verdict(gate=Gate(mode="ungated"), admitted=[(p, e) for p, e, _ in staged])
-    already = {}
+    already: dict = {}
     for root in versions:
         for path, t in repo.tree.get_many(root, sorted(p for p, e, _ in staged if e is not None)).items():
             already.setdefault(path, []).append(t)

@@ -18,8 +18,8 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
@@ -128,7 +128,7 @@ class Chunk:
                  "by_mod")
 
     @classmethod
-    def build(cls, keys: list[str], ids: bytes, sizes, mods: bytes, metas: list[str]) -> "Chunk":
+    def build(cls, keys: list[str], ids: bytes, sizes, mods: bytes, metas: list[str]) -> Chunk:
         import zlib
         from array import array
 
@@ -188,7 +188,7 @@ class Chunk:
         return canonical_json(head) + b"\n" + self.ids + self.sizes + self.mods + self.keys_z + self.metas_z
 
     @classmethod
-    def decode(cls, data: bytes, pos: int) -> "Chunk":
+    def decode(cls, data: bytes, pos: int) -> Chunk:
         import zlib
 
         nl = data.index(b"\n", pos)
@@ -260,7 +260,7 @@ class ChunkBuilder:
         self.n += len(keys)
         self._keys, self._metas = [], []
 
-    def finish(self) -> "Chunk":
+    def finish(self) -> Chunk:
         from array import array
 
         self._flush()

@@ -4,8 +4,8 @@ the commits that are free to be shown), optionally from every ref, with a column
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 
 @dataclass
@@ -31,7 +31,7 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
     decorations: dict[str, list[str]] = {}
     if all_refs or graph:
         branch, head = repo.head()
-        for ref, oid in {**repo.refs.list("refs/heads"), **repo.refs.list("refs/tags")}.items():
+        for ref in {**repo.refs.list("refs/heads"), **repo.refs.list("refs/tags")}:
             peeled = repo.resolve(ref)
             decorations.setdefault(peeled, []).append(ref.split("/", 2)[-1] if ref.startswith("refs/heads/") else "tag: " + ref.split("/", 2)[-1])
             if all_refs:
@@ -52,7 +52,7 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
 
 def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
     commits = {}
-    children = {}
+    children: dict[str, int] = {}
     stack = list(dict.fromkeys(starts))
     while stack:
         oid = stack.pop()
@@ -64,7 +64,7 @@ def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
             children[p] = children.get(p, 0) + 1
             stack.append(p)
     order = 0
-    heap = []
+    heap: list[tuple[int, int, str]] = []
     for oid, n in children.items():
         if n == 0:
             heapq.heappush(heap, (-commits[oid].committer.time, order, oid))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mmvc.core.manifest import ManifestEntry
@@ -86,7 +87,7 @@ def _same(x: ManifestEntry | None, y: ManifestEntry | None) -> bool:
     return tuple(x)[1:] == tuple(y)[1:]
 
 
-def merge(repo, rev: str, strategies: list[str] = (), message: str | None = None, no_verify: bool = False,
+def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = None, no_verify: bool = False,
           no_ff: bool = False) -> MergeResult:
     from mmvc.core.diff import diff_trees
     from mmvc.core.hooks import run_hook
@@ -192,7 +193,7 @@ def _finish(repo, state: dict, no_verify: bool) -> str:
     return r.oid
 
 
-def merge_continue(repo, strategies: list[str] = (), no_verify: bool = False) -> MergeResult:
+def merge_continue(repo, strategies: Sequence[str] = (), no_verify: bool = False) -> MergeResult:
     """Commit the merge once every conflict is settled: by a strategy rule, or by the user
     having staged a version of the path that differs from what HEAD holds."""
     state = _read_state(repo)

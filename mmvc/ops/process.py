@@ -63,6 +63,9 @@ def _report_bytes(verdicts) -> bytes:
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
             batch_size: int | None = None, num_gpus: float | None = None, ray_address: str | None = None,
             progress=None) -> ProcessResult:
+    from mmvc.core.extras import require
+
+    require("process", what="mmvc process")
     from mmvc.core.objects import canonical_json
     from mmvc.process.config import ProcessConfig
     from mmvc.process.pipeline import ItemRef, Pipeline, summarize
@@ -88,8 +91,8 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     if only:
         try:
             mods = {BY_NAME[m.strip()] for m in only}
-        except KeyError as e:
-            raise BadInputError(f"unknown modality {e.args[0]!r} in --only", f"use some of: {', '.join(BY_NAME)}") from None
+        except KeyError as err:
+            raise BadInputError(f"unknown modality {err.args[0]!r} in --only", f"use some of: {', '.join(BY_NAME)}") from None
     with repo.locked("process"):
         index = repo.load_index()
         head_root = repo.head_tree()

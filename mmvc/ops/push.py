@@ -13,6 +13,7 @@ with another value is refused unless --force.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mmvc.errors import BadInputError, ConflictError
@@ -76,7 +77,7 @@ def _local_reader(store):
     return read
 
 
-def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bool = False, tags: bool = False,
+def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches: bool = False, tags: bool = False,
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
@@ -151,7 +152,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
         return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
 
     have_trees = [commit_tree(c) for c in have_tips]
-    plan = plan_transfer(read, read, [u.new for u in moving], lambda c: c in have, commit_tree, have_trees)
+    plan = plan_transfer(read, read, [u.new for u in moving if u.new], lambda c: c in have, commit_tree, have_trees)
     threshold = repo.config.pack_threshold
     large = {b for b, size in plan.blobs.items() if size > threshold}
     candidates = list(plan.blobs) + plan.structural

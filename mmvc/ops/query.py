@@ -7,6 +7,7 @@ only search, export and the loader insist on gated versions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_COLUMNS = ("key", "oid", "modality", "size", "mime", "width", "height", "duration_s", "fps", "sample_rate", "language",
                    "license", "source", "caption", "transcript", "status")
@@ -18,7 +19,7 @@ class QueryResult:
     commit: str
     where: str | None
     columns: list
-    table: object  # pyarrow.Table
+    table: Any  # pyarrow.Table
     total: int  # matching rows before --limit
 
     @property

@@ -477,7 +477,7 @@ class Walk:
             self._mark_blob(report, "object")
         queue.extend(p for p in parents if p not in self.reached and p not in self.bad)
 
-    def run(self) -> "Walk":
+    def run(self) -> Walk:
         self.collect_roots()
         queue: deque = deque()
         trees: list = []
@@ -694,7 +694,7 @@ class Walk:
             return res
 
         breaks: dict[bytes, set] = {}  # commit -> bad objects its version needs
-        for c, (tree, parents, report) in self.commits.items():
+        for c, (tree, _parents, report) in self.commits.items():
             s = set(under(tree))
             if report is not None and report in bad:
                 s.add(report)

@@ -31,6 +31,9 @@ class Report:
 def report(repo, rev: str | None = None, include_passed: bool = False) -> Report:
     import io
 
+    from mmvc.core.extras import require
+
+    require("catalog", "pyarrow", what="mmvc report")
     import pyarrow.parquet as pq
 
     report_id = _report_id(repo, rev)

@@ -40,6 +40,9 @@ class SearchResult:
 def search(repo, query: str | None = None, image: str | None = None, text_file: str | None = None, rev: str = "HEAD",
            modality: str | None = None, k: int = 10, where: str | None = None, allow_ungated: bool = False,
            columns=None) -> SearchResult:
+    from mmvc.core.extras import require
+
+    require("process", "pyarrow", "lance", "torch", "transformers", what="mmvc search")
     from mmvc.catalog.read import check_columns, dataset_for, version
     from mmvc.catalog.schema import FAMILY_COLUMN
     from mmvc.catalog.scope import lookup, scope
@@ -110,14 +113,16 @@ def _embed_query(cfg, family: str, query: str | None, image: str | None):
     if family == "text":
         from mmvc.process.embed import TextEmbedder
 
+        assert query is not None  # an image query searches the clip family only
         emb = TextEmbedder(cfg.text_model, batch_size=1)
         return emb.embed([query])[0], emb.model_id
     from mmvc.process.embed import ClipEmbedder
 
-    emb = ClipEmbedder(cfg.image_model_id(), batch_size=1)
+    clip = ClipEmbedder(cfg.image_model_id(), batch_size=1)
     if image:
-        return emb.embed_images([_load_image(image)])[0], emb.model_id
-    return emb.embed_texts([query])[0], emb.model_id
+        return clip.embed_images([_load_image(image)])[0], clip.model_id
+    assert query is not None  # exactly one of query and image is given
+    return clip.embed_texts([query])[0], clip.model_id
 
 
 def _load_image(path: str):

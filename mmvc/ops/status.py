@@ -167,7 +167,7 @@ def status(repo, untracked: bool = True) -> StatusResult:
         with open(state_path) as f:
             state = json.load(f)
         res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]]}
-    runs = {}
+    runs: dict = {}
     for p, e, h in index.staged(repo.tree, root):
         kind = "deleted" if e is None else "added" if h is None else "modified"
         res.staged.append(Change(p, kind, modality_name((e or h).modality)))

@@ -36,7 +36,7 @@ class FeatureCache:
             if not keep:
                 continue
             table = table.take(keep)
-            cols = {}
+            cols: dict[str, list] = {}
             for c in table.column_names:
                 col = table.column(c)
                 if str(col.type).startswith("fixed_size_list"):

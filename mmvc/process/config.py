@@ -5,9 +5,14 @@ only when they were processed under the repository's current config hash."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mmvc.core.objects import canonical_json
 from mmvc.errors import FormatError
+
+if TYPE_CHECKING:
+    from mmvc.process.gates import GateConfig
+    from mmvc.process.neardup import NearDupConfig
 
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
@@ -18,8 +23,8 @@ _KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_
 
 @dataclass
 class ProcessConfig:
-    gates: object
-    neardup: object
+    gates: GateConfig
+    neardup: NearDupConfig
     semantic_eps: float = 0.01
     keep: str = "first"
     text_model: str | None = None
@@ -34,7 +39,7 @@ class ProcessConfig:
     license_deny: list = field(default_factory=list)
 
     @classmethod
-    def from_table(cls, table: dict) -> "ProcessConfig":
+    def from_table(cls, table: dict) -> ProcessConfig:
         from mmvc.process.gates import GateConfig
         from mmvc.process.neardup import NearDupConfig
 
@@ -77,7 +82,7 @@ class ProcessConfig:
         )
 
     @classmethod
-    def load(cls, repo) -> "ProcessConfig":
+    def load(cls, repo) -> ProcessConfig:
         return cls.from_table(repo.config.raw.get("process", {}))
 
     def embed_dtype(self) -> str | None:

@@ -20,6 +20,7 @@ import struct
 import threading
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -189,7 +190,7 @@ def split_words(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
-_LANGID = None
+_LANGID: Any = None
 
 
 def detect_language(text: str) -> str:

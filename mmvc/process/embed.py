@@ -958,7 +958,7 @@ class ClipEmbedUDF:
             return out
         if keyframes is None:
             # Images only: one cheap pass picks the rows with a thumbnail.
-            has = np.fromiter((t is not None and getattr(t, "size", 0) > 0 and getattr(t, "dtype", None) != object
+            has = np.fromiter((t is not None and getattr(t, "size", 0) > 0 and getattr(t, "dtype", None) != object  # noqa: E721 (a numpy dtype, not a type)
                                for t in thumbs), dtype=bool, count=n) if thumbs is not None else np.zeros(n, bool)
             flat = self.embedder.embed_images([thumbs[i] for i in np.flatnonzero(has)])
             out = dict(batch)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import TypeGuard, TypeVar
 
 from mmvc.core.modality import AUDIO, IMAGE, MODALITIES, TEXT, VIDEO
 from mmvc.errors import FormatError
@@ -122,7 +123,7 @@ class GateConfig:
     audio: AudioGates = field(default_factory=AudioGates)
 
     @classmethod
-    def from_toml(cls, table: dict | None) -> "GateConfig":
+    def from_toml(cls, table: dict | None) -> GateConfig:
         """From the ``[process.gates]`` table (``{"text": {...}, "image": {...}, ...}``).
 
         A misspelt key would otherwise silently leave a default gate in force, so anything
@@ -185,7 +186,10 @@ def _canonical(v):
     return v
 
 
-def _on(v) -> bool:
+_T = TypeVar("_T")
+
+
+def _on(v: _T | None) -> TypeGuard[_T]:
     return v is not None and v is not False and v != 0 and v != []
 
 

@@ -333,7 +333,8 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     counts = np.zeros(n, dtype=np.int64)
     i = 0
     while i < n:
-        enc, size, j = [], 0, i
+        enc: list = []
+        size, j = 0, i
         while j < n and (not enc or size < _BATCH_BYTES):
             e = texts[j].lower().encode("utf-8", "surrogatepass")
             enc.append(e)
@@ -640,6 +641,7 @@ def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] 
             found.append(bi[keep] * n + bj[keep])
         code = np.concatenate(found)
         return code // n, code % n
+    assert not isinstance(plan, str)
     r, widths = plan
     shift = 0
     for width in widths:

@@ -17,8 +17,9 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
 
@@ -174,7 +175,7 @@ def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> 
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
-    row = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
+    row: dict[str, Any] = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
     try:
         data = store.get(oid)
@@ -443,7 +444,7 @@ class Pipeline:
         t = time.perf_counter()
         done, died = self._run_stage(f"embed {family}", inputs, build, "numpy", column=col)
         self.stats.seconds[f"embed {family}"] = time.perf_counter() - t
-        new = []
+        new: list[dict[str, Any]] = []
         for r in done:
             vec = np.asarray(r[col], dtype=np.float32)
             new.append({"oid": str(r["oid"]), "vector": None if not np.isfinite(vec).all() else vec})
@@ -526,7 +527,7 @@ class Pipeline:
                 groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.neardup.image_max_hamming))
             vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
             if vids:
-                groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
+                groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],  # type: ignore[misc]
                                            cfg.neardup.video_max_hamming, min_matched=cfg.neardup.video_min_matched,
                                            min_length_ratio=cfg.neardup.video_min_length_ratio))
             auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]

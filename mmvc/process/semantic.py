@@ -80,6 +80,7 @@ def _clustered(x: np.ndarray, ids: np.ndarray, radius: float, parent: np.ndarray
     kmeans = faiss.Kmeans(d, nlist, niter=10, seed=seed, spherical=True, max_points_per_centroid=64, verbose=False)
     kmeans.train(x)
     centroids = kmeans.centroids
+    assert centroids is not None  # set by train
     probe = min(max(1, int(nprobe)), nlist)
     home = np.empty(n, dtype=np.int64)
     probed = np.empty((n, probe), dtype=np.int64)

@@ -118,6 +118,7 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
             if oid in cancel:
                 continue
             data = got.get(oid) or want_data.get(oid)
+            assert data is not None  # read_want returns every id it is asked for
             want_data[oid] = data
             want_lv[data[NODE_LEVEL_OFFSET]].setdefault(oid, ids[oid])
 

@@ -59,7 +59,7 @@ class RemoteRefs:
 
     def list(self) -> dict[str, str]:
         """Every ref on the remote (``refs/heads/…``, ``refs/tags/…``, ``refs/recipes/…``) → object id."""
-        out = {}
+        out: dict[str, str] = {}
         files = [f for f in self.remote.list_files("refs") if not f.endswith((".lock", ".lease"))]
         if not files:
             return out

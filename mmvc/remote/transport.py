@@ -202,7 +202,7 @@ class Remote:
         try:
             fmt = json.loads(data).get("format", 0)
         except ValueError:
-            raise RemoteError(f"remote {self.name}: {MARKER} is not valid JSON", "the URL does not point at an mmvc remote")
+            raise RemoteError(f"remote {self.name}: {MARKER} is not valid JSON", "the URL does not point at an mmvc remote") from None
         if fmt > REMOTE_FORMAT:
             raise NewerFormatError(f"remote {self.name}", fmt, REMOTE_FORMAT)
         return True

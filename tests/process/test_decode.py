@@ -108,7 +108,7 @@ def samples():
         "jpeg": noise_jpeg(),
         "mp4": video(),
         "wav": audio_file(tone()),
-        "text": "A short sentence about cats.\nAnd a second line.\n".encode(),
+        "text": b"A short sentence about cats.\nAnd a second line.\n",
     }
 
 
