@@ -114,7 +114,7 @@ class Repo:
         return self.read_commit(oid).tree if oid else ""
 
     def resolve(self, rev: str) -> str:
-        from mmvc.ops.revparse import resolve
+        from mmvc.services.revparse import resolve
 
         return resolve(self, rev)
 

@@ -15,7 +15,7 @@ def catalog_findings(repo) -> list:
     from mmvc.catalog.scope import scope
     from mmvc.catalog.table import dataset_path, open_dataset
     from mmvc.errors import MmvcError
-    from mmvc.ops.reachability import Finding
+    from mmvc.services.reachability import Finding
 
     path = dataset_path(repo)
     tips = {}

@@ -249,7 +249,7 @@ class StoreSource:
     def __init__(self, repo, recipe: str | None = None, rev: str | None = None, where: str | None = None,
                  shard_items: int = 1024, allow_ungated: bool = False, seed: int = 0):
         from mmvc.export.selection import plan
-        from mmvc.ops.gate import require_gated
+        from mmvc.services.gate import require_gated
         from mmvc.ops.recipe import build_recipe, resolve_recipe
 
         if isinstance(repo, str):

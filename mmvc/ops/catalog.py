@@ -91,7 +91,7 @@ def _reachable_commits(repo) -> list:
     seen, out, queue = set(), [], deque()
     for t in tips:
         try:
-            from mmvc.ops.revparse import _peel
+            from mmvc.services.revparse import _peel
 
             queue.append(_peel(repo, t))
         except Exception:

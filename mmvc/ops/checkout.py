@@ -106,7 +106,7 @@ def switch(repo, name: str, create: bool = False, start: str | None = None, forc
     if name == "-":
         name = "@{-1}"
     if name.startswith("@{-"):
-        from mmvc.ops.revparse import previous_branch
+        from mmvc.services.revparse import previous_branch
 
         name = previous_branch(repo, int(name[3:-1]))
     created = False
@@ -142,7 +142,7 @@ def checkout(repo, rev: str, paths: list[str] | None = None, force: bool = False
     if rev == "-":
         rev = "@{-1}"
     if rev.startswith("@{-"):
-        from mmvc.ops.revparse import previous_branch
+        from mmvc.services.revparse import previous_branch
 
         rev = previous_branch(repo, int(rev[3:-1]))
     ref = f"refs/heads/{rev}"

@@ -73,7 +73,7 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
     if not message or not message.strip():
         raise ConflictError("empty commit message", "give one with -m MESSAGE")
     from mmvc.core.hooks import run_hook
-    from mmvc.ops.gate import admit
+    from mmvc.services.gate import admit
 
     branch, head = repo.head()
     hook_env = {"MMVC_BRANCH": (branch or "").split("/", 2)[-1], "MMVC_OLD": head or ""}

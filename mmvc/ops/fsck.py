@@ -1,7 +1,7 @@
 """``mmvc fsck``: prove that every version the repository can name is whole, or say what is not.
 
 It walks what gc would keep (refs, HEAD, MERGE_HEAD/ORIG_HEAD, reflogs, the index: see
-``mmvc.ops.reachability``). Full mode re-hashes every object it reaches and every pack file
+``mmvc.services.reachability``). Full mode re-hashes every object it reaches and every pack file
 against the digest its index records, because a flipped bit is only visible to a rehash;
 ``quick`` only proves the structure (every object present, every commit and node decodes),
 which costs reads of the nodes rather than of the data.
@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from mmvc.ops.reachability import Finding, Inventory, Walk, hash_file
+from mmvc.services.reachability import Finding, Inventory, Walk, hash_file
 
 LEFTOVER_TEXT = {
     "tmp": "temp file(s) in .mmvc/objects/tmp",

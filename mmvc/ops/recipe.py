@@ -55,7 +55,7 @@ def create_recipe(repo, name: str, rev: str = "HEAD", where: str | None = None, 
     from mmvc.export.recipe import REF_PREFIX
     from mmvc.export.selection import plan
     from mmvc.ops.commit import signature
-    from mmvc.ops.gate import require_gated
+    from mmvc.services.gate import require_gated
 
     check_ref_name(name, "recipe")
     r = build_recipe(repo, rev, where, mix, seed, epoch_size)
