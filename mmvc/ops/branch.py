@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mmvc.core.refs import check_ref_name
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.signature import committer
 
 
 @dataclass
@@ -15,12 +16,6 @@ class BranchInfo:
     oid: str
     current: bool
     subject: str = ""
-
-
-def _who(repo) -> str:
-    from mmvc.ops.commit import signature
-
-    return signature(repo, "COMMITTER").who
 
 
 def list_branches(repo, verbose: bool = False) -> list[BranchInfo]:
@@ -43,7 +38,7 @@ def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> 
         head_ref, _ = repo.head()
         if old is not None and ref == head_ref:
             raise ConflictError(f"cannot move {name!r}: it is the current branch", "switch to another branch first")
-        repo.refs.update(ref, oid, old, f"branch: created from {start}", _who(repo))
+        repo.refs.update(ref, oid, old, f"branch: created from {start}", committer(repo))
     return BranchInfo(name, oid, False)
 
 
@@ -75,5 +70,5 @@ def rename_branch(repo, old: str, new: str) -> BranchInfo:
         oid = repo.refs.read(f"refs/heads/{old}")
         if oid is None:
             raise BadInputError(f"branch {old!r} not found", "`mmvc branch` lists the branches")
-        repo.refs.rename(f"refs/heads/{old}", f"refs/heads/{new}", f"branch: renamed {old} to {new}", _who(repo))
+        repo.refs.rename(f"refs/heads/{old}", f"refs/heads/{new}", f"branch: renamed {old} to {new}", committer(repo))
     return BranchInfo(new, oid, repo.head()[0] == f"refs/heads/{new}")

@@ -19,6 +19,7 @@ from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.materialize import write_item
 from mmvc.core.worktree import prune_empty_dirs, validate_key
 from mmvc.errors import BadInputError, ConflictError, CorruptError
+from mmvc.services.signature import committer
 
 SPARSE_FILE = "sparse.json"
 
@@ -87,12 +88,6 @@ class Sparse:
 def is_imported(meta: str) -> bool:
     """Whether an item came in through ``mmvc import`` (its metadata names a connector)."""
     return '"provenance":{"connector":' in meta
-
-
-def _who(repo) -> str:
-    from mmvc.ops.commit import signature
-
-    return signature(repo, "COMMITTER").who
 
 
 def _short(repo, branch: str | None, oid: str | None) -> str:
@@ -195,13 +190,13 @@ def _move(repo, target: str, ref: str | None, force: bool, new_sparse: Sparse | 
         note = f"checkout: moving from {_short(repo, branch, head)} to {_short(repo, ref, target)}"
         if advance:
             if branch:
-                repo.refs.update(branch, target, head, advance, _who(repo))
+                repo.refs.update(branch, target, head, advance, committer(repo))
             else:
-                repo.refs.set_head_detached(head, target, advance, _who(repo))
+                repo.refs.set_head_detached(head, target, advance, committer(repo))
         elif ref is not None:
-            repo.refs.set_head_symbolic(ref, head, target, note, _who(repo))
+            repo.refs.set_head_symbolic(ref, head, target, note, committer(repo))
         else:
-            repo.refs.set_head_detached(head, target, note, _who(repo))
+            repo.refs.set_head_detached(head, target, note, committer(repo))
     return res
 
 

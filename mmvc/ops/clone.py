@@ -124,7 +124,8 @@ def _record_without_files(repo, branch: str, tip: str, note: str) -> int:
     from array import array
 
     from mmvc.core.index import FLAG_SKIP_WORKTREE, EntryTable
-    from mmvc.ops.checkout import Sparse, _who
+    from mmvc.ops.checkout import Sparse
+    from mmvc.services.signature import committer
 
     tree = repo.tree
     table = EntryTable()
@@ -158,5 +159,5 @@ def _record_without_files(repo, branch: str, tip: str, note: str) -> int:
         index.reset_to_table(table)
         index.write()
         Sparse([NOTHING]).save(repo)
-        repo.refs.update(f"refs/heads/{branch}", tip, None, note, _who(repo))
+        repo.refs.update(f"refs/heads/{branch}", tip, None, note, committer(repo))
     return n

@@ -9,12 +9,12 @@ unreferenced objects; a crash after it leaves an index that still agrees with th
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 from mmvc.core.modality import modality_name
-from mmvc.core.objects import Commit, Signature
+from mmvc.core.objects import Commit
 from mmvc.errors import ConflictError, GateError
+from mmvc.services.signature import signature
 
 
 @dataclass
@@ -31,37 +31,6 @@ class CommitResult:
     hook_output: str = ""
     held: int = 0  # staged items the gate held back (duplicate or rejected)
     catalog_rows: int = 0  # rows the commit added to the catalog (items already there add none)
-
-
-def _local_tz_minutes(ts: int) -> int:
-    lt = time.localtime(ts)
-    return (lt.tm_gmtoff or 0) // 60
-
-
-def signature(repo, role: str) -> Signature:
-    """Who and when: MMVC_<ROLE>_NAME/EMAIL/DATE, then repo config, then the login name."""
-    import getpass
-    import socket
-
-    env = os.environ
-    c = repo.config
-    name = env.get(f"MMVC_{role}_NAME") or c.user_name
-    email = env.get(f"MMVC_{role}_EMAIL") or c.user_email
-    if not name or not email:
-        from mmvc.core.config import global_user
-
-        g = global_user()
-        name = name or g.get("name", "")
-        email = email or g.get("email", "")
-    try:
-        login = getpass.getuser()
-    except Exception:
-        login = "unknown"
-    name = name or login
-    email = email or f"{login}@{socket.gethostname()}"
-    when = env.get(f"MMVC_{role}_DATE")
-    ts = int(when) if when and when.lstrip("-").isdigit() else int(time.time())
-    return Signature(name=name, email=email, time=ts, tz=_local_tz_minutes(ts))
 
 
 def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = False, extra_parents: tuple[str, ...] = (),

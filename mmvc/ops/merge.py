@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.signature import committer
 
 STATE = "MERGE_STATE.json"
 
@@ -72,12 +73,6 @@ def merge_base(repo, a: str, b: str) -> str | None:
         if e.oid in ancestors_a:
             return e.oid
     return None
-
-
-def _who(repo) -> str:
-    from mmvc.ops.commit import signature
-
-    return signature(repo, "COMMITTER").who
 
 
 def _same(x: ManifestEntry | None, y: ManifestEntry | None) -> bool:

@@ -54,7 +54,7 @@ def create_recipe(repo, name: str, rev: str = "HEAD", where: str | None = None, 
     from mmvc.core.refs import check_ref_name
     from mmvc.export.recipe import REF_PREFIX
     from mmvc.export.selection import plan
-    from mmvc.ops.commit import signature
+    from mmvc.services.signature import signature
     from mmvc.services.gate import require_gated
 
     check_ref_name(name, "recipe")
