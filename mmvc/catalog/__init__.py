@@ -51,7 +51,7 @@ def record_commit(repo, changes, gate) -> int:
     if gate.mode != "gated":
         table = build_rows(repo, items, None)
     else:
-        from mmvc.ops.process import read_run
+        from mmvc.services.runs import read_run
 
         items = [(k, e) for k, e in items if getattr(e, "proc_id", None)]
         if not items:

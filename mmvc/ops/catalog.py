@@ -11,11 +11,12 @@ The new table is written beside the old one and swapped in whole.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+
+from mmvc.services.runs import find_run
 
 
 @dataclass
@@ -183,10 +184,7 @@ def _recorded_configs(repo) -> dict:
     except MmvcError:
         return out
     for r in runs:
-        try:
-            doc = json.loads(repo.store.get(r))
-        except (MmvcError, ValueError):
-            continue
-        if doc.get("config") and doc.get("config_doc"):
+        doc = find_run(repo, r)
+        if doc and doc.get("config") and doc.get("config_doc"):
             out[doc["config"]] = doc["config_doc"]
     return out

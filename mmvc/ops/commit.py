@@ -42,6 +42,7 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
     if not message or not message.strip():
         raise ConflictError("empty commit message", "give one with -m MESSAGE")
     from mmvc.core.hooks import run_hook
+    from mmvc.process.config import ProcessConfig
     from mmvc.services.gate import admit
 
     branch, head = repo.head()
@@ -57,7 +58,8 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
         staged = index.staged(tree, root)
         if not staged and not allow_empty and not extra_parents:
             raise ConflictError("nothing to commit (no staged changes)", "stage changes with `mmvc add`, or pass --allow-empty")
-        verdict = admit(repo, staged, tuple(repo.read_commit(x).tree for x in extra_parents))
+        current = ProcessConfig.load(repo).config_hash() if repo.config.gated else None
+        verdict = admit(repo, staged, current, tuple(repo.read_commit(x).tree for x in extra_parents))
         if verdict.refused:
             shown = "; ".join(f"{p} ({why})" for p, why in verdict.refused[:5])
             more = f" and {len(verdict.refused) - 5} more" if len(verdict.refused) > 5 else ""

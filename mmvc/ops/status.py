@@ -145,7 +145,7 @@ def scan_worktree(repo, index, untracked: bool = True, keep=None) -> WorktreeSca
 
 def _count_processed(repo, res: StatusResult, runs: dict) -> None:
     """Verdicts of processed staged items; an item judged under another config is "stale"."""
-    from mmvc.ops.process import read_run
+    from mmvc.services.runs import read_run
     from mmvc.process.config import ProcessConfig
 
     current = ProcessConfig.load(repo).config_hash()
