@@ -250,7 +250,7 @@ class StoreSource:
                  shard_items: int = 1024, allow_ungated: bool = False, seed: int = 0):
         from mmvc.export.selection import plan
         from mmvc.services.gate import require_gated
-        from mmvc.ops.recipe import build_recipe, resolve_recipe
+        from mmvc.export.recipe import build_recipe, resolve_recipe
 
         if isinstance(repo, str):
             from mmvc.repo import Repo
