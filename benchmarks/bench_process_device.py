@@ -55,7 +55,7 @@ def _write_images(args) -> int:
 def build_repo(root: str, n_images: int, n_texts: int, seed: int, jobs: int):
     from bench_embed import corpus
 
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
     os.makedirs(os.path.join(root, "images"))
     os.makedirs(os.path.join(root, "texts"))
@@ -65,7 +65,7 @@ def build_repo(root: str, n_images: int, n_texts: int, seed: int, jobs: int):
     for i, t in enumerate(corpus(n_texts, seed)):
         with open(os.path.join(root, "texts", f"{i:07d}.txt"), "w") as f:
             f.write(f"{t} ({i})\n")
-    repo = init(root)
+    repo = Repo.init(root)
     repo.add(["."], cwd=root)
     return repo
 

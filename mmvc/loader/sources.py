@@ -253,9 +253,9 @@ class StoreSource:
         from mmvc.export.recipe import build_recipe, resolve_recipe
 
         if isinstance(repo, str):
-            from mmvc.repo import Repo
+            from mmvc.services.repository import Repository
 
-            repo = Repo.discover(repo)
+            repo = Repository.discover(repo)
         if recipe is not None:
             if rev is not None or where is not None:
                 raise BadInputError("a recipe already fixes the version and filter; give recipe or rev/where, not both")
@@ -280,9 +280,9 @@ class StoreSource:
         return d
 
     def __setstate__(self, d):
-        from mmvc.repo import Repo
+        from mmvc.services.repository import Repository
 
-        d["repo"] = Repo(d["repo"])
+        d["repo"] = Repository(d["repo"])
         self.__dict__.update(d)
 
     def shard_label(self, j: int) -> str:

@@ -48,9 +48,10 @@ def clone(url: str, path: str | None = None, branch: str | None = None, filter: 
     from mmvc.core.objects import Commit
     from mmvc.ops.fetch import fetch
     from mmvc.ops.init import init
-    from mmvc.ops.remote import add_remote, normalise_url
+    from mmvc.ops.remote import add_remote
     from mmvc.remote.refs import RemoteRefs
-    from mmvc.remote.transport import Remote, RemoteSpec
+    from mmvc.remote.transport import Remote
+    from mmvc.services.remotes import RemoteSpec, normalise_url
     from mmvc.services.sparse import Sparse
     from mmvc.services.worktree_update import move_head
 

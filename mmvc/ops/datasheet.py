@@ -96,7 +96,9 @@ def _process_summary(repo, data: dict) -> dict:
 def _parent_diff(repo, c, oid: str) -> dict:
     if not c.parents:
         return {"parent": None}
-    r = repo.diff(c.parents[0], oid)
+    from mmvc.ops.diff import diff
+
+    r = diff(repo, c.parents[0], oid)
     tot = r.total
     return {"parent": c.parents[0], "added": tot.added, "removed": tot.removed, "modified": tot.modified, "renamed": tot.renamed,
             "meta": tot.meta, "bytes_added": tot.bytes_added, "bytes_removed": tot.bytes_removed,
