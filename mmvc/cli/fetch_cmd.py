@@ -18,10 +18,11 @@ def command(remote, jobs, as_json):
     if as_json:
         emit_json(r)
         return
-    _report(r, chatter, human_bytes)
+    render_fetch(r, chatter, human_bytes)
 
 
-def _report(r, chatter, human_bytes):
+def render_fetch(r, chatter, human_bytes):
+    """A fetch's summary and ref updates (pull prints the same)."""
     if not r.updates and not r.objects:
         chatter(f"Already up to date with {r.remote}")
         return

@@ -13,7 +13,7 @@ from mmvc.cli.main import MmvcCommand
 @click.pass_context
 def command(ctx, remote, branch, strategies, jobs, as_json):
     """Fetch from REMOTE (default origin) and merge its BRANCH (default: the current branch's name)."""
-    from mmvc.cli.fetch_cmd import _report
+    from mmvc.cli.fetch_cmd import render_fetch
     from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
     from mmvc.errors import ExitCode
     from mmvc.ops.pull import pull
@@ -24,7 +24,7 @@ def command(ctx, remote, branch, strategies, jobs, as_json):
     if as_json:
         emit_json(r)
     else:
-        _report(r.fetch, chatter, human_bytes)
+        render_fetch(r.fetch, chatter, human_bytes)
         m = r.merge
         if m.status == "up-to-date":
             chatter("Already up to date.")

@@ -92,9 +92,9 @@ def _reachable_commits(repo) -> list:
     seen, out, queue = set(), [], deque()
     for t in tips:
         try:
-            from mmvc.services.revparse import _peel
+            from mmvc.services.revparse import peel
 
-            queue.append(_peel(repo, t))
+            queue.append(peel(repo, t))
         except Exception:
             continue
     while queue:

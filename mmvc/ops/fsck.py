@@ -110,7 +110,7 @@ def _unreachable(inv: Inventory, walk: Walk) -> tuple[int, int]:
 
 
 def _lock_findings(repo) -> list[Finding]:
-    from mmvc.core.lock import _pid_alive
+    from mmvc.core.lock import pid_alive
 
     path = os.path.join(repo.dir, "lock")
     try:
@@ -121,7 +121,7 @@ def _lock_findings(repo) -> list[Finding]:
     except (OSError, ValueError):
         owner = {}
     pid, host, cmd = owner.get("pid"), owner.get("host"), owner.get("command", "?")
-    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+    if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
         return [Finding("warning", "stale-lock", f"stale lock: .mmvc/lock was left by `mmvc {cmd}` (pid {pid}), which is no longer running",
                         path=path, hint=f"no mmvc process holds it; delete it with `rm {path}`")]
     if not owner:

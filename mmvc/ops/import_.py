@@ -327,8 +327,7 @@ def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selecti
               counters=None) -> tuple[Chunk, list, int]:
     """Read one unit into the store: (its rows as a Chunk, skips, objects written). Runs in this
     process or in a worker."""
-    from mmvc.importers.fsio import check_unchanged, remote_error
-    from mmvc.importers.tables import _protocols
+    from mmvc.importers.fsio import check_unchanged, protocols, remote_error
 
     if counters is None:
         counters = _COUNTERS
@@ -339,7 +338,7 @@ def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selecti
 
         writer = LocalObjectStore(**store_args).writer()
     fs = connector.fs
-    local = "file" in _protocols(fs)
+    local = "file" in protocols(fs)
     forced = connector.options.modality
     out, skips = ChunkBuilder(), []
     pre = prefix + "/" if prefix else ""
@@ -668,7 +667,7 @@ def _same_meta(a: str, b: str) -> bool:
 
 def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
     """Yield (unit number, rows, skips, objects written) as units finish, in or out of order."""
-    from mmvc.importers.tables import _protocols
+    from mmvc.importers.fsio import protocols
 
     if not todo:
         return
@@ -677,7 +676,7 @@ def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
                                            fsync=store.fsync)
     jobs = jobs or repo.config.jobs or os.cpu_count() or 1
     selected = sum(sel.count(units[n].count) for n, sel in todo)
-    in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in _protocols(conn.fs))
+    in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in protocols(conn.fs))
     if in_process:
         done = 0
         counters = [0]
