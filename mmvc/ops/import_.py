@@ -315,28 +315,17 @@ class _HashOnly:
         return False
 
 
-_COUNTERS = None
-
-
-def _init_worker(counters) -> None:
-    global _COUNTERS
-    _COUNTERS = counters
-
-
 def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selection, prefix: str, slot: int = 0,
               counters=None) -> tuple[Chunk, list, int]:
     """Read one unit into the store: (its rows as a Chunk, skips, objects written). Runs in this
     process or in a worker."""
     from mmvc.importers.fsio import check_unchanged, protocols, remote_error
 
-    if counters is None:
-        counters = _COUNTERS
-    if store_args is None:
-        writer = _HashOnly()
-    else:
-        from mmvc.core.store import LocalObjectStore
+    from mmvc.services.workerpool import open_store, worker_counters
 
-        writer = LocalObjectStore(**store_args).writer()
+    if counters is None:
+        counters = worker_counters()
+    writer = _HashOnly() if store_args is None else open_store(store_args).writer()
     fs = connector.fs
     local = "file" in protocols(fs)
     forced = connector.options.modality
@@ -668,12 +657,12 @@ def _same_meta(a: str, b: str) -> bool:
 def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
     """Yield (unit number, rows, skips, objects written) as units finish, in or out of order."""
     from mmvc.importers.fsio import protocols
+    from mmvc.services import workerpool
 
     if not todo:
         return
     store = repo.store
-    store_args = None if dry_run else dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold,
-                                           fsync=store.fsync)
+    store_args = None if dry_run else workerpool.store_args(store)
     jobs = jobs or repo.config.jobs or os.cpu_count() or 1
     selected = sum(sel.count(units[n].count) for n, sel in todo)
     in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in protocols(conn.fs))
@@ -689,36 +678,11 @@ def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
         if not dry_run:
             store.refresh()
         return
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["mmvc.ops.import_", "mmvc.core.store", "fsspec", type(conn).__module__, *conn.preload])
-    counters = ctx.Array("q", len(todo), lock=False)
-    started = time.time()
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
-    try:
-        futures = {pool.submit(read_unit, store_args, conn, units[n], sel, prefix, slot): n for slot, (n, sel) in enumerate(todo)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            if progress:
-                progress(sum(counters), 0, total, 0)
-            for f in finished:
-                rows, skips, written = f.result()
-                yield futures[f], rows, skips, written
-    except BaseException:
-        # a worker hit by the same Ctrl-C may never answer; its unfinished pack is ours to remove
-        from mmvc.ops.add import _remove_temp_packs
-
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        if not dry_run:
-            _remove_temp_packs(store, since=started)
-        raise
-    pool.shutdown(wait=True)
+    calls = [(store_args, conn, units[n], sel, prefix, slot) for slot, (n, sel) in enumerate(todo)]
+    tick = (lambda c: progress(sum(c), 0, total, 0)) if progress else None
+    for slot, (rows, skips, written) in workerpool.run(read_unit, calls, workers=min(jobs, len(todo)), store=None if dry_run else store,
+                                                       preload=("mmvc.ops.import_", "fsspec", type(conn).__module__, *conn.preload),
+                                                       counters=len(todo), on_progress=tick):
+        yield todo[slot][0], rows, skips, written
     if not dry_run:
         store.refresh()
