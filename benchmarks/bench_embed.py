@@ -126,7 +126,7 @@ def bench_text(args, path: str, device, dtype):
     import torch
     from transformers import AutoModel
 
-    from mmvc.process.embed import TextEmbedUDF
+    from mmvc.process.embedders import TextEmbedUDF
 
     texts = corpus(args.items, args.seed)
     udf = TextEmbedUDF(path, batch_size=args.batch_size, device=str(device), dtype=dtype)
@@ -151,7 +151,7 @@ def bench_text(args, path: str, device, dtype):
     if args.pretokenized:
         # What the embedding actor receives behind a TextTokenizeUDF stage; that stage runs on
         # other CPU workers in the pipeline, so it is timed on its own, once.
-        from mmvc.process.embed import TextTokenizeUDF
+        from mmvc.process.embedders import TextTokenizeUDF
 
         tokenize = TextTokenizeUDF(path, max_length=max_length)
         start = time.perf_counter()
@@ -184,7 +184,7 @@ def bench_clip(args, path: str, device, dtype):
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import ClipEmbedUDF, _load_image_processor
+    from mmvc.process.embedders import ClipEmbedUDF, _load_image_processor
 
     pictures = images(args.items, args.thumb_size, args.seed)
     udf = ClipEmbedUDF(path, batch_size=args.batch_size, device=str(device), dtype=dtype)

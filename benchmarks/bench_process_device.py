@@ -116,7 +116,7 @@ def bare_clip(path: str, pictures, bs: int, device, dtype) -> float:
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import _load_image_processor
+    from mmvc.process.embedders import _load_image_processor
 
     model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
     proc = _load_image_processor(path)
@@ -172,7 +172,7 @@ class _PngCrops:
         from PIL import Image
 
         if self.prep is None:
-            from mmvc.process.embed import ClipPixelsUDF
+            from mmvc.process.embedders import ClipPixelsUDF
 
             self.prep = ClipPixelsUDF(self.path)
         return torch.from_numpy(self.prep.crop(np.asarray(Image.open(io.BytesIO(self.pngs[i])).convert("RGB"))))
@@ -182,7 +182,7 @@ def loader_clip(path: str, pngs: list[bytes], bs: int, device, dtype, workers: i
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import _load_image_processor
+    from mmvc.process.embedders import _load_image_processor
 
     model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
     proc = _load_image_processor(path)

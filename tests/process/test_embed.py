@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmvc.errors import BadInputError, ExitCode
-from mmvc.process.embed import (
+from mmvc.process.embedders import (
     BUNDLED_TEXT_ID,
     CLIP_DIM,
     TEXT_DIM,
@@ -153,7 +153,7 @@ def test_clip_accepts_grey_and_rgba(clip_embedder):
 def test_clip_preprocessing_matches_the_checkpoints_processor(clip_model, clip_embedder):
     """Pixels are prepared in torch; they must match what transformers' own CLIP image
     processor makes from the same checkpoint, within resampling rounding."""
-    from mmvc.process.embed import _load_image_processor
+    from mmvc.process.embedders import _load_image_processor
 
     from PIL import Image
 
@@ -173,7 +173,7 @@ def test_clip_preprocessing_matches_the_checkpoints_processor(clip_model, clip_e
 
 
 def test_resample_matrix_matches_torch_antialiased_bicubic():
-    from mmvc.process.embed import _resample_matrix
+    from mmvc.process.embedders import _resample_matrix
 
     rng = np.random.default_rng(6)
     for n_in, n_out in ((256, 224), (100, 224), (1000, 224), (224, 224)):
@@ -246,7 +246,7 @@ def test_text_udf(text_model, text_embedder):
 
 def test_tokenize_udf_then_embed_udf(text_model):
     """The GPU layout: CPU workers tokenise, the embedding actor only runs the model."""
-    from mmvc.process.embed import TextTokenizeUDF
+    from mmvc.process.embedders import TextTokenizeUDF
 
     batch = {"text": _read_only(np.array(["a photo of a cat", None, "  ", "the dog", "x " * 3000], dtype=object))}
     tokenised = TextTokenizeUDF(text_model)(batch)
@@ -324,7 +324,7 @@ def test_clip_pixels_stage_then_embed_matches_embedding_directly(clip_model, cli
 
     from PIL import Image
 
-    from mmvc.process.embed import ClipPixelsUDF
+    from mmvc.process.embedders import ClipPixelsUDF
 
     def png(a):
         buf = io.BytesIO()
