@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mmvc.core.refs import check_ref_name
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.history import is_ancestor
 from mmvc.services.signature import committer
 
 
@@ -42,13 +43,6 @@ def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> 
     return BranchInfo(name, oid, False)
 
 
-def is_merged(repo, oid: str, into: str) -> bool:
-    """Whether commit ``oid`` is reachable from commit ``into``."""
-    from mmvc.ops.log import log
-
-    return any(e.oid == oid for e in log(repo, into))
-
-
 def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
     ref = f"refs/heads/{name}"
     with repo.locked("branch"):
@@ -58,7 +52,7 @@ def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
         head_ref, head = repo.head()
         if ref == head_ref:
             raise ConflictError(f"cannot delete {name!r}: it is the current branch", "switch to another branch first")
-        if not force and (head is None or not is_merged(repo, oid, head)):
+        if not force and (head is None or not is_ancestor(repo, oid, head)):
             raise ConflictError(f"branch {name!r} is not fully merged into HEAD", f"merge it first, or delete it anyway with `mmvc branch -D {name}`")
         repo.refs.delete(ref, oid)
     return BranchInfo(name, oid, False)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.history import merge_base
 
 STATE = "MERGE_STATE.json"
 
@@ -60,17 +61,6 @@ def _strategy_for(path: str, rules: list[tuple[str, str]]) -> str | None:
     for side, glob in rules:
         if fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(path, glob.rstrip("/") + "/*") or glob == "*":
             return side
-    return None
-
-
-def merge_base(repo, a: str, b: str) -> str | None:
-    """A best common ancestor: the newest commit reachable from both."""
-    from mmvc.ops.log import log
-
-    ancestors_a = {e.oid for e in log(repo, a)}
-    for e in log(repo, b):
-        if e.oid in ancestors_a:
-            return e.oid
     return None
 
 

@@ -81,7 +81,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
     from mmvc.core.objects import Commit, object_kind
-    from mmvc.ops.merge import merge_base
+    from mmvc.services.history import merge_base
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
     from mmvc.remote.packs import PACK_TARGET_BYTES, RemoteObjects
