@@ -87,26 +87,26 @@ def test_bundled_minilm_ranks_paraphrases_above_unrelated():
 
 
 def test_clip_images_shapes_and_norm(clip_embedder):
-    v = clip_embedder.embedrandom_images(random_images())
+    v = clip_embedder.embed_images(random_images())
     assert v.shape == (4, CLIP_DIM) and v.dtype == np.float32 and unit_rows(v)
-    assert clip_embedder.embedrandom_images([]).shape == (0, CLIP_DIM)
+    assert clip_embedder.embed_images([]).shape == (0, CLIP_DIM)
 
 
 def test_clip_batch_size_invariance_and_determinism(clip_model, clip_embedder):
     images = random_images()
-    np.testing.assert_allclose(ClipEmbedder(clip_model, batch_size=1).embedrandom_images(images),
-                               clip_embedder.embedrandom_images(images), atol=1e-5)
-    assert np.array_equal(clip_embedder.embedrandom_images(images), clip_embedder.embedrandom_images(images))
+    np.testing.assert_allclose(ClipEmbedder(clip_model, batch_size=1).embed_images(images),
+                               clip_embedder.embed_images(images), atol=1e-5)
+    assert np.array_equal(clip_embedder.embed_images(images), clip_embedder.embed_images(images))
 
 
 def test_clip_accepts_grey_and_rgba(clip_embedder):
     rgb = random_images(shapes=((64, 64),))[0]
     grey = rgb[:, :, 0]
     rgba = np.dstack([rgb, np.full((64, 64), 255, np.uint8)])
-    v = clip_embedder.embedrandom_images([rgb, grey, rgba])
+    v = clip_embedder.embed_images([rgb, grey, rgba])
     np.testing.assert_allclose(v[2], v[0], atol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
-        clip_embedder.embedrandom_images([rgb.astype(np.float32)])
+        clip_embedder.embed_images([rgb.astype(np.float32)])
 
 
 def test_clip_preprocessing_matches_the_checkpoints_processor(clip_model, clip_embedder):
@@ -139,7 +139,7 @@ def test_clip_texts(clip_embedder):
 def test_clip_videos_are_mean_pooled_keyframes(clip_embedder):
     frames = random_images()
     videos = clip_embedder.embed_videos([frames[:3], [], frames[3:]])
-    per_frame = clip_embedder.embedrandom_images(frames)
+    per_frame = clip_embedder.embed_images(frames)
     mean = per_frame[:3].mean(axis=0)
     np.testing.assert_allclose(videos[0], mean / np.linalg.norm(mean), atol=1e-5)
     assert np.isnan(videos[1]).all()

@@ -84,7 +84,7 @@ def test_clip_udf(clip_model, clip_embedder):
     assert v.shape == (5, CLIP_DIM) and v.dtype == np.float32
     assert out["clip_vector_ok"].tolist() == [True, True, True, False, True]
     assert np.isnan(v[3]).all()
-    single = clip_embedder.embedrandom_images([images[0], images[1]])
+    single = clip_embedder.embed_images([images[0], images[1]])
     np.testing.assert_allclose(v[[0, 2]], single, atol=1e-5)
     np.testing.assert_allclose(v[1], clip_embedder.embed_videos([[images[1], images[3]]])[0], atol=1e-5)
     # Keyframes win over the thumbnail; a stack of one frame twice pools to that frame.
@@ -96,7 +96,7 @@ def test_clip_udf_stacked_thumbs_and_missing_columns(clip_model):
     stacked = _read_only(np.stack(random_images(shapes=((64, 80),) * 3)))
     out = udf({"thumb": stacked, "id": np.arange(3)})
     assert out["clip_vector_ok"].all()
-    np.testing.assert_allclose(out["clip_vector"], udf.embedder.embedrandom_images(list(stacked)), atol=1e-6)
+    np.testing.assert_allclose(out["clip_vector"], udf.embedder.embed_images(list(stacked)), atol=1e-6)
     none = udf({"id": np.arange(2)})
     assert not none["clip_vector_ok"].any() and np.isnan(none["clip_vector"]).all()
 
@@ -123,8 +123,8 @@ def test_clip_pixels_stage_then_embed_matches_embedding_directly(clip_model, cli
     size = clip_embedder.model.config.vision_config.image_size
     assert out["thumb"].shape == (len(images), size, size, 3) and out["thumb"].dtype == np.uint8
     v = ClipEmbedUDF(clip_model)(out)["clip_vector"]
-    np.testing.assert_allclose(v, clip_embedder.embedrandom_images(images), atol=2e-2)
-    assert (np.sum(v * clip_embedder.embedrandom_images(images), axis=1) > 0.999).all()
+    np.testing.assert_allclose(v, clip_embedder.embed_images(images), atol=2e-2)
+    assert (np.sum(v * clip_embedder.embed_images(images), axis=1) > 0.999).all()
 
     # a video row: its keyframes stay a list per row, the thumbnail column an object column
     keyframes[1] = [png(images[1]), png(images[3])]
