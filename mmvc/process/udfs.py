@@ -21,6 +21,15 @@ TEXT_DIM = 384
 CLIP_DIM = 512
 
 
+def _of_width(embedder, width: int, column: str, family: str):
+    """The embedder, if its vectors fit the catalog column they are stored in."""
+    if embedder.dim != width:
+        what = "text" if family == "text" else "image"
+        raise BadInputError(f"the {what} model {embedder.model_id} gives {embedder.dim}-d vectors; {column} is {width}-d",
+                            how_to_point(family))
+    return embedder
+
+
 def _batch_len(batch: Mapping) -> int:
     for value in batch.values():
         return len(value)
@@ -103,11 +112,8 @@ class TextEmbedUDF:
     def __init__(self, model: str | None = None, batch_size: int = 64, device: str = "cpu", dtype=None,
                  max_length: int = 256, threads: int | None = None, prefetch: bool | None = None):
         set_torch_threads(threads)
-        self.embedder = TextEmbedder(model, device=device, batch_size=batch_size, max_length=max_length, dtype=dtype,
-                                     prefetch=prefetch)
-        if self.embedder.dim != TEXT_DIM:
-            raise BadInputError(f"the text model {self.embedder.model_id} gives {self.embedder.dim}-d vectors; "
-                                f"text_vector is {TEXT_DIM}-d", how_to_point("text"))
+        self.embedder = _of_width(TextEmbedder(model, device=device, batch_size=batch_size, max_length=max_length, dtype=dtype,
+                                               prefetch=prefetch), TEXT_DIM, "text_vector", "text")
 
     @property
     def model_id(self) -> str:
@@ -158,10 +164,7 @@ class ClipEmbedUDF:
     def __init__(self, model: str | None = None, batch_size: int = 32, device: str = "cpu", dtype=None,
                  threads: int | None = None):
         set_torch_threads(threads)
-        self.embedder = ClipEmbedder(model, device=device, batch_size=batch_size, dtype=dtype)
-        if self.embedder.dim != CLIP_DIM:
-            raise BadInputError(f"the image model {self.embedder.model_id} gives {self.embedder.dim}-d vectors; "
-                                f"clip_vector is {CLIP_DIM}-d", how_to_point("clip"))
+        self.embedder = _of_width(ClipEmbedder(model, device=device, batch_size=batch_size, dtype=dtype), CLIP_DIM, "clip_vector", "clip")
 
     @property
     def model_id(self) -> str:
