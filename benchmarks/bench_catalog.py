@@ -138,7 +138,7 @@ def main() -> None:
     from mmvc.catalog.scope import _MEMO, lookup, scope, scope_dir
     from mmvc.catalog.table import build_vector_index, dataset_path, insert_rows, maintain_indexes, open_dataset
     from mmvc.catalog.vector import nearest
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
     from mmvc.process.cache import FeatureCache
     from mmvc.process.config import ProcessConfig
 
@@ -148,7 +148,7 @@ def main() -> None:
     n, k = args.rows, args.new
     res: dict = {"rows": n, "new": k, "index_type": args.index_type}
     t = time.perf_counter()
-    repo = init(str(work / "repo"))
+    repo = Repo.init(str(work / "repo"))
     cfg = ProcessConfig.load(repo)
     config, doc = cfg.config_hash(), cfg.describe()
     old_items = entries(0, n)

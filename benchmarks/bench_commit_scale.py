@@ -30,9 +30,9 @@ def synth_version(root: Path, n: int, seed: int) -> list[str]:
     """A repository whose HEAD holds n text items under 1000 folders; returns their keys."""
     from mmvc.core.index import IndexEntry
     from mmvc.core.modality import TEXT
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    repo = init(str(root), ungated=True)
+    repo = Repo.init(str(root), ungated=True)
     keys = sorted(f"shard{i % 1000:04d}/item{i:08d}.txt" for i in range(n))
     entries = []
     with repo.store.writer() as w:

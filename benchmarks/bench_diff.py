@@ -43,9 +43,9 @@ def synth_pair(root: Path, n: int, k: int, seed: int) -> None:
     from mmvc.core.manifest import ManifestEntry
     from mmvc.core.modality import AUDIO, IMAGE, TEXT
     from mmvc.core.objects import Commit, Gate, Signature
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    repo = init(str(root), ungated=True)
+    repo = Repo.init(str(root), ungated=True)
     mods = (TEXT, IMAGE, AUDIO)
     keys = sorted(f"shard{i % 1000:04d}/item{i:08d}" for i in range(n))
     rng = random.Random(seed)

@@ -126,7 +126,7 @@ def bench_text(args, path: str, device, dtype):
     import torch
     from transformers import AutoModel
 
-    from mmvc.process.embed import TextEmbedUDF
+    from mmvc.process.udfs import TextEmbedUDF
 
     texts = corpus(args.items, args.seed)
     udf = TextEmbedUDF(path, batch_size=args.batch_size, device=str(device), dtype=dtype)
@@ -151,7 +151,7 @@ def bench_text(args, path: str, device, dtype):
     if args.pretokenized:
         # What the embedding actor receives behind a TextTokenizeUDF stage; that stage runs on
         # other CPU workers in the pipeline, so it is timed on its own, once.
-        from mmvc.process.embed import TextTokenizeUDF
+        from mmvc.process.udfs import TextTokenizeUDF
 
         tokenize = TextTokenizeUDF(path, max_length=max_length)
         start = time.perf_counter()
@@ -184,12 +184,13 @@ def bench_clip(args, path: str, device, dtype):
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import ClipEmbedUDF, _load_image_processor
+    from mmvc.process.models import load_image_processor
+    from mmvc.process.udfs import ClipEmbedUDF
 
     pictures = images(args.items, args.thumb_size, args.seed)
     udf = ClipEmbedUDF(path, batch_size=args.batch_size, device=str(device), dtype=dtype)
     model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
-    processor = _load_image_processor(path)
+    processor = load_image_processor(path)
     distinct = processor(images=pictures[:16], return_tensors="pt")["pixel_values"]
     pixels = distinct[torch.arange(args.items) % 16].to(device=device, dtype=dtype)
     pixel_batches = [pixels[i:i + args.batch_size] for i in range(0, args.items, args.batch_size)]

@@ -44,7 +44,7 @@ def parse_size(text: str) -> int:
 
 def make_repo(work: Path, items: int, size: int, seed: int = 0, text_items: int = 0) -> Path:
     """A committed ungated repository with ``items`` binary files (+ small text files)."""
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
     rng = random.Random(seed)
     data = work / "data"
@@ -58,7 +58,7 @@ def make_repo(work: Path, items: int, size: int, seed: int = 0, text_items: int 
         d.mkdir(parents=True, exist_ok=True)
         words = " ".join(rng.choice(("river", "city", "music", "train", "cloud", "paper", "stone")) for _ in range(rng.randint(100, 1200)))
         (d / f"doc{i:06d}.txt").write_text(words + "\n")
-    repo = init(str(work), ungated=True)
+    repo = Repo.init(str(work), ungated=True)
     repo.add(["data"], cwd=str(work))
     repo.commit("bench data")
     return work

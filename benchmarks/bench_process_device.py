@@ -55,7 +55,7 @@ def _write_images(args) -> int:
 def build_repo(root: str, n_images: int, n_texts: int, seed: int, jobs: int):
     from bench_embed import corpus
 
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
     os.makedirs(os.path.join(root, "images"))
     os.makedirs(os.path.join(root, "texts"))
@@ -65,7 +65,7 @@ def build_repo(root: str, n_images: int, n_texts: int, seed: int, jobs: int):
     for i, t in enumerate(corpus(n_texts, seed)):
         with open(os.path.join(root, "texts", f"{i:07d}.txt"), "w") as f:
             f.write(f"{t} ({i})\n")
-    repo = init(root)
+    repo = Repo.init(root)
     repo.add(["."], cwd=root)
     return repo
 
@@ -116,10 +116,10 @@ def bare_clip(path: str, pictures, bs: int, device, dtype) -> float:
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import _load_image_processor
+    from mmvc.process.models import load_image_processor
 
     model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
-    proc = _load_image_processor(path)
+    proc = load_image_processor(path)
     distinct = proc(images=pictures[:64], return_tensors="pt")["pixel_values"]
     n = len(pictures)
     pixels = distinct[torch.arange(n) % len(distinct)].to(device=device, dtype=dtype)
@@ -172,7 +172,7 @@ class _PngCrops:
         from PIL import Image
 
         if self.prep is None:
-            from mmvc.process.embed import ClipPixelsUDF
+            from mmvc.process.udfs import ClipPixelsUDF
 
             self.prep = ClipPixelsUDF(self.path)
         return torch.from_numpy(self.prep.crop(np.asarray(Image.open(io.BytesIO(self.pngs[i])).convert("RGB"))))
@@ -182,10 +182,10 @@ def loader_clip(path: str, pngs: list[bytes], bs: int, device, dtype, workers: i
     import torch
     from transformers import CLIPModel
 
-    from mmvc.process.embed import _load_image_processor
+    from mmvc.process.models import load_image_processor
 
     model = CLIPModel.from_pretrained(path).eval().to(device=device, dtype=dtype)
-    proc = _load_image_processor(path)
+    proc = load_image_processor(path)
     mean = torch.tensor(proc.image_mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(proc.image_std, device=device).view(1, 3, 1, 1)
     dl = torch.utils.data.DataLoader(_PngCrops(pngs, path), batch_size=bs, num_workers=workers, pin_memory=device.type == "cuda",

@@ -96,9 +96,9 @@ def synth_repo(root: Path, n: int) -> None:
     from mmvc.core.manifest import ManifestEntry
     from mmvc.core.modality import TEXT
     from mmvc.core.objects import Commit, Gate, Signature
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    repo = init(str(root), ungated=True)
+    repo = Repo.init(str(root), ungated=True)
     sig = Signature("bench", "bench@example.invalid", 1700000000, 0)
     keys = sorted(f"shard{i % 1000:04d}/item{i:08d}.txt" for i in range(n))
     with repo.store.writer() as w:

@@ -1,61 +1,29 @@
-"""``Repo``: the one public Python API. It finds a repository, holds its parts, and binds every
-verb the command line has (DVC-style); the verbs themselves live in ``mmvc.ops``, imported inside
-each method so that ``import mmvc.repo`` stays light."""
+"""``Repo``: the one public Python API. It binds every verb the command line has (DVC-style) on a
+repository (``mmvc.services.repository.Repository``: finding one and its parts); the verbs
+themselves live in ``mmvc.ops``, imported inside each method so that ``import mmvc.repo`` stays
+light."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
-from functools import cached_property
 
-from mmvc.errors import NotARepoError
+from mmvc.services.repository import MMVC_DIR, Repository
 
-MMVC_DIR = ".mmvc"
+__all__ = ["MMVC_DIR", "Repo"]
 
 
-class Repo:
-    def __init__(self, root: str):
-        self.root = os.path.abspath(root)
-        self.dir = os.path.join(self.root, MMVC_DIR)
-        if not os.path.isdir(self.dir):
-            raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
-        _ = self.config  # refuse a newer format before touching anything
+class Repo(Repository):
+    """A repository with every verb on it: ``Repo.discover()``, ``Repo.init(path)``, then
+    ``repo.add(...)``, ``repo.commit(...)`` and so on."""
 
-    # -- finding and making
-
-    @staticmethod
-    def find_root(start: str | None = None) -> str | None:
-        """The folder holding ``.mmvc`` at or above ``start`` (default: the current folder), found
-        without reading anything inside it; None outside any repository."""
-        d = os.path.abspath(start or os.getcwd())
-        while True:
-            if os.path.isdir(os.path.join(d, MMVC_DIR)):
-                return d
-            parent = os.path.dirname(d)
-            if parent == d:
-                return None
-            d = parent
-
-    @classmethod
-    def discover(cls, start: str | None = None) -> Repo:
-        """The repository containing ``start`` (default: the current folder), walking up."""
-        root = cls.find_root(start)
-        if root is None:
-            raise NotARepoError(
-                f"not an mmvc repository (or any parent up to /): {os.path.abspath(start or os.getcwd())}",
-                "run `mmvc init` to create one, or use -C DIR to point at one",
-            )
-        return cls(root)
-
-    open = discover
+    # -- making
 
     @classmethod
     def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> Repo:
         """``mmvc init``: a new repository in ``path``; ``ungated`` commits skip the curation gate."""
         from mmvc.ops.init import init
 
-        return init(path, ungated=ungated, branch=branch)
+        return cls(init(path, ungated=ungated, branch=branch).root)
 
     @classmethod
     def clone(cls, url: str, path: str | None = None, branch: str | None = None, filter: str | None = None,
@@ -68,80 +36,6 @@ class Repo:
 
         return clone(url, path, branch=branch, filter=filter, sparse=list(sparse), no_checkout=no_checkout,
                      endpoint_url=endpoint_url, progress=progress, jobs=jobs)
-
-    # -- parts
-
-    @cached_property
-    def config(self):
-        from mmvc.core.config import Config
-
-        return Config.load(os.path.join(self.dir, "config.toml"))
-
-    @cached_property
-    def store(self):
-        from mmvc.core.store import LocalObjectStore
-
-        c = self.config
-        local = LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
-        if not any(isinstance(s, dict) and s.get("promisor") for s in (c.raw.get("remote") or {}).values()):
-            return local
-        # A partial clone: blobs absent here are fetched from the promisor remote on first read.
-        from mmvc.ops.remote import remote_specs
-        from mmvc.remote.promisor import PromisorStore
-
-        spec = next(s for s in remote_specs(self).values() if s.promisor)
-        return PromisorStore(local, self.dir, spec)
-
-    @cached_property
-    def refs(self):
-        from mmvc.core.refs import RefStore
-
-        return RefStore(self.dir)
-
-    @cached_property
-    def tree(self):
-        from mmvc.core.manifest import ManifestTree
-
-        return ManifestTree(self.store)
-
-    @cached_property
-    def worktree(self):
-        from mmvc.core.worktree import WorkTree
-
-        return WorkTree(self.root)
-
-    def load_index(self):
-        from mmvc.core.index import Index
-
-        return Index.load(self.dir)
-
-    @contextmanager
-    def locked(self, what: str):
-        from mmvc.core.lock import RepoLock
-
-        with RepoLock(self.dir, what):
-            yield
-
-    # -- history
-
-    def read_commit(self, oid: str):
-        from mmvc.core.objects import Commit
-
-        return Commit.decode(self.store.get(oid), oid)
-
-    def head(self) -> tuple[str | None, str | None]:
-        """(branch ref or None when detached, commit id or None before the first commit)."""
-        return self.refs.head_target()
-
-    def head_tree(self) -> str:
-        """Root id of HEAD's tree, or "" before the first commit."""
-        _, oid = self.head()
-        return self.read_commit(oid).tree if oid else ""
-
-    def resolve(self, rev: str) -> str:
-        from mmvc.ops.revparse import resolve
-
-        return resolve(self, rev)
 
     # -- verbs: every command of the CLI is one of these (each lives in mmvc/ops/<verb>.py)
 
@@ -395,7 +289,7 @@ class Repo:
 
     def catalog(self, rev: str = "HEAD", where: str | None = None, columns=None, allow_ungated: bool = False):
         """The catalog as of ``rev``: ``.to_arrow()``, ``.to_pandas()``, ``.to_lance()`` (docs/catalog.md)."""
-        from mmvc.catalog.view import CatalogView
+        from mmvc.ops.catalog import CatalogView
 
         return CatalogView(self, rev, where=where, columns=columns, allow_ungated=allow_ungated)
 

@@ -35,9 +35,9 @@ def _deterministic_env(monkeypatch, tmp_path_factory):
 
 @pytest.fixture
 def repo(tmp_path):
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    return init(str(tmp_path), ungated=True)  # these tests are about storage and history, not the gate
+    return Repo.init(str(tmp_path), ungated=True)  # these tests are about storage and history, not the gate
 
 
 _SESSION = {}

@@ -1,6 +1,6 @@
 """Shared by every test that runs the real pipeline: one Ray in local mode for the session, tiny
 seeded models built through the real loading code, a repository configured to use them, and
-builders for small real samples (PNG, WAV, a story)."""
+builders for small real samples (PNG, WAV, a story, sentences, pictures)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,21 @@ STORY = ("The quick brown fox jumps over the lazy dog near the river bank while 
          "Later that evening the family walked home along the narrow path, talking about the birds "
          "they had seen, the boats drifting on the water, the smell of pine trees after the rain, and "
          "the long summer holidays that were coming soon, with trips to the mountains and the sea.")
+
+
+SENTENCES = ["a photo of a cat", "the dog is in the house", "red car on the street",
+             "Zebra crossing, 42 times!", "x", "music and speech in the city at night " * 20]
+
+
+def random_images(seed=0, shapes=((300, 400), (224, 224), (96, 160), (500, 230))):
+    """RGB uint8 pictures of the given (height, width)s, of random pixels."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (*s, 3), dtype=np.uint8) for s in shapes]
+
+
+def unit_rows(v) -> bool:
+    """Whether every row of ``v`` is L2-normalised."""
+    return np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def rows(repo, rev: str = "HEAD", where: str | None = None, columns=None, allow_
     ``where`` is a Lance (SQL-like) filter over those columns, e.g.
     ``"modality = 'image' AND width >= 512 AND license = 'cc-by-4.0'"``; one that does not parse
     or names a missing column raises BadInputError whose hint lists the columns. An ungated
-    version raises GateError (``mmvc.ops.gate.require_gated``) unless ``allow_ungated``; a
+    version raises GateError (``mmvc.services.gate.require_gated``) unless ``allow_ungated``; a
     version with items the catalog has no row for (it predates the catalog) raises
     BadInputError naming ``mmvc catalog rebuild``.
     """
@@ -58,7 +58,7 @@ def record_commit(repo, changes, gate) -> int | None:
             return None
         table = build_rows(repo, items, None)
     else:
-        from mmvc.ops.process import read_run
+        from mmvc.services.runs import read_run
 
         items = [(k, e) for k, e in items if getattr(e, "proc_id", None)]
         if not items:

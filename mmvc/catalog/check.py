@@ -12,7 +12,7 @@ REBUILD = "run `mmvc catalog rebuild` to regenerate it from the object store and
 
 def catalog_findings(repo) -> list:
     from mmvc.core.extras import installed
-    from mmvc.ops.reachability import Finding
+    from mmvc.services.reachability import Finding
 
     if not installed("pyarrow", "lance"):
         return [Finding("info", "catalog", "the catalog was not checked: this installation lacks its packages",

@@ -28,7 +28,7 @@ class Version:
 
 
 def version(repo, rev: str, allow_ungated: bool, what: str) -> Version:
-    from mmvc.ops.gate import require_gated
+    from mmvc.services.gate import require_gated
 
     oid = repo.resolve(rev)
     c = repo.read_commit(oid)

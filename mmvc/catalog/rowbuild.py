@@ -41,14 +41,11 @@ class FeatureSource:
     def add_report(self, report: str | None, run: str | None = None) -> None:
         if not report:
             return
-        import io
-
-        import pyarrow.parquet as pq
-
         from mmvc.errors import MmvcError
+        from mmvc.services.runs import read_report
 
         try:
-            t = pq.read_table(io.BytesIO(self.repo.store.get(report)), columns=["oid", "status", "features"])
+            t = read_report(self.repo, report, columns=["oid", "status", "features"])
         except (MmvcError, OSError, ValueError):
             return
         for oid, status, feats in zip(*(t.column(c).to_pylist() for c in ("oid", "status", "features"))):

@@ -63,6 +63,13 @@ def open_dataset(repo, path: str | None = None):
     return ds
 
 
+def write_standalone(table, path: str):
+    """A version's rows (``mmvc.catalog.rows``) as a Lance dataset of their own at ``path``."""
+    import lance
+
+    return lance.write_dataset(table, path, mode="create")
+
+
 def _first_line(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return (text[0] if text else type(e).__name__)[:200]

@@ -11,7 +11,7 @@ import time
 from mmvc.errors import LockedError
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +47,7 @@ class RepoLock:
         cmd = owner.get("command", "?")
         since = owner.get("since")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if since else "?"
-        if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+        if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
             return LockedError(
                 f"stale lock: {self.path} was left by `mmvc {cmd}` (pid {pid}, since {when}), which is no longer running",
                 f"no mmvc process holds it; delete it with `rm {self.path}` and run `mmvc fsck`",

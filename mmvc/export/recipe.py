@@ -3,7 +3,9 @@
 A recipe pins a commit, a filter, mixture weights, a seed and an epoch size. It is a canonical
 JSON object in the object store (so its id changes when anything in it changes) and is named by
 ``refs/recipes/NAME``. The samples it selects, and their order, are a pure function of the
-recipe: ``mmvc.export.selection.plan``. Byte layout: docs/format.md, "Recipes".
+recipe: ``mmvc.export.selection.plan``. Byte layout: docs/format.md, "Recipes". ``build_recipe``
+makes one from a version and settings, ``resolve_recipe`` finds a stored one by name or id: the
+recipe verb, export and the loader all go through them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from mmvc.errors import BadInputError, CorruptError, NewerFormatError
+from mmvc.errors import BadInputError, CorruptError, NewerFormatError, ObjectNotFound
 
 RECIPE_FORMAT = 1
 REF_PREFIX = "refs/recipes/"
@@ -121,3 +123,32 @@ def _split_weight(part: str) -> tuple[str, str, str]:
 
 def format_mix(mix) -> str:
     return ",".join(f"{c.where}:{c.weight:g}" for c in mix)
+
+
+def build_recipe(repo, rev: str, where: str | None = None, mix: str | None = None, seed: int = 0, epoch_size: int | None = None):
+    """The (unsaved) recipe for these settings; exports (and the loader) without a recipe use one too."""
+    commit = repo.resolve(rev)
+    components = parse_mix(mix)
+    if where is not None and not where.strip():
+        raise BadInputError("empty --where filter", "write a condition such as \"source = 'coco'\", or leave --where out")
+    if epoch_size is not None and epoch_size <= 0:
+        raise BadInputError(f"epoch size {epoch_size} is not positive", "give a positive number of samples per epoch")
+    return Recipe(commit=commit, rev=rev, filter=where or None, mix=components, seed=int(seed), epoch_size=epoch_size)
+
+
+def resolve_recipe(repo, name: str):
+    """(name, object id, Recipe) for a recipe name or a recipe object id."""
+    from mmvc.core.hashing import is_object_id
+
+    ref = name if name.startswith(REF_PREFIX) else REF_PREFIX + name
+    oid = repo.refs.read(ref) if not is_object_id(name) else name
+    if oid is None:
+        known = sorted(r[len(REF_PREFIX):] for r in repo.refs.list("refs/recipes"))
+        raise BadInputError(f"unknown recipe {name!r}",
+                            ("known recipes: " + ", ".join(known[:10])) if known else "create one with `mmvc recipe create NAME --rev REV`")
+    try:
+        data = repo.store.get(oid)
+    except ObjectNotFound:
+        raise BadInputError(f"recipe {name!r} names object {oid[:12]}, which is not in this repository",
+                            "run `mmvc fsck`; fetch it from the remote it came from") from None
+    return (name if not is_object_id(name) else "", oid, Recipe.decode(data, oid))

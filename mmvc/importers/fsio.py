@@ -27,6 +27,12 @@ def is_url(text: str) -> bool:
     return "://" in text
 
 
+def protocols(fs) -> tuple:
+    """The protocol names of an fsspec filesystem (``"file"``, ``("s3", "s3a")`` …) as a tuple."""
+    p = fs.protocol
+    return (p,) if isinstance(p, str) else tuple(p)
+
+
 def filesystem(uri: str):
     """(fsspec filesystem, path inside it) for a local path or URL."""
     scheme, rest = split_scheme(uri)

@@ -18,6 +18,7 @@ from mmvc.core.extras import require
 from mmvc.core.modality import TEXT
 from mmvc.errors import BadInputError
 from mmvc.importers.base import Connector, Item, MetaTemplate, Rows, Skip, Unit, scalar_extra
+from mmvc.importers.fsio import protocols
 
 UNIT_ROWS = 32768
 BATCH_ROWS = 2048
@@ -116,7 +117,7 @@ class ParquetConnector(TableConnector):
 
         # Unbuffered, small reads: whole-row-group pre-buffering triples peak memory for no gain
         # on a local disk.
-        if "file" in _protocols(self.fs):
+        if "file" in protocols(self.fs):
             return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
         return pq.ParquetFile(self.fs.open(path, "rb"))
 
@@ -322,11 +323,6 @@ def _json_scalar(v) -> str | None:
     if t is float:
         return float.__repr__(v) if v == v and v not in _INF else None
     return None
-
-
-def _protocols(fs) -> tuple:
-    p = fs.protocol
-    return (p,) if isinstance(p, str) else tuple(p)
 
 
 def _text_stream(fs, path: str):

@@ -253,13 +253,13 @@ class StoreSource:
     def __init__(self, repo, recipe: str | None = None, rev: str | None = None, where: str | None = None,
                  shard_items: int = 1024, allow_ungated: bool = False, seed: int = 0):
         from mmvc.export.selection import plan
-        from mmvc.ops.gate import require_gated
-        from mmvc.ops.recipe import build_recipe, resolve_recipe
+        from mmvc.services.gate import require_gated
+        from mmvc.export.recipe import build_recipe, resolve_recipe
 
         if isinstance(repo, str):
-            from mmvc.repo import Repo
+            from mmvc.services.repository import Repository
 
-            repo = Repo.discover(repo)
+            repo = Repository.discover(repo)
         if recipe is not None:
             if rev is not None or where is not None:
                 raise BadInputError("a recipe already fixes the version and filter; give recipe or rev/where, not both")
@@ -284,9 +284,9 @@ class StoreSource:
         return d
 
     def __setstate__(self, d):
-        from mmvc.repo import Repo
+        from mmvc.services.repository import Repository
 
-        d["repo"] = Repo(d["repo"])
+        d["repo"] = Repository(d["repo"])
         self.__dict__.update(d)
 
     def shard_label(self, j: int) -> str:

@@ -140,21 +140,14 @@ def _plan_slices(files, jobs: int) -> list[list]:
     return [s for s in slices if s]
 
 
-_COUNTERS = None  # shared progress counters, handed to each worker by _init_worker
-
-
-def _init_worker(counters) -> None:
-    global _COUNTERS
-    _COUNTERS = counters
-
-
 def _hash_slice(store_args: dict, root: str, items: list, slot: int, counters=None) -> tuple[list, int]:
-    from mmvc.core.store import FileFingerprint, LocalObjectStore
+    from mmvc.core.store import FileFingerprint
+    from mmvc.services.workerpool import open_store, worker_counters
 
     if counters is None:
-        counters = _COUNTERS
+        counters = worker_counters()
 
-    store = LocalObjectStore(**store_args)
+    store = open_store(store_args)
     out = []
     done = nbytes = 0
     with store.writer() as w:
@@ -179,66 +172,25 @@ def hash_files(repo, files, jobs: int | None = None, progress: Progress | None =
     hashed on every core."""
     if not files:
         return []
+    from mmvc.services import workerpool
+
     store = repo.store
-    store_args = dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold, fsync=store.fsync)
+    args = workerpool.store_args(store)
     jobs = jobs or repo.config.jobs or os.cpu_count() or 1
     total_bytes = sum(f.size for f in files)
     root = repo.worktree.root
     if jobs <= 1 or (len(files) < PARALLEL_MIN_FILES and total_bytes < PARALLEL_MIN_BYTES) or len(files) == 1:
-        out, _ = _hash_slice(store_args, root, files, 0, [0, 0])
+        out, _ = _hash_slice(args, root, files, 0, [0, 0])
         if progress:
             progress(len(files), total_bytes, len(files), total_bytes)
         store.refresh()
         return out
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-
     slices = _plan_slices(files, jobs)
-    # Workers come from a fork server, not from this process: forking a parent that holds the
-    # walk and the index would charge each worker for that memory.
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["mmvc.ops.add", "mmvc.core.store", "mmvc.core.modality"])
-    counters = ctx.Array("q", 2 * len(slices), lock=False)
-    started = time.time()
-    pool = ProcessPoolExecutor(max_workers=len(slices), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
-    try:
-        futures = [pool.submit(_hash_slice, store_args, root, s, i) for i, s in enumerate(slices)]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-            if progress:
-                progress(sum(counters[0::2]), sum(counters[1::2]), len(files), total_bytes)
-            for f in futures:
-                if f.done() and (exc := f.exception()) is not None:
-                    raise exc
-        out = []
-        for f in futures:
-            out.extend(f.result()[0])
-    except BaseException:
-        # A worker hit by the same Ctrl-C may never answer; waiting on it would hang the add.
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        _remove_temp_packs(store, since=started)
-        raise
-    pool.shutdown(wait=True)
+    tick = (lambda c: progress(sum(c[0::2]), sum(c[1::2]), len(files), total_bytes)) if progress else None
+    done = dict(workerpool.run(_hash_slice, [(args, root, s, i) for i, s in enumerate(slices)], workers=len(slices), store=store,
+                               preload=("mmvc.ops.add", "mmvc.core.modality"), counters=2 * len(slices), on_progress=tick))
+    out = []
+    for i in range(len(slices)):
+        out.extend(done[i][0])
     store.refresh()
     return out
-
-
-def _remove_temp_packs(store, since: float) -> None:
-    """After an interrupt, workers may not have had time to delete their unfinished packs;
-    this add holds the lock, so temp packs begun since it started are its own."""
-    try:
-        names = os.listdir(store.tmp_dir)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(store.tmp_dir, name)
-        try:
-            if name.startswith(("pack-", "obj-")) and os.stat(path).st_mtime >= since - 1:
-                os.unlink(path)
-        except OSError:
-            pass

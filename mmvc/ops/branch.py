@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from mmvc.core.refs import check_ref_name
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.history import is_ancestor
+from mmvc.services.signature import committer
 
 
 @dataclass
@@ -15,12 +17,6 @@ class BranchInfo:
     oid: str
     current: bool
     subject: str = ""
-
-
-def _who(repo) -> str:
-    from mmvc.ops.commit import signature
-
-    return signature(repo, "COMMITTER").who
 
 
 def list_branches(repo, verbose: bool = False) -> list[BranchInfo]:
@@ -43,15 +39,8 @@ def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> 
         head_ref, _ = repo.head()
         if old is not None and ref == head_ref:
             raise ConflictError(f"cannot move {name!r}: it is the current branch", "switch to another branch first")
-        repo.refs.update(ref, oid, old, f"branch: created from {start}", _who(repo))
+        repo.refs.update(ref, oid, old, f"branch: created from {start}", committer(repo))
     return BranchInfo(name, oid, False)
-
-
-def is_merged(repo, oid: str, into: str) -> bool:
-    """Whether commit ``oid`` is reachable from commit ``into``."""
-    from mmvc.ops.log import log
-
-    return any(e.oid == oid for e in log(repo, into))
 
 
 def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
@@ -63,7 +52,7 @@ def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
         head_ref, head = repo.head()
         if ref == head_ref:
             raise ConflictError(f"cannot delete {name!r}: it is the current branch", "switch to another branch first")
-        if not force and (head is None or not is_merged(repo, oid, head)):
+        if not force and (head is None or not is_ancestor(repo, oid, head)):
             raise ConflictError(f"branch {name!r} is not fully merged into HEAD", f"merge it first, or delete it anyway with `mmvc branch -D {name}`")
         repo.refs.delete(ref, oid)
     return BranchInfo(name, oid, False)
@@ -75,5 +64,5 @@ def rename_branch(repo, old: str, new: str) -> BranchInfo:
         oid = repo.refs.read(f"refs/heads/{old}")
         if oid is None:
             raise BadInputError(f"branch {old!r} not found", "`mmvc branch` lists the branches")
-        repo.refs.rename(f"refs/heads/{old}", f"refs/heads/{new}", f"branch: renamed {old} to {new}", _who(repo))
+        repo.refs.rename(f"refs/heads/{old}", f"refs/heads/{new}", f"branch: renamed {old} to {new}", committer(repo))
     return BranchInfo(new, oid, repo.head()[0] == f"refs/heads/{new}")

@@ -1,4 +1,4 @@
-"""``mmvc catalog status`` and ``mmvc catalog rebuild``.
+"""``mmvc catalog status`` and ``mmvc catalog rebuild``; ``Repo.catalog(rev)``'s view of one version.
 
 The catalog is derived data: every row can be regenerated from the object store (manifests,
 commits and the process reports they name) and the feature cache. ``rebuild`` walks every
@@ -11,11 +11,12 @@ The new table is written beside the old one and swapped in whole.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+
+from mmvc.services.runs import find_run
 
 
 @dataclass
@@ -95,9 +96,9 @@ def _reachable_commits(repo) -> list:
     queue: deque[str] = deque()
     for t in tips:
         try:
-            from mmvc.ops.revparse import _peel
+            from mmvc.services.revparse import peel
 
-            queue.append(_peel(repo, t))
+            queue.append(peel(repo, t))
         except Exception:
             continue
     while queue:
@@ -190,10 +191,53 @@ def _recorded_configs(repo) -> dict:
     except MmvcError:
         return out
     for r in runs:
-        try:
-            doc = json.loads(repo.store.get(r))
-        except (MmvcError, ValueError):
-            continue
-        if doc.get("config") and doc.get("config_doc"):
+        doc = find_run(repo, r)
+        if doc and doc.get("config") and doc.get("config_doc"):
             out[doc["config"]] = doc["config_doc"]
     return out
+
+
+class CatalogView:
+    """The catalog as of one version. Nothing is read until a ``to_*`` call."""
+
+    def __init__(self, repo, rev: str = "HEAD", where: str | None = None, columns=None, allow_ungated: bool = False):
+        self.repo = repo
+        self.rev = rev
+        self.where = where
+        self.columns = columns
+        self.allow_ungated = allow_ungated
+
+    def filter(self, where: str) -> CatalogView:
+        both = f"({self.where}) AND ({where})" if self.where else where
+        return CatalogView(self.repo, self.rev, both, self.columns, self.allow_ungated)
+
+    def select(self, columns) -> CatalogView:
+        return CatalogView(self.repo, self.rev, self.where, columns, self.allow_ungated)
+
+    def to_arrow(self):
+        from mmvc.catalog import rows
+
+        return rows(self.repo, self.rev, where=self.where, columns=self.columns, allow_ungated=self.allow_ungated)
+
+    def to_pandas(self):
+        return self.to_arrow().to_pandas()
+
+    def to_lance(self, path: str | None = None):
+        """With ``path``: the version's rows written there as a standalone Lance dataset. Without:
+        the shared, content-keyed table itself (every version's rows; keys come from a version)."""
+        from mmvc.catalog.table import open_dataset, write_standalone
+
+        if path is None:
+            return open_dataset(self.repo)
+        return write_standalone(self.to_arrow(), path)
+
+    def search(self, query=None, **kw):
+        from mmvc.ops.search import search
+
+        return search(self.repo, query, rev=self.rev, where=self.where, allow_ungated=self.allow_ungated, **kw)
+
+    def __len__(self) -> int:
+        return self.select(["key"]).to_arrow().num_rows
+
+    def __repr__(self) -> str:
+        return f"CatalogView(rev={self.rev!r}, where={self.where!r})"

@@ -47,12 +47,14 @@ def clone(url: str, path: str | None = None, branch: str | None = None, filter: 
           no_checkout: bool = False, endpoint_url: str | None = None, progress=None, jobs: int = 8) -> CloneResult:
     from mmvc.core.config import set_value
     from mmvc.core.objects import Commit
-    from mmvc.ops.checkout import Sparse, _move
     from mmvc.ops.fetch import fetch
     from mmvc.ops.init import init
-    from mmvc.ops.remote import add_remote, normalise_url
+    from mmvc.ops.remote import add_remote
     from mmvc.remote.refs import RemoteRefs
-    from mmvc.remote.transport import Remote, RemoteSpec
+    from mmvc.remote.transport import Remote
+    from mmvc.services.remotes import RemoteSpec, normalise_url
+    from mmvc.services.sparse import Sparse
+    from mmvc.services.worktree_update import move_head
 
     t0 = time.perf_counter()
     if filter is not None and filter not in FILTERS:
@@ -104,7 +106,7 @@ def clone(url: str, path: str | None = None, branch: str | None = None, filter: 
             before = getattr(store, "fetched", 0)
             # HEAD already names the (unborn) branch: moving it forward creates the branch and
             # writes the version into the index and the work tree.
-            co = _move(repo, tip, None, False, Sparse(list(sparse)) if sparse else None, advance=f"clone: from {url}")
+            co = move_head(repo, tip, None, False, Sparse(list(sparse)) if sparse else None, advance=f"clone: from {url}")
             res.written, res.sparse_skipped = co.written, co.sparse_skipped
             res.blobs_fetched = getattr(store, "fetched", 0) - before
     except BaseException:
@@ -125,7 +127,8 @@ def _record_without_files(repo, branch: str, tip: str, note: str) -> int:
     from array import array
 
     from mmvc.core.index import FLAG_SKIP_WORKTREE, EntryTable
-    from mmvc.ops.checkout import Sparse, _who
+    from mmvc.services.signature import committer
+    from mmvc.services.sparse import Sparse
 
     tree = repo.tree
     table = EntryTable()
@@ -159,5 +162,5 @@ def _record_without_files(repo, branch: str, tip: str, note: str) -> int:
         index.reset_to_table(table)
         index.write()
         Sparse([NOTHING]).save(repo)
-        repo.refs.update(f"refs/heads/{branch}", tip, None, note, _who(repo))
+        repo.refs.update(f"refs/heads/{branch}", tip, None, note, committer(repo))
     return n

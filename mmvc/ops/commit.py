@@ -9,12 +9,12 @@ unreferenced objects; a crash after it leaves an index that still agrees with th
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 from mmvc.core.modality import modality_name
-from mmvc.core.objects import Commit, Signature
+from mmvc.core.objects import Commit
 from mmvc.errors import ConflictError, GateError
+from mmvc.services.signature import signature
 
 
 @dataclass
@@ -34,37 +34,6 @@ class CommitResult:
     catalog_skipped: bool = False  # an ungated commit without the catalog extra wrote no rows
 
 
-def _local_tz_minutes(ts: int) -> int:
-    lt = time.localtime(ts)
-    return (lt.tm_gmtoff or 0) // 60
-
-
-def signature(repo, role: str) -> Signature:
-    """Who and when: MMVC_<ROLE>_NAME/EMAIL/DATE, then repo config, then the login name."""
-    import getpass
-    import socket
-
-    env = os.environ
-    c = repo.config
-    name = env.get(f"MMVC_{role}_NAME") or c.user_name
-    email = env.get(f"MMVC_{role}_EMAIL") or c.user_email
-    if not name or not email:
-        from mmvc.core.config import global_user
-
-        g = global_user()
-        name = name or g.get("name", "")
-        email = email or g.get("email", "")
-    try:
-        login = getpass.getuser()
-    except Exception:
-        login = "unknown"
-    name = name or login
-    email = email or f"{login}@{socket.gethostname()}"
-    when = env.get(f"MMVC_{role}_DATE")
-    ts = int(when) if when and when.lstrip("-").isdigit() else int(time.time())
-    return Signature(name=name, email=email, time=ts, tz=_local_tz_minutes(ts))
-
-
 def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = False, extra_parents: tuple[str, ...] = (),
            hook: str = "pre-commit") -> CommitResult:
     """Record the staged entries as a new version. ``extra_parents`` makes a merge commit.
@@ -74,7 +43,8 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
     if not message or not message.strip():
         raise ConflictError("empty commit message", "give one with -m MESSAGE")
     from mmvc.core.hooks import run_hook
-    from mmvc.ops.gate import admit
+    from mmvc.process.config import ProcessConfig
+    from mmvc.services.gate import admit
 
     branch, head = repo.head()
     hook_env = {"MMVC_BRANCH": (branch or "").split("/", 2)[-1], "MMVC_OLD": head or ""}
@@ -89,7 +59,8 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
         staged = index.staged(tree, root)
         if not staged and not allow_empty and not extra_parents:
             raise ConflictError("nothing to commit (no staged changes)", "stage changes with `mmvc add`, or pass --allow-empty")
-        verdict = admit(repo, staged, tuple(repo.read_commit(x).tree for x in extra_parents))
+        current = ProcessConfig.load(repo).config_hash() if repo.config.gated else None
+        verdict = admit(repo, staged, current, tuple(repo.read_commit(x).tree for x in extra_parents))
         if verdict.refused:
             shown = "; ".join(f"{p} ({why})" for p, why in verdict.refused[:5])
             more = f" and {len(verdict.refused) - 5} more" if len(verdict.refused) > 5 else ""

@@ -69,11 +69,9 @@ def datasheet(repo, rev: str = "HEAD", out: str = "datasheet") -> DatasheetResul
 def _report_summary(repo, report: str | None) -> dict:
     if not report:
         return {}
-    import io
+    from mmvc.services.runs import read_report
 
-    import pyarrow.parquet as pq
-
-    t = pq.read_table(io.BytesIO(repo.store.get(report)), columns=["modality", "status", "stage", "reason"])
+    t = read_report(repo, report, columns=["modality", "status", "stage", "reason"])
     cols = {c: t.column(c).to_pylist() for c in t.column_names}
     total = t.num_rows
     status = Counter(cols["status"])
@@ -89,20 +87,20 @@ def _process_summary(repo, data: dict) -> dict:
     out = {"configs": dict(configs), "text_models": dict(Counter(x for x in data["text_model"] if x)),
            "clip_models": dict(Counter(x for x in data["clip_model"] if x)), "runs": len(runs)}
     if runs:
-        from mmvc.errors import MmvcError
+        from mmvc.services.runs import find_run
 
-        try:
-            doc = json.loads(repo.store.get(runs.most_common(1)[0][0]))
+        doc = find_run(repo, runs.most_common(1)[0][0])
+        if doc is not None:
             out["config_doc"] = doc.get("config_doc")
-        except (MmvcError, ValueError):
-            pass
     return out
 
 
 def _parent_diff(repo, c, oid: str) -> dict:
     if not c.parents:
         return {"parent": None}
-    r = repo.diff(c.parents[0], oid)
+    from mmvc.ops.diff import diff
+
+    r = diff(repo, c.parents[0], oid)
     tot = r.total
     return {"parent": c.parents[0], "added": tot.added, "removed": tot.removed, "modified": tot.modified, "renamed": tot.renamed,
             "meta": tot.meta, "bytes_added": tot.bytes_added, "bytes_removed": tot.bytes_removed,

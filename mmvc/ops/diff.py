@@ -114,7 +114,7 @@ def _staged(index, tree, head_tree: str) -> list[Triple]:
 
 def _worktree_steps(repo, index, keep) -> list[Triple]:
     """Index → work tree for tracked paths (untracked files are not part of any diff, as in Git)."""
-    from mmvc.ops.status import scan_worktree
+    from mmvc.services.worktree_scan import scan_worktree
 
     scan = scan_worktree(repo, index, untracked=False, keep=keep)
     out: list[Triple] = [(key, index.get(key).manifest(), None) for key, _ in scan.deleted]

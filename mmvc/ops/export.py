@@ -62,8 +62,8 @@ def export(repo, target: str, rev: str | None = None, where: str | None = None, 
     from mmvc.export.selection import plan as plan_samples
     from mmvc.export.target import ExportTarget
     from mmvc.export.writer import ShardWriter, plan_shards, rehash
-    from mmvc.ops.gate import require_gated
-    from mmvc.ops.recipe import build_recipe, resolve_recipe
+    from mmvc.services.gate import require_gated
+    from mmvc.export.recipe import build_recipe, resolve_recipe
 
     t0 = time.monotonic()
     if recipe is not None:

@@ -39,7 +39,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
     from mmvc.core.objects import Commit, object_kind
-    from mmvc.ops.remote import get_spec, pack_cache_dir
+    from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
     from mmvc.remote.packs import Progress, RemoteObjects
     from mmvc.remote.refs import RemoteRefs

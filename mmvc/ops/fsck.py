@@ -1,7 +1,7 @@
 """``mmvc fsck``: prove that every version the repository can name is whole, or say what is not.
 
 It walks what gc would keep (refs, HEAD, MERGE_HEAD/ORIG_HEAD, reflogs, the index: see
-``mmvc.ops.reachability``). Full mode re-hashes every object it reaches and every pack file
+``mmvc.services.reachability``). Full mode re-hashes every object it reaches and every pack file
 against the digest its index records, because a flipped bit is only visible to a rehash;
 ``quick`` only proves the structure (every object present, every commit and node decodes),
 which costs reads of the nodes rather than of the data.
@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from mmvc.ops.reachability import Finding, Inventory, Walk, hash_file
+from mmvc.services.reachability import Finding, Inventory, Walk, hash_file
 
 LEFTOVER_TEXT = {
     "tmp": "temp file(s) in .mmvc/objects/tmp",
@@ -110,7 +110,7 @@ def _unreachable(inv: Inventory, walk: Walk) -> tuple[int, int]:
 
 
 def _lock_findings(repo) -> list[Finding]:
-    from mmvc.core.lock import _pid_alive
+    from mmvc.core.lock import pid_alive
 
     path = os.path.join(repo.dir, "lock")
     try:
@@ -121,7 +121,7 @@ def _lock_findings(repo) -> list[Finding]:
     except (OSError, ValueError):
         owner = {}
     pid, host, cmd = owner.get("pid"), owner.get("host"), owner.get("command", "?")
-    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+    if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
         return [Finding("warning", "stale-lock", f"stale lock: .mmvc/lock was left by `mmvc {cmd}` (pid {pid}), which is no longer running",
                         path=path, hint=f"no mmvc process holds it; delete it with `rm {path}`")]
     if not owner:

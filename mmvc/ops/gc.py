@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from blake3 import blake3
 
 from mmvc.errors import BadInputError, CorruptError, storage_error
-from mmvc.ops.reachability import Inventory, Walk, iter_pack_slices
+from mmvc.services.reachability import Inventory, Walk, iter_pack_slices
 
 DEFAULT_PRUNE = "2.weeks.ago"
 CRASH_ENV = "MMVC_GC_CRASH_AT"  # fault tests: SIGKILL this process at a named step

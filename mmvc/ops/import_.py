@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ from mmvc.core.objects import canonical_json
 from mmvc.core.worktree import validate_key
 from mmvc.errors import BadInputError, MmvcError
 from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
+from mmvc.importers.checkpoint import CHECKPOINT_DIR, Checkpoints, source_id
+from mmvc.importers.chunk import Chunk, ChunkBuilder
 
-CHECKPOINT_DIR = "import"
-CHECKPOINT_FORMAT = 2
 PARALLEL_MIN_ITEMS = 2000
 REMOTE_SPOOL_BYTES = 64 << 20  # remote files larger than this are spooled to disk, not held in memory
 
@@ -115,169 +114,6 @@ def select(units: list[Unit], limit: int | None, sample: int | None, seed: int) 
     return out
 
 
-# --------------------------------------------------------------------------- a unit's rows
-
-
-class Chunk:
-    """A read unit's rows in columns: raw ids, sizes and modalities as bytes, keys and metadata
-    joined and compressed. About 50 bytes a row in memory instead of ~1.5 KiB of tuples and
-    strings, cheap to hand back from a worker, and written into the index without becoming
-    entries (``Index.write_bulk``)."""
-
-    __slots__ = ("n", "ids", "sizes", "mods", "keys_z", "metas_z", "keys_len", "metas_len", "first", "last", "ordered", "bytes",
-                 "by_mod")
-
-    @classmethod
-    def build(cls, keys: list[str], ids: bytes, sizes, mods: bytes, metas: list[str]) -> Chunk:
-        import zlib
-        from array import array
-
-        c = cls()
-        c.n = len(keys)
-        k = "\0".join(keys).encode("utf-8")
-        m = "\n".join(metas).encode("utf-8")
-        c.keys_len, c.metas_len = len(k), len(m)
-        c.keys_z, c.metas_z = zlib.compress(k, 1), zlib.compress(m, 1)
-        a = sizes if isinstance(sizes, array) else array("Q", sizes)
-        c.bytes = sum(a)
-        if _BIG_ENDIAN:
-            a = array("Q", a)
-            a.byteswap()
-        c.sizes, c.ids, c.mods = a.tobytes(), bytes(ids), bytes(mods)
-        c.by_mod = {m: c.mods.count(m) for m in set(c.mods)}
-        c.first, c.last = (keys[0], keys[-1]) if keys else ("", "")
-        c.ordered = all(a < b for a, b in zip(keys, keys[1:]))
-        return c
-
-    def keys(self) -> list[str]:
-        import zlib
-
-        return zlib.decompress(self.keys_z).decode("utf-8").split("\0") if self.n else []
-
-    def metas(self) -> list[str]:
-        import zlib
-
-        return zlib.decompress(self.metas_z).decode("utf-8").split("\n") if self.n else []
-
-    def size_list(self) -> list[int]:
-        from array import array
-
-        a = array("Q")
-        a.frombytes(self.sizes)
-        if _BIG_ENDIAN:
-            a.byteswap()
-        return a.tolist()
-
-    def rows(self) -> list[tuple]:
-        """(key, id, size, modality, meta) per row."""
-        h = self.ids.hex()
-        oids = [h[i : i + 64] for i in range(0, 64 * self.n, 64)]
-        return list(zip(self.keys(), oids, self.size_list(), list(self.mods), self.metas()))
-
-    def bulk(self, flags: int):
-        import zlib
-
-        from mmvc.core.index import BulkEntries
-
-        return BulkEntries(self.n, self.first, self.last, self.keys_len, self.metas_len, lambda: zlib.decompress(self.keys_z),
-                           lambda: zlib.decompress(self.metas_z), self.ids, self.sizes, self.mods, bytes([flags]) * self.n)
-
-    # checkpoint bytes: a JSON line of lengths, then the columns
-    def encode(self) -> bytes:
-        head = {"n": self.n, "keys": [self.keys_len, len(self.keys_z)], "metas": [self.metas_len, len(self.metas_z)]}
-        return canonical_json(head) + b"\n" + self.ids + self.sizes + self.mods + self.keys_z + self.metas_z
-
-    @classmethod
-    def decode(cls, data: bytes, pos: int) -> Chunk:
-        import zlib
-
-        nl = data.index(b"\n", pos)
-        head = json.loads(data[pos:nl])
-        n, (kl, kz), (ml, mz) = head["n"], head["keys"], head["metas"]
-        p = nl + 1
-        ids, sizes, mods = data[p : p + 32 * n], data[p + 32 * n : p + 40 * n], data[p + 40 * n : p + 41 * n]
-        p += 41 * n
-        keys_z, metas_z = data[p : p + kz], data[p + kz : p + kz + mz]
-        if p + kz + mz != len(data) or len(mods) != n:
-            raise ValueError("checkpoint length")
-        k, m = zlib.decompress(keys_z), zlib.decompress(metas_z)
-        if (len(k), len(m)) != (kl, ml):
-            raise ValueError("checkpoint length")
-        c = cls.build(k.decode("utf-8").split("\0") if n else [], ids, [], mods, [])
-        c.sizes, c.metas_z, c.metas_len = sizes, metas_z, ml
-        c.bytes = sum(c.size_list())
-        return c
-
-
-_BIG_ENDIAN = __import__("sys").byteorder == "big"
-
-
-class ChunkBuilder:
-    """A Chunk built as rows arrive, keys and metadata compressed every few thousand rows, so a
-    reader never holds a whole unit's strings."""
-
-    FLUSH = 2048
-
-    def __init__(self):
-        import zlib
-        from array import array
-
-        self.ids, self.sizes, self.mods = bytearray(), array("Q"), bytearray()
-        self._keys: list[str] = []
-        self._metas: list[str] = []
-        self._kz, self._mz = zlib.compressobj(1), zlib.compressobj(1)
-        self._kout, self._mout = [], []
-        self.n = self.keys_len = self.metas_len = 0
-        self.first = self.last = ""
-        self.ordered = True
-
-    def add(self, keys: list[str], ids: bytes, sizes, mods: bytes, metas: list[str]) -> None:
-        self.ids += ids
-        self.sizes.extend(sizes)
-        self.mods += mods
-        self._keys += keys
-        self._metas += metas
-        if len(self._keys) >= self.FLUSH:
-            self._flush()
-
-    def _flush(self) -> None:
-        keys, metas = self._keys, self._metas
-        if not keys:
-            return
-        if self.n:
-            self.ordered = self.ordered and self.last < keys[0]
-        else:
-            self.first = keys[0]
-        self.ordered = self.ordered and all(a < b for a, b in zip(keys, keys[1:]))
-        self.last = keys[-1]
-        k = ("\0" if self.n else "") + "\0".join(keys)
-        m = ("\n" if self.n else "") + "\n".join(metas)
-        kb, mb = k.encode("utf-8"), m.encode("utf-8")
-        self.keys_len += len(kb)
-        self.metas_len += len(mb)
-        self._kout.append(self._kz.compress(kb))
-        self._mout.append(self._mz.compress(mb))
-        self.n += len(keys)
-        self._keys, self._metas = [], []
-
-    def finish(self) -> Chunk:
-        from array import array
-
-        self._flush()
-        c = Chunk()
-        c.n, c.keys_len, c.metas_len, c.first, c.last, c.ordered = self.n, self.keys_len, self.metas_len, self.first, self.last, self.ordered
-        c.keys_z = b"".join(self._kout) + self._kz.flush()
-        c.metas_z = b"".join(self._mout) + self._mz.flush()
-        c.bytes = sum(self.sizes)
-        a = self.sizes
-        if _BIG_ENDIAN:
-            a = array("Q", a)
-            a.byteswap()
-        c.sizes, c.ids, c.mods = a.tobytes(), bytes(self.ids), bytes(self.mods)
-        c.by_mod = {m: c.mods.count(m) for m in set(c.mods)}
-        return c
-
-
 # --------------------------------------------------------------------------- reading units
 
 
@@ -315,31 +151,19 @@ class _HashOnly:
         return False
 
 
-_COUNTERS = None
-
-
-def _init_worker(counters) -> None:
-    global _COUNTERS
-    _COUNTERS = counters
-
-
 def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selection, prefix: str, slot: int = 0,
               counters=None) -> tuple[Chunk, list, int]:
     """Read one unit into the store: (its rows as a Chunk, skips, objects written). Runs in this
     process or in a worker."""
-    from mmvc.importers.fsio import check_unchanged, remote_error
-    from mmvc.importers.tables import _protocols
+    from mmvc.importers.fsio import check_unchanged, protocols, remote_error
+
+    from mmvc.services.workerpool import open_store, worker_counters
 
     if counters is None:
-        counters = _COUNTERS
-    if store_args is None:
-        writer = _HashOnly()
-    else:
-        from mmvc.core.store import LocalObjectStore
-
-        writer = LocalObjectStore(**store_args).writer()
+        counters = worker_counters()
+    writer = _HashOnly() if store_args is None else open_store(store_args).writer()
     fs = connector.fs
-    local = "file" in _protocols(fs)
+    local = "file" in protocols(fs)
     forced = connector.options.modality
     out, skips = ChunkBuilder(), []
     pre = prefix + "/" if prefix else ""
@@ -419,63 +243,6 @@ def _put_remote(w, fs, path: str):
             os.unlink(tmp)
         except OSError:
             pass
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def source_id(connector, options: ImportOptions, limit, sample, seed) -> str:
-    from mmvc.core.hashing import hash_bytes
-
-    doc = {"connector": connector.name, "uri": connector.uri, "paths": list(connector.paths), "options": options.key_fields(),
-           "revision": connector.revision, "limit": limit, "sample": sample, "seed": seed}
-    return hash_bytes(canonical_json(doc))[:24]
-
-
-class Checkpoints:
-    """Finished units of one source, one file each, written whole (temp + rename): a JSON header
-    line, then the unit's rows as ``Chunk.encode`` writes them."""
-
-    def __init__(self, repo, sid: str):
-        self.dir = os.path.join(repo.dir, CHECKPOINT_DIR, sid)
-
-    def _path(self, n: int) -> str:
-        return os.path.join(self.dir, f"unit-{n:06d}.ckpt")
-
-    @staticmethod
-    def _header(unit: Unit, selection: Selection) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "unit": unit.name, "files": [[f.path, *f.fingerprint()] for f in unit.files],
-                "selection": selection.describe()}
-
-    def load(self, n: int, unit: Unit, selection: Selection) -> dict | None:
-        import zlib
-
-        try:
-            with open(self._path(n), "rb") as f:
-                data = f.read()
-            nl = data.index(b"\n")
-            head = json.loads(data[:nl])
-            if {k: head.get(k) for k in ("format", "unit", "files", "selection")} != json.loads(canonical_json(self._header(unit, selection))):
-                return None
-            chunk = Chunk.decode(data, nl + 1)
-            if chunk.n != head["rows"]:
-                return None
-        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error):
-            return None
-        return {"chunk": chunk, "skips": head.get("skips", []), "written": head.get("written", 0)}
-
-    def save(self, n: int, unit: Unit, selection: Selection, chunk: Chunk, skips: list, written: int) -> None:
-        from mmvc.core.store import atomic_write
-
-        os.makedirs(self.dir, exist_ok=True)
-        head = {**self._header(unit, selection), "rows": chunk.n, "skips": [list(s) for s in skips], "written": written}
-        atomic_write(self._path(n), [canonical_json(head), b"\n", chunk.encode()], fsync=False)
-
-    def exists(self) -> bool:
-        return os.path.isdir(self.dir)
-
-    def clear(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the verb
@@ -668,16 +435,16 @@ def _same_meta(a: str, b: str) -> bool:
 
 def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
     """Yield (unit number, rows, skips, objects written) as units finish, in or out of order."""
-    from mmvc.importers.tables import _protocols
+    from mmvc.importers.fsio import protocols
+    from mmvc.services import workerpool
 
     if not todo:
         return
     store = repo.store
-    store_args = None if dry_run else dict(root=store.root, link_modes=store.link_modes, pack_threshold=store.pack_threshold,
-                                           fsync=store.fsync)
+    store_args = None if dry_run else workerpool.store_args(store)
     jobs = jobs or repo.config.jobs or os.cpu_count() or 1
     selected = sum(sel.count(units[n].count) for n, sel in todo)
-    in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in _protocols(conn.fs))
+    in_process = (jobs <= 1 or len(todo) == 1 or selected < PARALLEL_MIN_ITEMS or "memory" in protocols(conn.fs))
     if in_process:
         done = 0
         counters = [0]
@@ -690,36 +457,11 @@ def _run_units(repo, conn, units, todo, prefix, dry_run, jobs, progress, total):
         if not dry_run:
             store.refresh()
         return
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["mmvc.ops.import_", "mmvc.core.store", "fsspec", type(conn).__module__, *conn.preload])
-    counters = ctx.Array("q", len(todo), lock=False)
-    started = time.time()
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(counters,))
-    try:
-        futures = {pool.submit(read_unit, store_args, conn, units[n], sel, prefix, slot): n for slot, (n, sel) in enumerate(todo)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            if progress:
-                progress(sum(counters), 0, total, 0)
-            for f in finished:
-                rows, skips, written = f.result()
-                yield futures[f], rows, skips, written
-    except BaseException:
-        # a worker hit by the same Ctrl-C may never answer; its unfinished pack is ours to remove
-        from mmvc.ops.add import _remove_temp_packs
-
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        if not dry_run:
-            _remove_temp_packs(store, since=started)
-        raise
-    pool.shutdown(wait=True)
+    calls = [(store_args, conn, units[n], sel, prefix, slot) for slot, (n, sel) in enumerate(todo)]
+    tick = (lambda c: progress(sum(c), 0, total, 0)) if progress else None
+    for slot, (rows, skips, written) in workerpool.run(read_unit, calls, workers=min(jobs, len(todo)), store=None if dry_run else store,
+                                                       preload=("mmvc.ops.import_", "fsspec", type(conn).__module__, *conn.preload),
+                                                       counters=len(todo), on_progress=tick):
+        yield todo[slot][0], rows, skips, written
     if not dry_run:
         store.refresh()

@@ -13,7 +13,7 @@ def init(path: str = ".", ungated: bool = False, branch: str = "main"):
     from mmvc.core.config import initial_config_text
     from mmvc.core.refs import RefStore
     from mmvc.core.store import LocalObjectStore, atomic_write
-    from mmvc.repo import MMVC_DIR, Repo
+    from mmvc.services.repository import MMVC_DIR, Repository
 
     root = os.path.abspath(path)
     target = os.path.join(root, MMVC_DIR)
@@ -33,7 +33,7 @@ def init(path: str = ".", ungated: bool = False, branch: str = "main"):
             raise
     except OSError as e:
         raise storage_error(e, f"creating {target}") from e
-    return Repo(root)
+    return Repository(root)
 
 
 def _install_sample_hooks(dest: str) -> None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from mmvc.errors import BadInputError
+from mmvc.services.runs import find_run
 
 HISTORY_LIMIT = 10_000
 
@@ -86,7 +87,7 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
         res.process = {"config": row["config"] or None, "status": row["status"], "run": row["run"], "report": row["report"],
                        "text_model": row["text_model"], "clip_model": row["clip_model"],
                        "features": json.loads(row["features"]) if row["features"] else {}}
-    doc = _run_doc(repo, row["run"] if row else None)
+    doc = find_run(repo, row["run"] if row else None)
     if doc:
         res.process["time"] = doc.get("time")
         cd = doc.get("config_doc") or {}
@@ -104,17 +105,6 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
                           **({"from": policy["from"]} if "from" in policy else {})}
     res.introduced_by, res.introduced_time = _introduced(repo, oid, key, e)
     return res
-
-
-def _run_doc(repo, run: str | None) -> dict | None:
-    if not run:
-        return None
-    from mmvc.errors import MmvcError
-
-    try:
-        return json.loads(repo.store.get(run))
-    except (MmvcError, ValueError):
-        return None
 
 
 def _introduced(repo, oid: str, key: str, entry) -> tuple[str | None, int | None]:

@@ -3,9 +3,10 @@ the commits that are free to be shown), optionally from every ref, with a column
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from mmvc.services.history import topological
 
 
 @dataclass
@@ -51,33 +52,8 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
 
 
 def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
-    commits = {}
-    children: dict[str, int] = {}
-    stack = list(dict.fromkeys(starts))
-    while stack:
-        oid = stack.pop()
-        if oid in commits:
-            continue
-        c = commits[oid] = repo.read_commit(oid)
-        children.setdefault(oid, 0)
-        for p in c.parents:
-            children[p] = children.get(p, 0) + 1
-            stack.append(p)
-    order = 0
-    heap: list[tuple[int, int, str]] = []
-    for oid, n in children.items():
-        if n == 0:
-            heapq.heappush(heap, (-commits[oid].committer.time, order, oid))
-            order += 1
-    while heap:
-        _, _, oid = heapq.heappop(heap)
-        c = commits[oid]
+    for oid, c in topological(repo, starts):
         yield _entry(oid, c, tuple(decorations.get(oid, ())))
-        for p in c.parents:
-            children[p] -= 1
-            if children[p] == 0:
-                heapq.heappush(heap, (-commits[p].committer.time, order, p))
-                order += 1
 
 
 def _with_graph(entries) -> Iterator[LogEntry]:

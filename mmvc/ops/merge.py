@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError, ConflictError
+from mmvc.services.history import merge_base
 
 STATE = "MERGE_STATE.json"
 
@@ -64,23 +65,6 @@ def _strategy_for(path: str, rules: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def merge_base(repo, a: str, b: str) -> str | None:
-    """A best common ancestor: the newest commit reachable from both."""
-    from mmvc.ops.log import log
-
-    ancestors_a = {e.oid for e in log(repo, a)}
-    for e in log(repo, b):
-        if e.oid in ancestors_a:
-            return e.oid
-    return None
-
-
-def _who(repo) -> str:
-    from mmvc.ops.commit import signature
-
-    return signature(repo, "COMMITTER").who
-
-
 def _same(x: ManifestEntry | None, y: ManifestEntry | None) -> bool:
     if x is None or y is None:
         return x is y
@@ -91,7 +75,7 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
           no_ff: bool = False) -> MergeResult:
     from mmvc.core.diff import diff_trees
     from mmvc.core.hooks import run_hook
-    from mmvc.ops.checkout import _move, apply_to_worktree
+    from mmvc.services.worktree_update import apply_to_worktree, move_head
 
     if os.path.exists(os.path.join(repo.dir, "MERGE_HEAD")):
         raise ConflictError("a merge is already in progress", "finish it with `mmvc merge --continue`, or give up with `mmvc merge --abort`")
@@ -106,7 +90,7 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
     if not no_verify:
         run_hook(repo, "pre-merge", env={"MMVC_BRANCH": (branch or "").split("/", 2)[-1], "MMVC_OLD": ours, "MMVC_NEW": theirs})
     if base == ours and not no_ff:
-        _move(repo, theirs, branch, force=False, new_sparse=None, advance=f"merge {rev}: Fast-forward")
+        move_head(repo, theirs, branch, force=False, new_sparse=None, advance=f"merge {rev}: Fast-forward")
         return MergeResult("fast-forward", ours, theirs, base, commit=theirs)
 
     tree = repo.tree
@@ -131,7 +115,7 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
         elif side is None:
             conflicts.append(Conflict(p, _oid(base_entries.get(p)), _oid(ours_entry), _oid(theirs_entry)))
 
-    from mmvc.ops.checkout import Sparse
+    from mmvc.services.sparse import Sparse
 
     sparse = Sparse.load(repo)
     with repo.locked("merge"):
@@ -223,7 +207,8 @@ def merge_continue(repo, strategies: Sequence[str] = (), no_verify: bool = False
         if open_conflicts:
             res = MergeResult("conflicts", state["ours"], state["theirs"], state["base"], conflicts=open_conflicts)
             return res
-        from mmvc.ops.checkout import Sparse, apply_to_worktree
+        from mmvc.services.sparse import Sparse
+        from mmvc.services.worktree_update import apply_to_worktree
 
         sparse = Sparse.load(repo)
         todo = [(p, e, e is not None and sparse.wants(p, e.modality, e.meta)) for p, e in take]
@@ -237,7 +222,8 @@ def merge_continue(repo, strategies: Sequence[str] = (), no_verify: bool = False
 
 def merge_abort(repo) -> MergeResult:
     """Put back the index and work tree of every path the merge touched, from ORIG_HEAD."""
-    from mmvc.ops.checkout import Sparse, apply_to_worktree
+    from mmvc.services.sparse import Sparse
+    from mmvc.services.worktree_update import apply_to_worktree
 
     state = _read_state(repo)
     tree = repo.tree

@@ -35,40 +35,15 @@ class ProcessResult:
     stages: dict = field(default_factory=dict)
 
 
-def _report_bytes(verdicts) -> bytes:
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from mmvc.core.modality import modality_name
-
-    rows = {
-        "path": [v.key for v in verdicts],
-        "oid": [v.oid for v in verdicts],
-        "modality": [modality_name(v.modality) for v in verdicts],
-        "size": [v.size for v in verdicts],
-        "status": [v.status for v in verdicts],
-        "stage": [v.stage for v in verdicts],
-        "reason": [v.reason for v in verdicts],
-        "duplicate_of": [v.duplicate_of for v in verdicts],
-        "detail": [v.detail for v in verdicts],
-        "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
-    }
-    buf = io.BytesIO()
-    pq.write_table(pa.table(rows), buf, compression="zstd")
-    return buf.getvalue()
-
-
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
             batch_size: int | None = None, num_gpus: float | None = None, ray_address: str | None = None,
             progress=None) -> ProcessResult:
     from mmvc.core.extras import require
 
     require("process", what="mmvc process")
-    from mmvc.core.objects import canonical_json
     from mmvc.process.config import ProcessConfig
     from mmvc.process.pipeline import ItemRef, Pipeline, summarize
+    from mmvc.services.runs import report_bytes, run_bytes
 
     t0 = time.perf_counter()
     if text_model or image_model:
@@ -117,10 +92,8 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         verdicts = pipe.run(items, head_paths_by_oid)
         counts = summarize(verdicts)
         with repo.store.writer(durable=True) as w:
-            report = w.put_bytes(_report_bytes(verdicts))
-            run_doc = {"type": "process-run", "format": 1, "config": res.config, "config_doc": cfg.describe(), "report": report,
-                       "time": int(time.time()), "items": len(verdicts), "counts": counts}
-            run = w.put_bytes(canonical_json(run_doc))
+            report = w.put_bytes(report_bytes(verdicts))
+            run = w.put_bytes(run_bytes(res.config, cfg.describe(), report, int(time.time()), len(verdicts), counts))
         by_key = {v.key: v for v in verdicts}
         for p, e in staged:
             v = by_key[p]
@@ -132,7 +105,3 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
     res.seconds = time.perf_counter() - t0
     return res
-
-
-def read_run(repo, run_id: str) -> dict:
-    return json.loads(repo.store.get(run_id))

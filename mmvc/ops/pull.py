@@ -19,7 +19,7 @@ def pull(repo, remote: str | None = None, branch: str | None = None, progress=No
          message: str | None = None) -> PullResult:
     from mmvc.ops.fetch import fetch
     from mmvc.ops.merge import merge
-    from mmvc.ops.remote import get_spec
+    from mmvc.services.remotes import get_spec
 
     spec = get_spec(repo, remote)
     head_ref, head = repo.head()

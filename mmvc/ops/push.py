@@ -82,8 +82,8 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
     from mmvc.core.objects import Commit, object_kind
-    from mmvc.ops.merge import merge_base
-    from mmvc.ops.remote import get_spec, pack_cache_dir
+    from mmvc.services.history import merge_base
+    from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
     from mmvc.remote.packs import PACK_TARGET_BYTES, RemoteObjects
     from mmvc.remote.refs import RemoteRefs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmvc.errors import BadInputError
+from mmvc.export.recipe import build_recipe, resolve_recipe
 
 
 @dataclass
@@ -35,27 +36,14 @@ def _info(repo, name: str, oid: str, r, p=None) -> RecipeInfo:
     return info
 
 
-def build_recipe(repo, rev: str, where: str | None = None, mix: str | None = None, seed: int = 0, epoch_size: int | None = None):
-    """The (unsaved) recipe for these settings; exports without ``--recipe`` use one too."""
-    from mmvc.export.recipe import Recipe, parse_mix
-
-    commit = repo.resolve(rev)
-    components = parse_mix(mix)
-    if where is not None and not where.strip():
-        raise BadInputError("empty --where filter", "write a condition such as \"source = 'coco'\", or leave --where out")
-    if epoch_size is not None and epoch_size <= 0:
-        raise BadInputError(f"epoch size {epoch_size} is not positive", "give a positive number of samples per epoch")
-    return Recipe(commit=commit, rev=rev, filter=where or None, mix=components, seed=int(seed), epoch_size=epoch_size)
-
-
 def create_recipe(repo, name: str, rev: str = "HEAD", where: str | None = None, mix: str | None = None, seed: int = 0,
                   epoch_size: int | None = None, force: bool = False, allow_ungated: bool = False) -> RecipeInfo:
     """Check the recipe selects something (every component too), store it, point the ref at it."""
     from mmvc.core.refs import check_ref_name
     from mmvc.export.recipe import REF_PREFIX
     from mmvc.export.selection import plan
-    from mmvc.ops.commit import signature
-    from mmvc.ops.gate import require_gated
+    from mmvc.services.signature import signature
+    from mmvc.services.gate import require_gated
 
     check_ref_name(name, "recipe")
     r = build_recipe(repo, rev, where, mix, seed, epoch_size)
@@ -72,26 +60,6 @@ def create_recipe(repo, name: str, rev: str = "HEAD", where: str | None = None, 
         who = signature(repo, "COMMITTER")
         repo.refs.update(ref, oid, old, f"recipe: {name}", who.who)
     return _info(repo, name, oid, r, p)
-
-
-def resolve_recipe(repo, name: str):
-    """(name, object id, Recipe) for a recipe name or a recipe object id."""
-    from mmvc.core.hashing import is_object_id
-    from mmvc.export.recipe import REF_PREFIX, Recipe
-    from mmvc.errors import ObjectNotFound
-
-    ref = name if name.startswith(REF_PREFIX) else REF_PREFIX + name
-    oid = repo.refs.read(ref) if not is_object_id(name) else name
-    if oid is None:
-        known = sorted(r[len(REF_PREFIX):] for r in repo.refs.list("refs/recipes"))
-        raise BadInputError(f"unknown recipe {name!r}",
-                            ("known recipes: " + ", ".join(known[:10])) if known else "create one with `mmvc recipe create NAME --rev REV`")
-    try:
-        data = repo.store.get(oid)
-    except ObjectNotFound:
-        raise BadInputError(f"recipe {name!r} names object {oid[:12]}, which is not in this repository",
-                            "run `mmvc fsck`; fetch it from the remote it came from") from None
-    return (name if not is_object_id(name) else "", oid, Recipe.decode(data, oid))
 
 
 def show_recipe(repo, name: str, stats: bool = False) -> RecipeInfo:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from mmvc.errors import BadInputError
+from mmvc.services.remotes import get_spec, normalise_url, remote_specs
 
 @dataclass
 class RemoteInfo:
@@ -23,55 +24,10 @@ class RemoteInfo:
     tracking: int = 0  # remote-tracking refs under refs/remotes/NAME
 
 
-def normalise_url(url: str) -> str:
-    """A URL as stored: a plain path becomes an absolute ``file://`` URL."""
-    if not url:
-        raise BadInputError("empty remote URL", "give an fsspec URL such as s3://bucket/prefix or a folder")
-    if "://" not in url:
-        return "file://" + os.path.abspath(url)
-    proto, rest = url.split("://", 1)
-    if proto in ("file", "local") and not rest.startswith("/"):
-        return "file://" + os.path.abspath(rest)
-    return url.rstrip("/")
-
-
-def remote_specs(repo) -> dict:
-    from mmvc.remote.transport import RemoteSpec
-
-    out = {}
-    for name, sec in (repo.config.raw.get("remote") or {}).items():
-        if not isinstance(sec, dict) or not sec.get("url"):
-            continue
-        opts = sec.get("storage_options") or {}
-        out[name] = RemoteSpec(name=name, url=str(sec["url"]), endpoint_url=str(sec.get("endpoint_url", "")),
-                               storage_options=dict(opts) if isinstance(opts, dict) else {}, promisor=bool(sec.get("promisor", False)))
-    return out
-
-
-def get_spec(repo, name: str | None):
-    specs = remote_specs(repo)
-    if name is None:
-        if "origin" in specs:
-            return specs["origin"]
-        if len(specs) == 1:
-            return next(iter(specs.values()))
-        if not specs:
-            raise BadInputError("this repository has no remote", "add one with `mmvc remote add origin s3://bucket/prefix`")
-        raise BadInputError(f"several remotes and none named origin: {', '.join(sorted(specs))}", "name the remote to use")
-    if name not in specs:
-        known = ", ".join(sorted(specs)) or "none"
-        raise BadInputError(f"no remote named {name!r} (known: {known})", f"add it with `mmvc remote add {name} URL`")
-    return specs[name]
-
-
 def open_remote(repo, name: str | None):
     from mmvc.remote.transport import Remote
 
     return Remote(get_spec(repo, name))
-
-
-def pack_cache_dir(repo, name: str) -> str:
-    return os.path.join(repo.dir, "remotes", name, "packs")
 
 
 def _reload(repo) -> None:

@@ -29,15 +29,13 @@ class Report:
 
 
 def report(repo, rev: str | None = None, include_passed: bool = False) -> Report:
-    import io
-
     from mmvc.core.extras import require
 
     require("catalog", "pyarrow", what="mmvc report")
-    import pyarrow.parquet as pq
+    from mmvc.services.runs import read_report
 
     report_id = _report_id(repo, rev)
-    table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
+    table = read_report(repo, report_id)
     out = Report(report=report_id)
     cols = {c: table.column(c).to_pylist() for c in ("path", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
     for i in range(table.num_rows):
@@ -58,7 +56,7 @@ def _report_id(repo, rev: str | None) -> str:
         if not c.gate.report:
             raise BadInputError(f"version {rev} has no process report ({c.gate.mode})", "only gated commits record one")
         return c.gate.report
-    from mmvc.ops.process import read_run
+    from mmvc.services.runs import read_run
 
     index = repo.load_index()
     runs = {e.proc_id for p, e, _ in index.staged(repo.tree, repo.head_tree()) if e is not None and e.proc_id}

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from mmvc.core.index import FLAG_SKIP_WORKTREE
 from mmvc.core.materialize import write_item
 from mmvc.errors import BadInputError
-from mmvc.ops.pathspec_match import tracked_matches
+from mmvc.services.pathspecs import tracked_matches
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from mmvc.core.hashing import hash_file
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import ConflictError
-from mmvc.ops.pathspec_match import tracked_matches
+from mmvc.services.pathspecs import tracked_matches
 
 
 @dataclass

@@ -111,12 +111,12 @@ def _read_text(path: str) -> str:
 
 def _embed_query(cfg, family: str, query: str | None, image: str | None):
     if family == "text":
-        from mmvc.process.embed import TextEmbedder
+        from mmvc.process.embedders import TextEmbedder
 
         assert query is not None  # an image query searches the clip family only
         emb = TextEmbedder(cfg.text_model, batch_size=1)
         return emb.embed([query])[0], emb.model_id
-    from mmvc.process.embed import ClipEmbedder
+    from mmvc.process.embedders import ClipEmbedder
 
     clip = ClipEmbedder(cfg.image_model_id(), batch_size=1)
     if image:

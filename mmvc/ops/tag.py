@@ -19,7 +19,7 @@ class TagInfo:
 
 def create_tag(repo, name: str, rev: str = "HEAD", message: str | None = None, force: bool = False) -> TagInfo:
     from mmvc.core.objects import Tag
-    from mmvc.ops.commit import signature
+    from mmvc.services.signature import signature
 
     check_ref_name(name, "tag")
     target = repo.resolve(rev)

@@ -232,7 +232,7 @@ class ClipFromPngUDF:
     """Feeds the CLIP family's UDF the thumbnails and keyframes the prep stage cached as PNG."""
 
     def __init__(self, **kw):
-        from mmvc.process.embed import ClipEmbedUDF
+        from mmvc.process.udfs import ClipEmbedUDF
 
         self.inner = ClipEmbedUDF(**kw)
 
@@ -398,7 +398,8 @@ class Pipeline:
         self.progress(f"embed {family}", 0, len(todo))
         if not todo:
             return vectors
-        from mmvc.process.embed import TextEmbedUDF, resolve_model
+        from mmvc.process.models import resolve_model
+        from mmvc.process.udfs import TextEmbedUDF
 
         gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
         device = "cuda" if self.cfg.num_gpus else "cpu"
@@ -416,7 +417,7 @@ class Pipeline:
 
             def build(ray, ds):
                 if gpu:
-                    from mmvc.process.embed import TextTokenizeUDF
+                    from mmvc.process.udfs import TextTokenizeUDF
 
                     ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path},
                                         **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
@@ -429,7 +430,7 @@ class Pipeline:
 
             def build(ray, ds):
                 if gpu:  # decode and crop on CPU workers, so the GPU actor only copies and runs the model
-                    from mmvc.process.embed import ClipEmbedUDF, ClipPixelsUDF
+                    from mmvc.process.udfs import ClipEmbedUDF, ClipPixelsUDF
 
                     ds = ds.map_batches(ClipPixelsUDF, fn_constructor_kwargs={"model": path},
                                         **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})

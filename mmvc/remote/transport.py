@@ -21,9 +21,9 @@ import json
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 
 from mmvc.errors import NewerFormatError, RemoteError
+from mmvc.services.remotes import RemoteSpec
 
 REMOTE_FORMAT = 1
 MARKER = "mmvc-remote.json"
@@ -34,23 +34,6 @@ def marker_bytes() -> bytes:
     from mmvc.core.objects import canonical_json
 
     return canonical_json({"format": REMOTE_FORMAT, "type": "mmvc-remote"})
-
-
-@dataclass
-class RemoteSpec:
-    """A remote as configured under ``[remote.NAME]``."""
-
-    name: str
-    url: str
-    endpoint_url: str = ""
-    storage_options: dict = field(default_factory=dict)
-    promisor: bool = False  # this repository is a partial clone of it: absent blobs are fetched from it
-
-    def options(self) -> dict:
-        opts = dict(self.storage_options)
-        if self.endpoint_url:
-            opts.setdefault("endpoint_url", self.endpoint_url)
-        return opts
 
 
 class Remote:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mmvc.core.objects import canonical_meta
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from tests.process_fixtures import STORY, build, png, wav
 
 META = {
@@ -37,7 +37,7 @@ def committed(tmp_path_factory, tiny_models, ray_local):
     from mmvc.ops.process import process
 
     root = str(tmp_path_factory.mktemp("catalog-repo"))
-    repo = init(root)
+    repo = Repo.init(root)
     text_model, clip_model = tiny_models
     set_value(repo, "process.models", "text", text_model)
     set_value(repo, "process.models", "image", clip_model)

@@ -12,7 +12,7 @@ import pytest
 
 import mmvc.catalog as catalog
 from mmvc.errors import BadInputError, GateError
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 
 
 def write(root, files: dict) -> None:
@@ -25,7 +25,7 @@ def write(root, files: dict) -> None:
 
 @pytest.fixture
 def ungated(tmp_path):
-    repo = init(str(tmp_path), ungated=True)
+    repo = Repo.init(str(tmp_path), ungated=True)
     write(tmp_path, {f"t/{i}.txt": f"text number {i}\n" for i in range(4)})
     repo.add(["."], cwd=repo.root)
     repo.commit("four texts")
@@ -196,7 +196,7 @@ def planted_repo(tmp_path, n: int, in_version: int, seed: int = 0):
     from mmvc.core.modality import TEXT
     from mmvc.core.objects import Commit, Gate, Signature, canonical_meta
 
-    repo = init(str(tmp_path))
+    repo = Repo.init(str(tmp_path))
     rng = np.random.default_rng(seed)
     vecs = rng.standard_normal((n, 384)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mmvc.cli.main import cli
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 
 
 def mmvc(root, *args, expect=0):
@@ -21,7 +21,7 @@ def mmvc(root, *args, expect=0):
 @pytest.fixture
 def repo_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    repo = init(str(tmp_path), ungated=True)
+    repo = Repo.init(str(tmp_path), ungated=True)
     for i in range(3):
         (tmp_path / f"doc{i}.txt").write_text("x" * (10 + i) + "\n")
     repo.add(["."], cwd=str(tmp_path))

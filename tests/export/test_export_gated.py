@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from tests.process_fixtures import use_tiny_models
 
 
@@ -24,7 +24,7 @@ def test_gated_version_exports_with_embeddings_and_loads(tmp_path, tiny_models, 
     from mmvc.ops.recipe import create_recipe
     from tests.export.versions import png
 
-    repo = init(str(tmp_path / "repo"))
+    repo = Repo.init(str(tmp_path / "repo"))
     use_tiny_models(repo, tiny_models)
     files = {f"images/p{i}.png": png(100 + i, (64, 48)) for i in range(4)}
     files.update({f"text/t{i}.txt": (f"Sentence number {i} talks about " + " ".join(["rivers", "cities", "music", "trains"][: i + 1])
@@ -58,7 +58,7 @@ def test_gated_version_exports_with_embeddings_and_loads(tmp_path, tiny_models, 
     assert len(got) == 12 and all(("clip_vector" in g) == (g["modality"] == "image") for g in got)
     # the store path reads the same recipe without an export
     assert sorted(g["key"] for g in MMVCDataset(repo=repo, recipe="train", seed=1)) == sorted(g["key"] for g in got)
-    ungated = init(str(tmp_path / "raw"), ungated=True)
+    ungated = Repo.init(str(tmp_path / "raw"), ungated=True)
     from tests.export.versions import make_version
 
     make_version(ungated, {"a.txt": b"raw text\n"})

@@ -59,7 +59,7 @@ def test_create_show_list_and_proportions(data_repo):
     assert [r["name"] for r in json.loads(mmvc(repo, "recipe", "list", "--json").output)] == ["mix-v2-train"]
 
     from mmvc.export.selection import plan
-    from mmvc.ops.recipe import resolve_recipe
+    from mmvc.export.recipe import resolve_recipe
 
     _, _, r = resolve_recipe(repo, "mix-v2-train")
     p = plan(repo, r)
@@ -76,7 +76,7 @@ def test_create_show_list_and_proportions(data_repo):
 
 def test_mixture_without_epoch_size_and_first_match_wins(data_repo):
     from mmvc.export.selection import apportion, plan
-    from mmvc.ops.recipe import build_recipe
+    from mmvc.export.recipe import build_recipe
 
     assert apportion(10, [1, 1, 1]) == [4, 3, 3]
     r = build_recipe(data_repo, "main", mix="license IS NOT NULL:1,source='coco':1")
@@ -123,7 +123,7 @@ def test_a_recipe_keeps_its_commit_alive_through_gc(data_repo):
     assert Repo(repo.root).store.has(side)
     assert json.loads(mmvc(repo, "fsck", "--json").output)["ok"]
     from mmvc.export.selection import plan
-    from mmvc.ops.recipe import resolve_recipe
+    from mmvc.export.recipe import resolve_recipe
 
     assert {s.path for s in plan(repo, resolve_recipe(repo, "pinned")[2]).samples} >= {"extra/new.txt"}
     # without the recipe the same gc drops it

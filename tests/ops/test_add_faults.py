@@ -13,7 +13,7 @@ import pytest
 from mmvc.core.hashing import hash_bytes
 from mmvc.errors import BadInputError, ExitCode, StorageError
 from mmvc.ops.add import hash_files
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 
 
 def _visible_objects_are_whole(repo) -> int:
@@ -46,7 +46,7 @@ def test_file_changed_after_listing_is_refused(repo):
 
 
 def test_ctrl_c_in_the_middle_of_add_leaves_no_partial_state(tmp_path):
-    repo = init(str(tmp_path), ungated=True)
+    repo = Repo.init(str(tmp_path), ungated=True)
     data = tmp_path / "data"
     for d in range(40):
         (data / f"d{d:02d}").mkdir(parents=True)
@@ -85,7 +85,7 @@ def small_disk(tmp_path):
 
 
 def test_full_disk_during_add(small_disk):
-    repo = init(str(small_disk), ungated=True)
+    repo = Repo.init(str(small_disk), ungated=True)
     with open(small_disk / "big.wav", "wb") as f:
         f.write(b"RIFF\0\0\0\0WAVE" + os.urandom(int(1.9 * (1 << 20))))
     before = _index_bytes(repo)

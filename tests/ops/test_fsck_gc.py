@@ -19,7 +19,6 @@ from mmvc.cli.main import cli
 from mmvc.core.hashing import hash_bytes
 from mmvc.errors import BadInputError, CorruptError, ExitCode
 from mmvc.ops.gc import CRASH_ENV, parse_expiry
-from mmvc.ops.init import init
 from mmvc.repo import Repo
 
 DAY = 86400
@@ -369,7 +368,7 @@ def test_bad_prune_value_is_a_usage_error(repo):
 
 def _faulty_repo(root: str):
     """Many packs, reachable loose objects, a small loose object, old and young garbage."""
-    repo = init(root, ungated=True)
+    repo = Repo.init(root, ungated=True)
     for n in range(8):
         commit_round(repo, n, files=400, big=(n % 3 == 0))
     small = b"a small loose object, as an older mmvc or a remote might leave"

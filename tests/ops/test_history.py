@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mmvc.errors import BadInputError, ConflictError, CorruptError, HookError
 from mmvc.ops.branch import create_branch, delete_branch, list_branches, rename_branch
 from mmvc.ops.checkout import checkout, switch
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from mmvc.ops.merge import merge, merge_abort, merge_continue
 from mmvc.ops.tag import create_tag, list_tags
 
@@ -221,7 +221,7 @@ def test_merge_is_symmetric_up_to_conflicts(tmp_path_factory, base, left, right)
     roots = []
     conflicts = []
     for first, second in (("left", "right"), ("right", "left")):
-        repo = init(str(tmp_path_factory.mktemp("m")), ungated=True)
+        repo = Repo.init(str(tmp_path_factory.mktemp("m")), ungated=True)
         commit_files(repo, {f"{k}.txt": v for k, v in base.items()}, "base")
         for name, change in (("left", left), ("right", right)):
             create_branch(repo, name, "main")

@@ -12,7 +12,6 @@ import pytest
 
 from mmvc.errors import BadInputError
 from mmvc.importers.base import ImportOptions
-from mmvc.ops.import_ import Chunk
 from tests.importers import mirrors
 
 
@@ -48,15 +47,3 @@ def test_ids_out_of_order_fall_back_and_repeated_ids_are_refused(repo, tmp_path)
     with pytest.raises(BadInputError, match="two items of the source map to the key 'q/x.txt'"):
         repo.import_("parquet", [str(path)], options=ImportOptions(text_field="text", id_field="id", prefix="q"), jobs=1)
     assert [e.path for e in repo.ls_files(None, "q/")] == []
-
-
-def test_chunk_checkpoint_round_trip(repo, tmp_path):
-    keys = ["k/a.txt", "k/b.txt", "k/c.txt"]
-    c = Chunk.build(keys, bytes(range(32)) * 3, [1, 2, 3 << 40], bytes([1, 1, 2]), ['{"x":1}', "", '{"é":"ü"}'])
-    assert c.ordered and (c.first, c.last, c.bytes, c.by_mod) == ("k/a.txt", "k/c.txt", 3 + (3 << 40), {1: 2, 2: 1})
-    d = Chunk.decode(c.encode(), 0)
-    assert d.rows() == c.rows() == [(k, bytes(range(32)).hex(), s, m, meta) for k, s, m, meta in
-                                    zip(keys, [1, 2, 3 << 40], [1, 1, 2], ['{"x":1}', "", '{"é":"ü"}'])]
-    assert not Chunk.build(["b", "a"], bytes(64), [1, 1], bytes([1, 1]), ["", ""]).ordered
-    with pytest.raises(ValueError):
-        Chunk.decode(c.encode()[:-1], 0)

@@ -7,7 +7,7 @@ import json
 
 
 from mmvc.importers.base import ImportOptions
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from tests.process_fixtures import use_tiny_models
 from tests.importers import mirrors
 
@@ -16,7 +16,7 @@ def test_import_process_commit_keeps_provenance(tmp_path, tiny_models, ray_local
     from mmvc.ops.process import process
     from mmvc.ops.report import report
 
-    repo = init(str(tmp_path / "repo"))
+    repo = Repo.init(str(tmp_path / "repo"))
     use_tiny_models(repo, tiny_models)
 
     mirrors.fineweb(tmp_path / "fw", files=1, rows=6)

@@ -9,13 +9,13 @@ import os
 import pytest
 
 from mmvc.errors import GateError
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from tests.process_fixtures import STORY, build, png, use_tiny_models, wav
 
 
 @pytest.fixture
 def gated_repo(tmp_path, tiny_models, ray_local):
-    repo = init(str(tmp_path))
+    repo = Repo.init(str(tmp_path))
     use_tiny_models(repo, tiny_models)
     build(tmp_path, {
         "images/a.png": png(1), "images/b.png": png(2), "images/a-copy.png": png(1),
@@ -100,7 +100,7 @@ def test_exact_duplicate_of_head_and_ungated(gated_repo, tmp_path):
     [row] = [r for r in report(repo).rows if r.path == "elsewhere/story-again.txt"]
     assert row.status == "duplicate" and row.duplicate_of == "text/story.txt" and row.stage == "exact"
 
-    raw = init(str(tmp_path / "raw"), ungated=True)
+    raw = Repo.init(str(tmp_path / "raw"), ungated=True)
     build(raw.root, {"x.txt": ""})
     raw.add(["x.txt"], cwd=raw.root)
     assert raw.read_commit(raw.commit("raw").oid).gate.mode == "ungated"

@@ -50,9 +50,9 @@ def read(repo, rel: str) -> bytes:
 @pytest.fixture
 def source(tmp_path):
     """A repository with two commits: 40 captions and a 300 KB text (stored loose, sent alone)."""
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
-    repo = init(str(tmp_path / "source"), ungated=True)
+    repo = Repo.init(str(tmp_path / "source"), ungated=True)
     files = {f"captions/{i:03d}.txt": f"a caption number {i}\n" for i in range(40)}
     files["docs/big.txt"] = "x" * 300_000
     commit_files(repo, files, "first cut")

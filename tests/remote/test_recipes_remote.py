@@ -96,10 +96,9 @@ def test_recipe_push_through_the_cli(source, tmp_path):
 def test_full_clone_exports_a_pushed_recipe(tmp_path):
     """A mixture recipe made in one repository exports the same samples from a full clone."""
     from mmvc.ops.export import export
-    from mmvc.ops.init import init
     from tests.export.versions import make_version, mixed_items
 
-    src = init(str(tmp_path / "src"), ungated=True)
+    src = Repo.init(str(tmp_path / "src"), ungated=True)
     make_version(src, mixed_items(n_coco=6, n_web=4))
     info = create_recipe(src, "mix", "HEAD", mix="source='coco':0.5,source='fineweb':0.5", seed=5, epoch_size=12,
                          allow_ungated=True)

@@ -103,12 +103,10 @@ def _many_captions(n: int, size: int = 1000) -> dict:
 
 
 def test_push_cut_mid_transfer_resumes_and_never_exposes_a_partial_version(s3_server, monkeypatch, tmp_path):
-    from mmvc.ops.init import init
-
     s3_server.apply_env(monkeypatch)
     bucket = s3_server.make_bucket()
     url = f"s3://{bucket}/repo"
-    repo = init(str(tmp_path / "src"), ungated=True)
+    repo = Repo.init(str(tmp_path / "src"), ungated=True)
     files = {f"text/{i:03d}.txt": os.urandom(6000).hex() for i in range(80)}  # ~960 KB, 15 packs of 64 KiB
     commit_files(repo, files, "v1")
     proxy = CuttableProxy(s3_server.port, limit=400_000)
@@ -137,13 +135,11 @@ def test_push_cut_mid_transfer_resumes_and_never_exposes_a_partial_version(s3_se
 
 
 def test_wrong_credentials_are_a_clear_error_with_exit_12(monkeypatch, tmp_path):
-    from mmvc.ops.init import init
-
     server = start_s3_server(auth=True)
     try:
         server.apply_env(monkeypatch)
         bucket = server.make_bucket()
-        repo = init(str(tmp_path / "src"), ungated=True)
+        repo = Repo.init(str(tmp_path / "src"), ungated=True)
         commit_files(repo, {"a.txt": "hello\n"}, "v1")
         add_remote(repo, "origin", f"s3://{bucket}/repo")
         push(repo)  # the right key works
@@ -171,11 +167,9 @@ def test_unreachable_endpoint_is_exit_12(s3_server, monkeypatch, tmp_path):
 
 
 def test_small_files_travel_in_packs(s3_server, monkeypatch, tmp_path):
-    from mmvc.ops.init import init
-
     s3_server.apply_env(monkeypatch)
     url = f"s3://{s3_server.make_bucket()}/repo"
-    repo = init(str(tmp_path / "src"), ungated=True)
+    repo = Repo.init(str(tmp_path / "src"), ungated=True)
     n = 3000
     commit_files(repo, _many_captions(n), "many captions")
     add_remote(repo, "origin", url)
@@ -191,13 +185,11 @@ def test_small_files_travel_in_packs(s3_server, monkeypatch, tmp_path):
 
 
 def test_storage_options_from_config_reach_the_filesystem(s3_server, monkeypatch, tmp_path):
-    from mmvc.ops.init import init
-
     s3_server.apply_env(monkeypatch)
     bucket = s3_server.make_bucket()
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
-    repo = init(str(tmp_path / "src"), ungated=True)
+    repo = Repo.init(str(tmp_path / "src"), ungated=True)
     commit_files(repo, {"a.txt": "hello\n"}, "v1")
     with open(f"{repo.dir}/config.toml", "a") as f:
         f.write(f'\n[remote.origin]\nurl = "s3://{bucket}/repo"\n\n[remote.origin.storage_options]\n'

@@ -54,7 +54,7 @@ def _resolve_base(repo, name: str, rev: str) -> str:
         if ref.startswith("refs/") and ".." not in ref:
             oid = refs.read(ref)
             if oid:
-                return _peel(repo, oid)
+                return peel(repo, oid)
     if is_object_id(name):
         if not repo.store.has(name):
             raise BadInputError(f"unknown revision {name}", "no object with that id is in this repository")
@@ -83,7 +83,7 @@ def _is_commit(repo, oid: str) -> bool:
         return False
 
 
-def _peel(repo, oid: str) -> str:
+def peel(repo, oid: str) -> str:
     """An annotated tag's target commit; a commit id as it is."""
     from mmvc.core.objects import Tag, object_kind
 

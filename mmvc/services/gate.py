@@ -24,20 +24,20 @@ class Verdict:
     refused: list = field(default_factory=list)  # (path, reason): blocks the commit
 
 
-def admit(repo, staged: list, versions: tuple[str, ...] = ()) -> Verdict:
+def admit(repo, staged: list, current: str | None, versions: tuple[str, ...] = ()) -> Verdict:
     """``staged``: (path, index entry or None for a deletion, HEAD entry or None).
-    ``versions``: trees of other parents (a merge); an entry identical to theirs already
-    crossed the boundary when it entered that version, so it is admitted as it is."""
+    ``current``: the hash of the repository's current process config (``ProcessConfig.config_hash``;
+    unused in an ungated repository). ``versions``: trees of other parents (a merge); an entry
+    identical to theirs already crossed the boundary when it entered that version, so it is
+    admitted as it is."""
     if not repo.config.gated:
         return Verdict(gate=Gate(mode="ungated"), admitted=[(p, e) for p, e, _ in staged])
     already: dict = {}
     for root in versions:
         for path, t in repo.tree.get_many(root, sorted(p for p, e, _ in staged if e is not None)).items():
             already.setdefault(path, []).append(t)
-    from mmvc.ops.process import read_run
-    from mmvc.process.config import ProcessConfig
+    from mmvc.services.runs import read_run
 
-    current = ProcessConfig.load(repo).config_hash()
     runs: dict[str, dict] = {}
     v = Verdict(gate=Gate(mode="gated", config=current))
     latest = None

@@ -1,0 +1,76 @@
+"""Process-run records: what ``mmvc process`` leaves for the gate, commits, the catalog,
+``report``, ``lineage`` and ``datasheet``.
+
+A run is two stored objects (docs/format.md): the report, a Parquet table with a row per item
+judged (the failure dataset, and the passed rows), and the run object, canonical JSON naming
+the report, the config hash and its document, the time and the counts. Index entries name the
+run that judged them; the gate admits an item only if that run's config is the current one.
+This module is the only code that writes or parses either of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+RUN_TYPE = "process-run"
+RUN_FORMAT = 1
+REPORT_COLUMNS = ("path", "oid", "modality", "size", "status", "stage", "reason", "duplicate_of", "detail", "features")
+
+
+def report_bytes(verdicts) -> bytes:
+    """The report of a run's verdicts (``mmvc.process.pipeline.Verdict``), zstd Parquet."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmvc.core.modality import modality_name
+
+    rows = {
+        "path": [v.key for v in verdicts],
+        "oid": [v.oid for v in verdicts],
+        "modality": [modality_name(v.modality) for v in verdicts],
+        "size": [v.size for v in verdicts],
+        "status": [v.status for v in verdicts],
+        "stage": [v.stage for v in verdicts],
+        "reason": [v.reason for v in verdicts],
+        "duplicate_of": [v.duplicate_of for v in verdicts],
+        "detail": [v.detail for v in verdicts],
+        "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
+    }
+    buf = io.BytesIO()
+    pq.write_table(pa.table(rows), buf, compression="zstd")
+    return buf.getvalue()
+
+
+def read_report(repo, report_id: str, columns=None):
+    """A stored report as a ``pyarrow.Table`` (``columns``: some of ``REPORT_COLUMNS``)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(repo.store.get(report_id)), columns=list(columns) if columns is not None else None)
+
+
+def run_bytes(config: str, config_doc: dict, report: str, time: int, items: int, counts: dict) -> bytes:
+    from mmvc.core.objects import canonical_json
+
+    return canonical_json({"type": RUN_TYPE, "format": RUN_FORMAT, "config": config, "config_doc": config_doc, "report": report,
+                           "time": time, "items": items, "counts": counts})
+
+
+def read_run(repo, run_id: str) -> dict:
+    """The run object ``run_id`` names; a missing object raises ObjectNotFound."""
+    return json.loads(repo.store.get(run_id))
+
+
+def find_run(repo, run_id: str | None) -> dict | None:
+    """Like ``read_run``, for readers that carry on without it: None when it is absent or unreadable."""
+    if not run_id:
+        return None
+    from mmvc.errors import MmvcError
+
+    try:
+        return read_run(repo, run_id)
+    except (MmvcError, ValueError):
+        return None
