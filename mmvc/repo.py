@@ -6,15 +6,15 @@ import os
 from contextlib import contextmanager
 from functools import cached_property
 
+from mmvc.core.layout import MMVC_DIR, Layout
 from mmvc.errors import NotARepoError
-
-MMVC_DIR = ".mmvc"
 
 
 class Repo:
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
         self.dir = os.path.join(self.root, MMVC_DIR)
+        self.layout = Layout(self.dir)
         if not os.path.isdir(self.dir):
             raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
         self.config  # refuse a newer format before touching anything
@@ -50,14 +50,14 @@ class Repo:
     def config(self):
         from mmvc.core.config import Config
 
-        return Config.load(os.path.join(self.dir, "config.toml"))
+        return Config.load(self.layout.config)
 
     @cached_property
     def store(self):
         from mmvc.core.store import LocalObjectStore
 
         c = self.config
-        local = LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
+        local = LocalObjectStore(self.layout.objects, link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
         if not any(isinstance(s, dict) and s.get("promisor") for s in (c.raw.get("remote") or {}).values()):
             return local
         # A partial clone: blobs absent here are fetched from the promisor remote on first read.

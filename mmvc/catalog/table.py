@@ -19,11 +19,11 @@ DEFAULT_INDEX_THRESHOLD = 100_000
 
 
 def catalog_dir(repo) -> str:
-    return os.path.join(repo.dir, "catalog")
+    return repo.layout.catalog
 
 
 def dataset_path(repo) -> str:
-    return os.path.join(catalog_dir(repo), "items.lance")
+    return repo.layout.catalog_table
 
 
 def index_threshold(repo) -> int:
@@ -107,7 +107,7 @@ def _unique(table):
 def remove(repo) -> None:
     path = catalog_dir(repo)
     if os.path.isdir(path):
-        aside = path + ".old"
+        aside = repo.layout.catalog_aside
         shutil.rmtree(aside, ignore_errors=True)
         os.rename(path, aside)
         shutil.rmtree(aside, ignore_errors=True)

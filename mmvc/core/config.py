@@ -98,7 +98,7 @@ def set_value(repo, section: str, key: str, value) -> None:
 
     from mmvc.core.store import atomic_write
 
-    path = os.path.join(repo.dir, "config.toml")
+    path = repo.layout.config
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # JSON's bool/number/string literals are TOML's

@@ -12,10 +12,11 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from mmvc.core.layout import RECIPES
 from mmvc.errors import BadInputError, CorruptError
 
 RECIPE_FORMAT = 1
-REF_PREFIX = "refs/recipes/"
+REF_PREFIX = RECIPES
 
 
 @dataclass(frozen=True)

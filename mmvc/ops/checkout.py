@@ -16,11 +16,10 @@ import os
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
+from mmvc.core.layout import branch_ref
 from mmvc.core.materialize import write_item
 from mmvc.core.worktree import prune_empty_dirs, validate_key
 from mmvc.errors import BadInputError, ConflictError, CorruptError
-
-SPARSE_FILE = "sparse.json"
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Sparse:
     @classmethod
     def load(cls, repo) -> "Sparse":
         try:
-            with open(os.path.join(repo.dir, SPARSE_FILE)) as f:
+            with open(repo.layout.sparse) as f:
                 doc = json.load(f)
             return cls(doc.get("patterns", []), doc.get("modalities", []), bool(doc.get("imported", False)))
         except FileNotFoundError:
@@ -73,7 +72,7 @@ class Sparse:
     def save(self, repo) -> None:
         from mmvc.core.store import atomic_write
 
-        path = os.path.join(repo.dir, SPARSE_FILE)
+        path = repo.layout.sparse
         if not self.active:
             if os.path.exists(path):
                 os.unlink(path)
@@ -113,7 +112,7 @@ def switch(repo, name: str, create: bool = False, start: str | None = None, forc
     if create:
         create_branch(repo, name, start or "HEAD")
         created = True
-    ref = f"refs/heads/{name}"
+    ref = branch_ref(name)
     if detach:
         return _move(repo, repo.resolve(name), None, force, None)
     if repo.refs.read(ref) is None:
@@ -145,7 +144,7 @@ def checkout(repo, rev: str, paths: list[str] | None = None, force: bool = False
         from mmvc.ops.revparse import previous_branch
 
         rev = previous_branch(repo, int(rev[3:-1]))
-    ref = f"refs/heads/{rev}"
+    ref = branch_ref(rev)
     if repo.refs.read(ref) is not None:
         return _move(repo, repo.refs.read(ref), ref, force, new_sparse)
     return _move(repo, repo.resolve(rev), None, force, new_sparse)

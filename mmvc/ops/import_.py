@@ -28,7 +28,6 @@ from mmvc.core.worktree import validate_key
 from mmvc.errors import BadInputError, MmvcError
 from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
 
-CHECKPOINT_DIR = "import"
 CHECKPOINT_FORMAT = 2
 PARALLEL_MIN_ITEMS = 2000
 REMOTE_SPOOL_BYTES = 64 << 20  # remote files larger than this are spooled to disk, not held in memory
@@ -437,10 +436,11 @@ class Checkpoints:
     line, then the unit's rows as ``Chunk.encode`` writes them."""
 
     def __init__(self, repo, sid: str):
-        self.dir = os.path.join(repo.dir, CHECKPOINT_DIR, sid)
+        self.layout, self.sid = repo.layout, sid
+        self.dir = repo.layout.import_source(sid)
 
     def _path(self, n: int) -> str:
-        return os.path.join(self.dir, f"unit-{n:06d}.ckpt")
+        return self.layout.import_checkpoint(self.sid, n)
 
     @staticmethod
     def _header(unit: Unit, selection: Selection) -> dict:
@@ -551,7 +551,7 @@ def import_(repo, kind: str, sources: list[str], options: ImportOptions | None =
             res.staged = True
         if not dry_run:
             cps.clear()
-            _prune_empty(os.path.join(repo.dir, CHECKPOINT_DIR))
+            _prune_empty(repo.layout.imports)
     res.skipped.sort()
     res.seconds = time.perf_counter() - t0
     return res

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from mmvc.core.layout import HEADS, RECIPES, TAGS, branch_ref, recipe_ref, tag_ref, tracking_ref
 from mmvc.errors import BadInputError, ConflictError
 
 
@@ -46,13 +47,13 @@ class PushResult:
 def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes: bool = False) -> list[str]:
     refs: list[str] = []
     if all_branches:
-        refs += list(repo.refs.list("refs/heads"))
+        refs += list(repo.refs.list(HEADS))
     if tags:
-        refs += list(repo.refs.list("refs/tags"))
+        refs += list(repo.refs.list(TAGS))
     if recipes or all_branches:
-        refs += list(repo.refs.list("refs/recipes"))
+        refs += list(repo.refs.list(RECIPES))
     for n in names:
-        for cand in (n if n.startswith("refs/") else "", f"refs/heads/{n}", f"refs/tags/{n}", f"refs/recipes/{n}"):
+        for cand in (n if n.startswith("refs/") else "", branch_ref(n), tag_ref(n), recipe_ref(n)):
             if cand and repo.refs.read(cand) is not None:
                 refs.append(cand)
                 break
@@ -117,9 +118,9 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
         if force:
             updates.append(RefUpdate(ref, old, new, "forced"))
             continue
-        if ref.startswith("refs/tags/"):
+        if ref.startswith(TAGS):
             raise ConflictError(f"tag {name} already exists on {spec.name} with another value", "pass --force to replace it")
-        if ref.startswith("refs/recipes/"):
+        if ref.startswith(RECIPES):
             raise ConflictError(f"recipe {name} already exists on {spec.name} with another value ({old[:12]})",
                                 "recipes are immutable: push it under another name, or pass --force to replace it")
         if not has_local(old) or merge_base(repo, old, new) != old:
@@ -185,13 +186,13 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
         rrefs.update(u.ref, u.new, u.old)
     if rrefs.head_branch() is None:
         head_branch, _ = repo.head()
-        heads = [u.ref for u in moving if u.ref.startswith("refs/heads/")]
+        heads = [u.ref for u in moving if u.ref.startswith(HEADS)]
         if heads:
             rrefs.set_head_branch(head_branch if head_branch in heads else heads[0])
     with repo.locked("push"):
         for u in moving:
-            if u.ref.startswith("refs/heads/"):
-                tracking = f"refs/remotes/{spec.name}/{u.ref[len('refs/heads/'):]}"
+            if u.ref.startswith(HEADS):
+                tracking = tracking_ref(spec.name, u.ref[len(HEADS):])
                 repo.refs.update(tracking, u.new, repo.refs.read(tracking), f"push to {spec.name}", "")
     res.requests = dict(r.requests)
     res.seconds = time.perf_counter() - t0

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN, is_object_id, new_hasher
+from mmvc.core.layout import HEAD, SPECIAL_HEADS
 from mmvc.errors import CorruptError, FormatError
 
 ZERO_HEX = "0" * 64
-SPECIAL_HEADS = ("MERGE_HEAD", "ORIG_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 _MAX_TAG_DEPTH = 32
 
 
@@ -306,9 +306,8 @@ class Walk:
     # -- roots
 
     def collect_roots(self) -> None:
-        d = self.repo.dir
-        refs_dir = os.path.join(d, "refs")
-        for dirpath, dirs, files in os.walk(refs_dir):
+        d, layout = self.repo.dir, self.repo.layout
+        for dirpath, dirs, files in os.walk(layout.refs):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
@@ -322,21 +321,21 @@ class Walk:
                 else:
                     self._issue("error", "bad-ref", f"ref {ref} is corrupt: {text[:80]!r}", path=full,
                                 hint="fix or delete the file under .mmvc/refs", blind=True)
-        head = _read_text(os.path.join(d, "HEAD"))
+        head = _read_text(layout.head)
         if head is None:
-            self._issue("error", "bad-head", ".mmvc/HEAD is missing", path=os.path.join(d, "HEAD"),
+            self._issue("error", "bad-head", ".mmvc/HEAD is missing", path=layout.head,
                         hint="restore it, e.g. `echo 'ref: refs/heads/main' > .mmvc/HEAD`", blind=True)
         else:
             text = head.strip()
             if text.startswith("ref: "):
                 pass  # the branch it names is a ref (or unborn)
             elif is_object_id(text):
-                self.roots.append(("HEAD", text))
+                self.roots.append((HEAD, text))
             else:
                 self._issue("error", "bad-head", f".mmvc/HEAD holds neither a ref nor a commit id: {text[:80]!r}",
-                            path=os.path.join(d, "HEAD"), hint="write `ref: refs/heads/<branch>` into it", blind=True)
+                            path=layout.head, hint="write `ref: refs/heads/<branch>` into it", blind=True)
         for name in SPECIAL_HEADS:
-            text = _read_text(os.path.join(d, name))
+            text = _read_text(layout.special_head(name))
             if text is None:
                 continue
             for line in text.splitlines():
@@ -344,9 +343,9 @@ class Walk:
                 if is_object_id(tok):
                     self.roots.append((name, tok))
                 elif tok:
-                    self._issue("error", "bad-ref", f".mmvc/{name} is corrupt: {line[:80]!r}", path=os.path.join(d, name),
+                    self._issue("error", "bad-ref", f".mmvc/{name} is corrupt: {line[:80]!r}", path=layout.special_head(name),
                                 hint=f"delete .mmvc/{name} if no merge is in progress", blind=True)
-        state = _read_text(os.path.join(d, "MERGE_STATE.json"))
+        state = _read_text(layout.merge_state)
         if state:
             try:
                 doc = json.loads(state)
@@ -355,9 +354,8 @@ class Walk:
             for key in ("base", "ours", "theirs"):
                 v = doc.get(key) if isinstance(doc, dict) else None
                 if isinstance(v, str) and is_object_id(v):
-                    self.roots.append(("MERGE_STATE.json", v))
-        logs = os.path.join(d, "logs")
-        for dirpath, dirs, files in os.walk(logs):
+                    self.roots.append((os.path.basename(layout.merge_state), v))
+        for dirpath, dirs, files in os.walk(layout.logs):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
@@ -508,7 +506,7 @@ class Walk:
         for name in sorted(os.listdir(d)):
             if ".tmp-" in name:
                 self._leftover_file(os.path.join(d, name), "partial")
-        base_dir = os.path.join(d, "index.d")
+        base_dir = self.repo.layout.index_bases
         try:
             names = sorted(os.listdir(base_dir))
         except FileNotFoundError:
@@ -570,7 +568,7 @@ class Walk:
             self.index = Index.load(self.repo.dir)
             base = self.index.base
         except (CorruptError, FormatError) as e:
-            self._issue("error", "bad-index", e.message, path=os.path.join(self.repo.dir, "index"), hint=e.hint or "", blind=True)
+            self._issue("error", "bad-index", e.message, path=self.repo.layout.index, hint=e.hint or "", blind=True)
             self.index = None
             return
         self.index_base = self.index.base_id

@@ -83,7 +83,7 @@ def resolve_recipe(repo, name: str):
     ref = name if name.startswith(REF_PREFIX) else REF_PREFIX + name
     oid = repo.refs.read(ref) if not is_object_id(name) else name
     if oid is None:
-        known = sorted(r[len(REF_PREFIX):] for r in repo.refs.list("refs/recipes"))
+        known = sorted(r[len(REF_PREFIX):] for r in repo.refs.list(REF_PREFIX))
         raise BadInputError(f"unknown recipe {name!r}",
                             ("known recipes: " + ", ".join(known[:10])) if known else "create one with `mmvc recipe create NAME --rev REV`")
     try:
@@ -105,7 +105,7 @@ def list_recipes(repo) -> list[RecipeInfo]:
     from mmvc.export.recipe import REF_PREFIX, Recipe
 
     out = []
-    for ref, oid in repo.refs.list("refs/recipes").items():
+    for ref, oid in repo.refs.list(REF_PREFIX).items():
         out.append(_info(repo, ref[len(REF_PREFIX):], oid, Recipe.decode(repo.store.get(oid), oid)))
     return out
 

@@ -12,7 +12,7 @@ import os
 
 class FeatureCache:
     def __init__(self, repo, stage: str, stage_hash: str):
-        self.dir = os.path.join(repo.dir, "process", "cache", stage, stage_hash)
+        self.dir = repo.layout.feature_cache(stage, stage_hash)
 
     def load(self, oids: set[str], columns: list[str] | None = None) -> dict[str, dict]:
         """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays);

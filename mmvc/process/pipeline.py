@@ -467,7 +467,7 @@ class Pipeline:
         t0 = time.perf_counter()
         items = sorted(items, key=lambda it: it.key)
         verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
-        quiet = _RayChatterToFile(os.path.join(self.repo.dir, "process", "ray.log"))
+        quiet = _RayChatterToFile(self.repo.layout.ray_log)
         try:
             quiet.__enter__()
             prep = self._prep(items)
