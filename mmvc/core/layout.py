@@ -19,6 +19,7 @@ from typing import NamedTuple
 MMVC_DIR = ".mmvc"
 
 # Ref namespaces: a ref's name is also its path under .mmvc/ (and under a remote's URL).
+REFS = "refs/"
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 RECIPES = "refs/recipes/"

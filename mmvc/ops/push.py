@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from mmvc.core.layout import HEADS, RECIPES, TAGS, branch_ref, recipe_ref, tag_ref, tracking_ref
+from mmvc.core.layout import HEADS, RECIPES, REFS, TAGS, branch_ref, recipe_ref, tag_ref, tracking_ref
 from mmvc.errors import BadInputError, ConflictError
 
 
@@ -53,7 +53,7 @@ def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes:
     if recipes or all_branches:
         refs += list(repo.refs.list(RECIPES))
     for n in names:
-        for cand in (n if n.startswith("refs/") else "", branch_ref(n), tag_ref(n), recipe_ref(n)):
+        for cand in (n if n.startswith(REFS) else "", branch_ref(n), tag_ref(n), recipe_ref(n)):
             if cand and repo.refs.read(cand) is not None:
                 refs.append(cand)
                 break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from mmvc.core.hashing import is_object_id
-from mmvc.core.layout import HEAD, HEADS, REMOTES, branch_ref, short_ref, tag_ref
+from mmvc.core.layout import HEAD, HEADS, REFS, REMOTES, branch_ref, short_ref, tag_ref
 from mmvc.errors import BadInputError
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)$")
@@ -51,8 +51,8 @@ def _resolve_base(repo, name: str, rev: str) -> str:
         if oid is None:
             raise BadInputError(f"HEAD does not point at a commit yet (branch {branch or '?'} has no commits)", "make the first commit with `mmvc commit`")
         return oid
-    for ref in (name, f"refs/{name}", branch_ref(name), tag_ref(name), REMOTES + name):
-        if ref.startswith("refs/") and ".." not in ref:
+    for ref in (name, REFS + name, branch_ref(name), tag_ref(name), REMOTES + name):
+        if ref.startswith(REFS) and ".." not in ref:
             oid = refs.read(ref)
             if oid:
                 return _peel(repo, oid)
