@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
+from mmvc.catalog.schema import CATALOG_FORMAT, FORMAT_KEY, arrow_schema
+from mmvc.core.families import FAMILIES
 from mmvc.errors import CorruptError, FormatError
 
 DEFAULT_INDEX_THRESHOLD = 100_000
@@ -113,13 +114,11 @@ def remove(repo) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-FAMILY_MODALITIES = {"text": "modality IN ('text', 'audio')", "clip": "modality IN ('image', 'video')"}
-
-
 def family_counts(ds) -> dict[str, int]:
     """Rows with a vector, per family. Counted from the small ``text_model``/``clip_model``
     columns (set exactly when the vector is), never by reading the vectors themselves."""
-    return {fam: ds.count_rows(filter=f"{FAMILY_MODALITIES[fam]} AND {fam}_model IS NOT NULL") for fam in FAMILY_COLUMN}
+    return {f.name: ds.count_rows(filter=f"modality IN ({', '.join(repr(m) for m in f.modality_names)}) AND {f.model_column} IS NOT NULL")
+            for f in FAMILIES}
 
 
 def vector_indexes(ds) -> dict[str, int]:
@@ -149,7 +148,8 @@ def maintain_indexes(repo, ds=None, force: bool = False) -> list[str]:
     counts = family_counts(ds)
     touched = []
     stale = False
-    for fam, col in FAMILY_COLUMN.items():
+    for f in FAMILIES:
+        fam, col = f.name, f.column
         n = counts[fam]
         if col in have:
             stale = stale or (n - have[col]) > max(have[col] // 10, 1000) or (force and n > have[col])

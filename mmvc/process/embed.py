@@ -19,12 +19,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from mmvc.core.families import CLIP_FAMILY, TEXT_FAMILY
 from mmvc.errors import BadInputError
 
-TEXT_DIM = 384
-CLIP_DIM = 512
-BUNDLED_TEXT_ID = "bundled:all-MiniLM-L6-v2"
-DEFAULT_CLIP = "openai/clip-vit-base-patch32"
+TEXT_DIM = TEXT_FAMILY.width
+CLIP_DIM = CLIP_FAMILY.width
+BUNDLED_TEXT_ID = TEXT_FAMILY.default_model
+DEFAULT_CLIP = CLIP_FAMILY.default_model
 
 _FAMILIES = {"text": "text", "clip": "clip", "image": "clip"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
