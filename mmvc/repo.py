@@ -94,7 +94,10 @@ class Repo:
     def locked(self, what: str):
         from mmvc.core.lock import RepoLock
 
+        from mmvc.core.config import upgrade_format
+
         with RepoLock(self.dir, what):
+            upgrade_format(self)
             yield
 
     # -- history

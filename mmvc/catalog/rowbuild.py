@@ -38,10 +38,11 @@ class FeatureSource:
 
         import pyarrow.parquet as pq
 
+        from mmvc.core.objects import report_parquet
         from mmvc.errors import MmvcError
 
         try:
-            t = pq.read_table(io.BytesIO(self.repo.store.get(report)), columns=["oid", "status", "features"])
+            t = pq.read_table(io.BytesIO(report_parquet(self.repo.store.get(report), report)), columns=["oid", "status", "features"])
         except (MmvcError, OSError, ValueError):
             return
         for oid, status, feats in zip(*(t.column(c).to_pylist() for c in ("oid", "status", "features"))):

@@ -1,4 +1,9 @@
-"""Repository configuration: ``.mmvc/config.toml``, with the on-disk format version in it."""
+"""Repository configuration: ``.mmvc/config.toml``, with the on-disk format version in it.
+
+Format 2 gave every object mmvc makes a header (docs/format.md, "Objects"). A format-1
+repository is read as it is and upgraded by the first command that takes the write lock
+(``upgrade_format``): only ``core.format`` changes, no object is rewritten.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mmvc.errors import FormatError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_LINK = ("reflink", "copy")
 
 
@@ -36,7 +41,7 @@ class Config:
         core = raw.get("core", {})
         fmt = core.get("format")
         if not isinstance(fmt, int):
-            raise FormatError(f"{path} has no [core] format version", "add `format = 1` under [core]")
+            raise FormatError(f"{path} has no [core] format version", f"add `format = {FORMAT_VERSION}` under [core]")
         if fmt > FORMAT_VERSION:
             raise FormatError(
                 f"this repository uses format {fmt}, newer than this mmvc understands (format {FORMAT_VERSION})",
@@ -118,3 +123,14 @@ def set_value(repo, section: str, key: str, value) -> None:
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # never write a file that no longer parses
     atomic_write(path, text.encode("utf-8"))
+
+
+def upgrade_format(repo) -> bool:
+    """Raise an older repository's ``core.format`` to this mmvc's before it writes anything, so
+    that an mmvc which knows only the old format refuses the repository instead of misreading
+    what this one writes. Callers hold the repository lock. Returns whether it upgraded."""
+    if repo.config.format >= FORMAT_VERSION:
+        return False
+    set_value(repo, "core", "format", FORMAT_VERSION)
+    repo.__dict__.pop("config", None)
+    return True

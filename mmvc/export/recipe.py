@@ -1,21 +1,19 @@
 """Recipes: the immutable answer to "which data did run 42 see".
 
-A recipe pins a commit, a filter, mixture weights, a seed and an epoch size. It is a canonical
-JSON object in the object store (so its id changes when anything in it changes) and is named by
+A recipe pins a commit, a filter, mixture weights, a seed and an epoch size. It is an object
+(canonical JSON behind the recipe header) in the object store (so its id changes when anything in it changes) and is named by
 ``refs/recipes/NAME``. The samples it selects, and their order, are a pure function of the
 recipe: ``mmvc.export.selection.plan``. Byte layout: docs/format.md, "Recipes".
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
 from mmvc.core.layout import RECIPES
 from mmvc.errors import BadInputError, CorruptError
 
-RECIPE_FORMAT = 1
 REF_PREFIX = RECIPES
 
 
@@ -39,15 +37,15 @@ class Recipe:
     extra: dict = field(default_factory=dict)  # keys written by a newer mmvc, kept as they are
 
     def to_json(self) -> dict:
-        doc = {"commit": self.commit, "epoch_size": self.epoch_size, "filter": self.filter, "format": RECIPE_FORMAT,
-               "mix": [c.to_json() for c in self.mix], "rev": self.rev, "seed": self.seed, "type": "recipe"}
+        doc = {"commit": self.commit, "epoch_size": self.epoch_size, "filter": self.filter,
+               "mix": [c.to_json() for c in self.mix], "rev": self.rev, "seed": self.seed}
         doc.update(self.extra)
         return doc
 
     def encode(self) -> bytes:
-        from mmvc.core.objects import canonical_json
+        from mmvc.core.objects import RECIPE, canonical_json, encode_object
 
-        return canonical_json(self.to_json())
+        return encode_object(RECIPE, canonical_json(self.to_json()))
 
     @property
     def oid(self) -> str:
@@ -57,13 +55,11 @@ class Recipe:
 
     @classmethod
     def decode(cls, data: bytes, oid: str = "?") -> "Recipe":
+        from mmvc.core.objects import RECIPE, open_json
+
+        doc, _ = open_json(data, oid, RECIPE)
         try:
-            doc = json.loads(data)
-            if not isinstance(doc, dict) or doc.get("type") != "recipe":
-                raise ValueError("not a recipe")
-            if doc.get("format", 0) > RECIPE_FORMAT:
-                raise CorruptError(f"recipe {oid} has format {doc['format']}, newer than this mmvc", "upgrade mmvc")
-            known = {"commit", "epoch_size", "filter", "format", "mix", "rev", "seed", "type"}
+            known = {"commit", "epoch_size", "filter", "mix", "rev", "seed"}
             return cls(commit=doc["commit"], rev=doc.get("rev", ""), filter=doc.get("filter"),
                        mix=tuple(MixComponent(m["where"], float(m["weight"])) for m in doc.get("mix", [])),
                        seed=int(doc.get("seed", 0)), epoch_size=doc.get("epoch_size"),

@@ -11,7 +11,6 @@ The new table is written beside the old one and swapped in whole.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -184,10 +183,12 @@ def _recorded_configs(repo) -> dict:
         runs = {e.proc_id for e in index.iter_entries() if getattr(e, "proc_id", None)}
     except MmvcError:
         return out
+    from mmvc.core.objects import decode_run
+
     for r in runs:
         try:
-            doc = json.loads(repo.store.get(r))
-        except (MmvcError, ValueError):
+            doc = decode_run(repo.store.get(r), r)
+        except MmvcError:
             continue
         if doc.get("config") and doc.get("config_doc"):
             out[doc["config"]] = doc["config_doc"]

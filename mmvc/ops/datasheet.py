@@ -71,7 +71,9 @@ def _report_summary(repo, report: str | None) -> dict:
 
     import pyarrow.parquet as pq
 
-    t = pq.read_table(io.BytesIO(repo.store.get(report)), columns=["modality", "status", "stage", "reason"])
+    from mmvc.core.objects import report_parquet
+
+    t = pq.read_table(io.BytesIO(report_parquet(repo.store.get(report), report)), columns=["modality", "status", "stage", "reason"])
     cols = {c: t.column(c).to_pylist() for c in t.column_names}
     total = t.num_rows
     status = Counter(cols["status"])
@@ -87,12 +89,13 @@ def _process_summary(repo, data: dict) -> dict:
     out = {"configs": dict(configs), "text_models": dict(Counter(x for x in data["text_model"] if x)),
            "clip_models": dict(Counter(x for x in data["clip_model"] if x)), "runs": len(runs)}
     if runs:
+        from mmvc.core.objects import decode_run
         from mmvc.errors import MmvcError
 
         try:
-            doc = json.loads(repo.store.get(runs.most_common(1)[0][0]))
-            out["config_doc"] = doc.get("config_doc")
-        except (MmvcError, ValueError):
+            run = runs.most_common(1)[0][0]
+            out["config_doc"] = decode_run(repo.store.get(run), run).get("config_doc")
+        except MmvcError:
             pass
     return out
 

@@ -39,7 +39,7 @@ class FetchResult:
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
-    from mmvc.core.objects import Commit, object_kind
+    from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, Commit, kind_of
     from mmvc.ops.remote import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
     from mmvc.remote.packs import Progress, RemoteObjects
@@ -71,7 +71,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
-            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag", "recipe")}
+            keep_for_last = {o for o, d in got.items() if kind_of(d, (COMMIT, TAG, RECIPE, NODE)) not in (NODE, None)}
             with local.writer() as w:
                 for o, d in got.items():
                     if o not in keep_for_last:
@@ -87,7 +87,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
 
     def commit_tree(c):
         data = local.get(c)
-        return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
+        return Commit.decode(data, c).tree if kind_of(data, (COMMIT, TAG, RECIPE)) == COMMIT else ""
 
     want = [o for o in dict.fromkeys(theirs.values()) if not local.has(o)]
     known = [o for o in list(repo.refs.list(HEADS).values()) + list(repo.refs.list(tracking_ref(spec.name)).values())

@@ -110,11 +110,12 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
 def _run_doc(repo, run: str | None) -> dict | None:
     if not run:
         return None
+    from mmvc.core.objects import decode_run
     from mmvc.errors import MmvcError
 
     try:
-        return json.loads(repo.store.get(run))
-    except (MmvcError, ValueError):
+        return decode_run(repo.store.get(run), run)
+    except MmvcError:
         return None
 
 

@@ -55,15 +55,17 @@ def _report_bytes(verdicts) -> bytes:
         "detail": [v.detail for v in verdicts],
         "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
     }
+    from mmvc.core.objects import encode_report
+
     buf = io.BytesIO()
     pq.write_table(pa.table(rows), buf, compression="zstd")
-    return buf.getvalue()
+    return encode_report(buf.getvalue())
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
             batch_size: int | None = None, num_gpus: float | None = None, ray_address: str | None = None,
             progress=None) -> ProcessResult:
-    from mmvc.core.objects import canonical_json
+    from mmvc.core.objects import encode_run
     from mmvc.process.config import ProcessConfig
     from mmvc.process.pipeline import ItemRef, Pipeline, summarize
 
@@ -115,9 +117,9 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         counts = summarize(verdicts)
         with repo.store.writer(durable=True) as w:
             report = w.put_bytes(_report_bytes(verdicts))
-            run_doc = {"type": "process-run", "format": 1, "config": res.config, "config_doc": cfg.describe(), "report": report,
-                       "time": int(time.time()), "items": len(verdicts), "counts": counts}
-            run = w.put_bytes(canonical_json(run_doc))
+            run_doc = {"config": res.config, "config_doc": cfg.describe(), "report": report, "time": int(time.time()),
+                       "items": len(verdicts), "counts": counts}
+            run = w.put_bytes(encode_run(run_doc))
         by_key = {v.key: v for v in verdicts}
         for p, e in staged:
             v = by_key[p]
@@ -132,4 +134,6 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
 
 
 def read_run(repo, run_id: str) -> dict:
-    return json.loads(repo.store.get(run_id))
+    from mmvc.core.objects import decode_run
+
+    return decode_run(repo.store.get(run_id), run_id)

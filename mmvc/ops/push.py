@@ -81,7 +81,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
-    from mmvc.core.objects import Commit, object_kind
+    from mmvc.core.objects import COMMIT, RECIPE, TAG, Commit, kind_of
     from mmvc.ops.merge import merge_base
     from mmvc.ops.remote import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
@@ -149,7 +149,7 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
 
     def commit_tree(c):
         data = store.get(c)
-        return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
+        return Commit.decode(data, c).tree if kind_of(data, (COMMIT, TAG, RECIPE)) == COMMIT else ""
 
     have_trees = [commit_tree(c) for c in have_tips]
     plan = plan_transfer(read, read, [u.new for u in moving], lambda c: c in have, commit_tree, have_trees)

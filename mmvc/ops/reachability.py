@@ -432,13 +432,12 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 return
-            kind, doc = _classify(data)
-            if kind == "tag":
+            kind, target = _version_tip(data, raw.hex())
+            if kind in ("tag", "recipe"):
                 self.reached[raw] = None
                 self.counts["tag"] += 1
-                target = doc.get("object") if isinstance(doc, dict) else None
                 if not isinstance(target, str) or not is_object_id(target):
-                    self._bad(raw, "malformed", "tag", f"tag object {raw.hex()} names no object")
+                    self._bad(raw, "malformed", "tag", f"{kind} object {raw.hex()} names no commit")
                     return
                 self.tag_targets[raw] = bytes.fromhex(target)
                 raw = self.tag_targets[raw]
@@ -446,10 +445,7 @@ class Walk:
             if kind == "commit":
                 self._commit(raw, data, queue, trees)
                 return
-            if kind == "node":
-                trees.append((raw, None))
-                return
-            self._mark_blob(raw, "blob")
+            self._bad(raw, "malformed", "commit", f"object {raw.hex()} named by {name} is not a commit, tag or recipe")
             return
         self._bad(raw, "malformed", "tag", f"tag chain from {name} is longer than {_MAX_TAG_DEPTH}")
 
@@ -488,9 +484,9 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 continue
-            kind, _ = _classify(data)
+            kind, _ = _version_tip(data, raw.hex())
             if kind != "commit":
-                self._bad(raw, "malformed", "commit", f"object {raw.hex()} is named as a commit but is a {kind}")
+                self._bad(raw, "malformed", "commit", f"object {raw.hex()} is named as a commit but is {'a ' + kind if kind else 'not one'}")
                 continue
             self._commit(raw, data, queue, trees)
         for tree, _ in trees:
@@ -573,6 +569,7 @@ class Walk:
             return
         self.index_base = self.index.base_id
         reached = self.reached
+        runs: set[bytes] = set()
         for e in self.index.overlay.values():
             if e is None:
                 continue
@@ -583,6 +580,7 @@ class Walk:
                 p = bytes.fromhex(e.proc_id)
                 if p not in reached:
                     self._mark_blob(p, "object", e.path)
+                    runs.add(p)
         ids, pids = bytes(base.ids), bytes(base.proc_ids)
         zero = bytes(ID_RAW_LEN)
         for i in range(len(base)):
@@ -592,6 +590,24 @@ class Walk:
             p = pids[i * ID_RAW_LEN : (i + 1) * ID_RAW_LEN]
             if p != zero and p not in reached:
                 self._mark_blob(p, "object", base.paths[i])
+                runs.add(p)
+        self._walk_runs(runs)
+
+    def _walk_runs(self, runs: set[bytes]) -> None:
+        """The report each process run the index names: the next commit will name it."""
+        from mmvc.core.objects import decode_run
+
+        for raw in sorted(runs):
+            data = self.inv.read(raw)
+            if data is None:
+                continue  # already a finding
+            try:
+                report = decode_run(data, raw.hex()).get("report")
+            except CorruptError as e:
+                self._bad(raw, "malformed", "object", e.message)
+                continue
+            if isinstance(report, str) and is_object_id(report) and bytes.fromhex(report) not in self.reached:
+                self._mark_blob(bytes.fromhex(report), "object")
 
     def index_ids(self):
         """(raw id, path) of everything the index names (for saying what a bad object breaks)."""
@@ -735,24 +751,18 @@ class Walk:
                     f.path = path
 
 
-def _classify(data: bytes) -> tuple[str, object]:
-    """commit, node, tag or blob; the decoded JSON for a tag (annotated tags name an "object")."""
-    from mmvc.core.objects import object_kind
+def _version_tip(data: bytes, oid: str) -> tuple[str | None, str | None]:
+    """What an object a ref, a reflog or a parent names is: (commit | tag | recipe, the commit or
+    tag a tag or recipe names), or (None, None) when it is none of them (docs/format.md, "Objects")."""
+    from mmvc.core.objects import COMMIT, RECIPE, TAG, Tag, kind_of
+    from mmvc.export.recipe import Recipe
 
-    kind = object_kind(data)
-    if kind == "recipe":  # refs/recipes/NAME: reached like a tag, through to the commit it names
-        try:
-            return "tag", {"object": json.loads(data).get("commit")}
-        except ValueError:
-            return "tag", {}
-    if kind == "blob" and (data[:1] != b"{" or b'"tag"' not in data):
-        return kind, None
-    if kind not in ("blob", "tag"):
-        return kind, None
+    kind = kind_of(data, (COMMIT, TAG, RECIPE))
     try:
-        doc = json.loads(data)
-    except ValueError:
-        return ("blob", None) if kind == "blob" else ("tag", {})
-    if isinstance(doc, dict) and doc.get("type") == "tag":
-        return "tag", doc
-    return ("blob", None) if kind == "blob" else ("tag", {})
+        if kind == TAG:
+            return kind, Tag.decode(data, oid).object
+        if kind == RECIPE:
+            return kind, Recipe.decode(data, oid).commit
+    except CorruptError:
+        return kind, None
+    return kind, None

@@ -33,8 +33,10 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
 
     import pyarrow.parquet as pq
 
+    from mmvc.core.objects import report_parquet
+
     report_id = _report_id(repo, rev)
-    table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
+    table = pq.read_table(io.BytesIO(report_parquet(repo.store.get(report_id), report_id)))
     out = Report(report=report_id)
     cols = {c: table.column(c).to_pylist() for c in ("path", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
     for i in range(table.num_rows):

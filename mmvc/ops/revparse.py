@@ -76,21 +76,22 @@ def _resolve_base(repo, name: str, rev: str) -> str:
 
 
 def _is_commit(repo, oid: str) -> bool:
-    from mmvc.core.objects import object_kind
+    """Whether an abbreviated id the user typed as a revision names a commit."""
+    from mmvc.core.objects import COMMIT, TAG, kind_of
 
     try:
-        return object_kind(repo.store.get(oid)) == "commit"
+        return kind_of(repo.store.get(oid), (COMMIT, TAG)) == COMMIT
     except Exception:
         return False
 
 
 def _peel(repo, oid: str) -> str:
     """An annotated tag's target commit; a commit id as it is."""
-    from mmvc.core.objects import Tag, object_kind
+    from mmvc.core.objects import COMMIT, TAG, Tag, kind_of
 
     for _ in range(8):
         data = repo.store.get(oid)
-        if object_kind(data) != "tag":
+        if kind_of(data, (COMMIT, TAG)) != TAG:
             return oid
         oid = Tag.decode(data, oid).object
     return oid

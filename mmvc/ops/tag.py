@@ -40,13 +40,13 @@ def create_tag(repo, name: str, rev: str = "HEAD", message: str | None = None, f
 
 
 def list_tags(repo) -> list[TagInfo]:
-    from mmvc.core.objects import Tag, object_kind
+    from mmvc.core.objects import COMMIT, TAG, Tag, kind_of
 
     out = []
     for ref, oid in repo.refs.list(TAGS).items():
         data = repo.store.get(oid)
         name = ref[len(TAGS):]
-        if object_kind(data) == "tag":
+        if kind_of(data, (COMMIT, TAG)) == TAG:
             t = Tag.decode(data, oid)
             out.append(TagInfo(name, t.object, True, t.message, oid))
         else:
