@@ -4,7 +4,7 @@ Modules ask a ``Layout`` for a path instead of spelling it. Each path is one ent
 (fixed paths) or a method (paths with a variable part) whose docstring says what the file holds,
 registered with the pattern docs/format.md uses for it and the section of docs/format.md that
 specifies its bytes. ``Layout.describe`` names the entry a file belongs to, so a repository can
-be walked and any file nothing describes found (tests/core/test_layout_workflow.py).
+be walked and any file nothing describes found (tests/core/test_layout.py).
 
 Patterns: ``<name>`` is one path component, ``<name...>`` one or more (ref names have slashes),
 a trailing ``/**`` a folder whose contents belong to the entry (a Lance dataset's internals).
@@ -49,7 +49,7 @@ def tracking_ref(remote: str, branch: str = "") -> str:
 
 def short_ref(ref: str) -> str:
     """A ref's name without its namespace: ``refs/heads/main`` → ``main``."""
-    return ref.split("/", 2)[-1] if ref.startswith("refs/") else ref
+    return ref.split("/", 2)[-1] if ref.startswith(REFS) else ref
 
 
 class Entry(NamedTuple):
@@ -251,7 +251,7 @@ class Layout:
         """The checkpoints of one import source (the folder of the entry above)."""
         return self._at("import", source)
 
-    @_entry("process/cache/<stage>/<stage hash>/<part>.parquet", "Feature cache")
+    @_entry("process/cache/<cache>/<stage-hash>/<part>.parquet", "Feature cache")
     def feature_cache(self, stage: str, stage_hash: str) -> str:
         """The folder of one stage's cached per-blob results under one stage config; a part per run."""
         return self._at("process", "cache", stage, stage_hash)
@@ -278,7 +278,7 @@ class Layout:
         """The folder of the scope cache."""
         return self._at("catalog", "scopes")
 
-    @_entry("catalog/scopes/<tree id>.arrow", "Catalog")
+    @_entry("catalog/scopes/<tree>.arrow", "Catalog")
     def scope(self, tree: str) -> str:
         """Scope cache: one version tree's (key, item_id) table, Arrow IPC."""
         return self._at("catalog", "scopes", tree + ".arrow")
@@ -311,6 +311,17 @@ class Layout:
     @staticmethod
     def entries() -> tuple[Entry, ...]:
         return tuple(_ENTRIES)
+
+    def files(self) -> dict[str, Entry | None]:
+        """Every file under this ``.mmvc/`` (relative, ``/``-separated) and the entry that
+        describes it; None marks a file that no entry describes."""
+        out: dict[str, Entry | None] = {}
+        for dirpath, dirs, names in os.walk(self.dir):
+            dirs.sort()
+            for name in sorted(names):
+                rel = os.path.relpath(os.path.join(dirpath, name), self.dir).replace(os.sep, "/")
+                out[rel] = self.describe(rel)
+        return out
 
     @staticmethod
     def describe(rel: str) -> Entry | None:

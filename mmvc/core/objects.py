@@ -72,10 +72,9 @@ def read_header(data: bytes) -> Header | None:
     return Header(m.group(1).decode("ascii"), int(m.group(2)), m.end()) if m else None
 
 
-def _format1_kind(data: bytes) -> str | None:
-    """The kind of a headerless object that format 1 wrote: its JSON "type", or a bare Parquet report."""
-    if data[:4] == b"PAR1":
-        return PROCESS_REPORT
+def _format1_json_kind(data: bytes) -> str | None:
+    """The kind a headerless JSON object names in its "type", as format 1 wrote commits, tags,
+    recipes and process runs."""
     if data[:1] != b"{":
         return None
     try:
@@ -91,7 +90,7 @@ def kind_of(data: bytes, allowed: tuple[str, ...]) -> str | None:
     h = read_header(data)
     if h is not None:
         return h.kind if h.kind in allowed else None
-    kind = _format1_kind(data)
+    kind = PROCESS_REPORT if data[:4] == b"PAR1" else _format1_json_kind(data)  # format 1
     if kind in allowed:
         return kind
     return BLOB if BLOB in allowed else None
@@ -116,11 +115,12 @@ def open_object(data: bytes, oid: str, allowed: tuple[str, ...]) -> tuple[str, i
 
 def declared_kind(data: bytes) -> str:
     """The kind an object's bytes declare, for a reader with no reference to go by (``mmvc
-    cat-object``): the header's kind, a format-1 object's JSON "type", else blob."""
+    cat-object``): the header's kind, a format-1 object's JSON "type", else blob (a format-1
+    report, bare Parquet, is as likely to be a user's Parquet file)."""
     h = read_header(data)
     if h is not None:
         return h.kind
-    return _format1_kind(data) or BLOB
+    return _format1_json_kind(data) or BLOB
 
 
 def open_json(data: bytes, oid: str, kind: str) -> tuple[dict, int]:

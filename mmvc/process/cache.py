@@ -1,7 +1,7 @@
 """Per-blob results keyed by (blob id, stage config hash), so re-processing after a branch or
 a config change recomputes only what changed, and two branches never compute a feature twice.
 
-Layout: ``.mmvc/process/cache/<cache>/<stage hash>/<part id>.parquet`` (docs/format.md, "Feature
+Layout: ``.mmvc/process/cache/<cache>/<stage-hash>/<part>.parquet`` (docs/format.md, "Feature
 cache"); each run that computes something appends one part, written to a temp name and renamed,
 so a part is whole or absent. ``stage_key`` is the one formula for the stage hash: ``process``
 computes it from its config, the catalog from the config document a run recorded.

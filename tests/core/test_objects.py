@@ -173,6 +173,7 @@ def test_declared_kind_describes_bytes_without_a_reference():
     assert declared_kind(encode_report(b"PAR1")) == PROCESS_REPORT and declared_kind(encode_run({})) == PROCESS_RUN
     assert declared_kind(b"\x89PNG\r\n\x1a\n") == BLOB and declared_kind(b"") == BLOB
     assert declared_kind(b'{"author":"someone"}') == BLOB  # user JSON that claims no mmvc kind
+    assert declared_kind(b"PAR1 a user's Parquet file PAR1") == BLOB  # only a report reference reads bare Parquet as a report
 
 
 def test_canonical_json_and_meta():
