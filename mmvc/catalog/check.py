@@ -20,12 +20,13 @@ def catalog_findings(repo) -> list:
     from mmvc.catalog.read import missing_rows
     from mmvc.catalog.scope import scope
     from mmvc.catalog.table import dataset_path, open_dataset
+    from mmvc.core.layout import HEADS
     from mmvc.errors import MmvcError
 
     path = dataset_path(repo)
     tips: dict[str, str] = {}
     try:
-        for name, oid in repo.refs.list("refs/heads").items():
+        for name, oid in repo.refs.list(HEADS).items():
             tips.setdefault(oid, name)
         _, head = repo.head()
         if head:

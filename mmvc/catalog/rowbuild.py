@@ -8,23 +8,16 @@ from __future__ import annotations
 import json
 import time
 
-from mmvc.catalog.schema import CLIP_DIM, NAMES, TEXT_DIM, arrow_schema
+from mmvc.catalog.schema import NAMES, arrow_schema
 from mmvc.catalog.scope import item_id
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
+from mmvc.core.families import FAMILIES
+from mmvc.core.modality import modality_name
 
 
 def row_id(item: str, config: str | None) -> str:
     from blake3 import blake3
 
     return blake3(f"{item}\0{config or 'ungated'}".encode()).hexdigest()[:32]
-
-
-def stage_hash(config_doc: dict, stage: str) -> str:
-    """The stage hash ``ProcessConfig.stage_hash`` gives, from a run's recorded config document."""
-    from mmvc.core.hashing import hash_bytes
-    from mmvc.core.objects import canonical_json
-
-    return hash_bytes(canonical_json({"stage": stage, **config_doc[stage]}))[:32]
 
 
 class FeatureSource:
@@ -55,22 +48,19 @@ class FeatureSource:
                 if run:
                     self.runs[oid] = run
 
-    def models(self) -> tuple[str | None, str | None]:
-        if not self.doc:
-            return None, None
-        t = self.doc.get("embed_text", {})
-        c = self.doc.get("embed_clip", {})
-        return (t.get("model") if t.get("on", True) else None), (c.get("model") if c.get("on", True) else None)
+    def model(self, family) -> str | None:
+        """The model behind ``family``'s vectors under this config (None: the family was off)."""
+        doc = (self.doc or {}).get(family.stage, {})
+        return doc.get("model") if doc.get("on", True) else None
 
-    def vectors(self, family: str, oids: set[str]) -> dict:
+    def vectors(self, family, oids: set[str]) -> dict:
         if not self.doc or not oids:
             return {}
         from mmvc.process.cache import FeatureCache
 
-        stage = f"embed_{family}"
-        if stage not in self.doc or not self.doc[stage].get("on", True):
+        if family.stage not in self.doc or not self.doc[family.stage].get("on", True):
             return {}
-        rows = FeatureCache(self.repo, stage, stage_hash(self.doc, stage)).load(oids)
+        rows = FeatureCache(self.repo, family.stage, self.doc).load(oids)
         return {o: r["vector"] for o, r in rows.items() if r.get("vector") is not None}
 
     def fill_missing_features(self, oids: set[str]) -> None:
@@ -78,9 +68,9 @@ class FeatureSource:
         missing = {o for o in oids if o not in self.features}
         if not missing or not self.doc or "gates" not in self.doc:
             return
-        from mmvc.process.cache import FeatureCache
+        from mmvc.process.cache import PREP, FeatureCache
 
-        for oid, r in FeatureCache(self.repo, "prep", stage_hash(self.doc, "gates")).load(missing).items():
+        for oid, r in FeatureCache(self.repo, PREP, self.doc).load(missing).items():
             self.features[oid] = json.loads(r.get("features") or "{}")
 
 
@@ -93,25 +83,23 @@ def build_rows(repo, items: list, source: FeatureSource | None, now: int | None 
     config = source.config if source else None
     if source is not None:
         source.fill_missing_features({e.oid for _, e in items})
-    text_model, clip_model = source.models() if source else (None, None)
-    tv = source.vectors("text", {e.oid for _, e in items if e.modality in (TEXT, AUDIO)}) if source else {}
-    cv = source.vectors("clip", {e.oid for _, e in items if e.modality in (IMAGE, VIDEO)}) if source else {}
-    cols: dict[str, list] = {n: [] for n in NAMES if n not in ("text_vector", "clip_vector")}
-    text_flat = np.zeros((len(items), TEXT_DIM), dtype=np.float32)
-    clip_flat = np.zeros((len(items), CLIP_DIM), dtype=np.float32)
-    text_null = np.ones(len(items), dtype=bool)
-    clip_null = np.ones(len(items), dtype=bool)
+    models = {f: source.model(f) if source else None for f in FAMILIES}
+    vecs = {f: source.vectors(f, {e.oid for _, e in items if e.modality in f.modalities}) if source else {} for f in FAMILIES}
+    vector_columns = {f.column for f in FAMILIES}
+    cols: dict[str, list] = {n: [] for n in NAMES if n not in vector_columns}
+    flat = {f: np.zeros((len(items), f.width), dtype=np.float32) for f in FAMILIES}
+    null = {f: np.ones(len(items), dtype=bool) for f in FAMILIES}
     for i, (key, e) in enumerate(items):
         meta = json.loads(e.meta) if e.meta else {}
         feats = source.features.get(e.oid, {}) if source else {}
         iid = item_id(e.oid, e.meta)
         prov = meta.get("provenance")
-        t = tv.get(e.oid) if e.modality in (TEXT, AUDIO) else None
-        c = cv.get(e.oid) if e.modality in (IMAGE, VIDEO) else None
-        if t is not None:
-            text_flat[i], text_null[i] = t, False
-        if c is not None:
-            clip_flat[i], clip_null[i] = c, False
+        has = {}
+        for f in FAMILIES:
+            v = vecs[f].get(e.oid) if e.modality in f.modalities else None
+            if v is not None:
+                flat[f][i], null[f][i] = v, False
+            has[f] = v is not None
         row = {
             "row_id": row_id(iid, config), "item_id": iid, "oid": e.oid, "config": config or "", "first_key": key,
             "modality": modality_name(e.modality), "size": int(e.size),
@@ -129,17 +117,15 @@ def build_rows(repo, items: list, source: FeatureSource | None, now: int | None 
             "features": json.dumps(feats, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str) if feats else None,
             "run": source.runs.get(e.oid) if source else None,
             "report": source.reports.get(e.oid) if source else None,
-            "text_model": text_model if t is not None else None,
-            "clip_model": clip_model if c is not None else None,
+            **{f.model_column: models[f] if has[f] else None for f in FAMILIES},
             "written": now,
         }
         for k, v in row.items():
             cols[k].append(v)
     schema = arrow_schema()
     arrays = [pa.array(cols[n], schema.field(n).type) for n in NAMES if n in cols]
-    arrays.append(_vectors(text_flat, text_null, TEXT_DIM))
-    arrays.append(_vectors(clip_flat, clip_null, CLIP_DIM))
-    names = [n for n in NAMES if n in cols] + ["text_vector", "clip_vector"]
+    arrays += [_vectors(flat[f], null[f], f.width) for f in FAMILIES]
+    names = [n for n in NAMES if n in cols] + [f.column for f in FAMILIES]
     return pa.Table.from_arrays(arrays, names=names).select(list(NAMES)).cast(schema)
 
 

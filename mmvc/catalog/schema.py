@@ -8,10 +8,12 @@ key (which is per version) is never part of a row. Columns are only ever added.
 
 from __future__ import annotations
 
+from mmvc.core.families import CLIP_FAMILY, FAMILIES, TEXT_FAMILY
+
 CATALOG_FORMAT = 1
 FORMAT_KEY = b"mmvc.catalog.format"
-TEXT_DIM = 384
-CLIP_DIM = 512
+TEXT_DIM = TEXT_FAMILY.width
+CLIP_DIM = CLIP_FAMILY.width
 
 # name, arrow type name, meaning (the order is the table's column order)
 COLUMNS = (
@@ -41,22 +43,18 @@ COLUMNS = (
     ("features", "string", "every feature the decoder extracted, canonical JSON (quality scores live here)"),
     ("run", "string", "id of the process-run object that judged the item, when known"),
     ("report", "string", "id of the process report object"),
-    ("text_model", "string", "model id behind text_vector"),
-    ("clip_model", "string", "model id behind clip_vector"),
+    *((f.model_column, "string", f"model id behind {f.column}") for f in FAMILIES),
     ("written", "int64", "unix seconds the row was written"),
-    ("text_vector", "text_vector", "fixed_size_list<float32, 384>, L2-normalised, nullable"),
-    ("clip_vector", "clip_vector", "fixed_size_list<float32, 512>, L2-normalised, nullable"),
+    *((f.column, f.column, f"fixed_size_list<float32, {f.width}>, L2-normalised, nullable") for f in FAMILIES),
 )
 
 NAMES = tuple(c[0] for c in COLUMNS)
-VECTOR_COLUMNS = {"text_vector": TEXT_DIM, "clip_vector": CLIP_DIM}
-FAMILY_COLUMN = {"text": "text_vector", "clip": "clip_vector"}
 
 
 def arrow_schema():
     import pyarrow as pa
 
     types = {"string": pa.string(), "int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(),
-             "text_vector": pa.list_(pa.float32(), TEXT_DIM), "clip_vector": pa.list_(pa.float32(), CLIP_DIM)}
+             **{f.column: pa.list_(pa.float32(), f.width) for f in FAMILIES}}
     return pa.schema([pa.field(n, types[t], nullable=n not in ("row_id", "item_id", "oid")) for n, t, _ in COLUMNS],
                      metadata={FORMAT_KEY: str(CATALOG_FORMAT).encode()})

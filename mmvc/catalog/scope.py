@@ -22,10 +22,6 @@ def item_id(oid: str, meta: str) -> str:
     return blake3(oid.encode() + b"\0" + meta.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def scope_dir(repo) -> str:
-    return os.path.join(repo.dir, "catalog", "scopes")
-
-
 def scope(repo, root: str, near: tuple[str, ...] = ()):
     """Arrow table (key, item_id) of every item of the tree ``root``, sorted by key.
 
@@ -37,13 +33,13 @@ def scope(repo, root: str, near: tuple[str, ...] = ()):
     if hit is not None:
         _MEMO.move_to_end(memo_key)
         return hit
-    path = os.path.join(scope_dir(repo), root + ".arrow")
+    path = repo.layout.scope(root)
     table = _load(path)
     if table is None:
         for other in near:
             base = _MEMO.get((repo.dir, other)) if other else None
             if base is None and other:
-                base = _load(os.path.join(scope_dir(repo), other + ".arrow"))
+                base = _load(repo.layout.scope(other))
             if base is not None:
                 table = _edit(repo, base, other, root)
                 break

@@ -12,19 +12,20 @@ from __future__ import annotations
 import os
 import shutil
 
-from mmvc.catalog.schema import CATALOG_FORMAT, FAMILY_COLUMN, FORMAT_KEY, arrow_schema
+from mmvc.catalog.schema import CATALOG_FORMAT, FORMAT_KEY, arrow_schema
 from mmvc.core.extras import require
+from mmvc.core.families import FAMILIES
 from mmvc.errors import CorruptError, FormatError, NewerFormatError
 
 DEFAULT_INDEX_THRESHOLD = 100_000
 
 
 def catalog_dir(repo) -> str:
-    return os.path.join(repo.dir, "catalog")
+    return repo.layout.catalog
 
 
 def dataset_path(repo) -> str:
-    return os.path.join(catalog_dir(repo), "items.lance")
+    return repo.layout.catalog_table
 
 
 def index_threshold(repo) -> int:
@@ -116,19 +117,17 @@ def _unique(table):
 def remove(repo) -> None:
     path = catalog_dir(repo)
     if os.path.isdir(path):
-        aside = path + ".old"
+        aside = repo.layout.catalog_aside
         shutil.rmtree(aside, ignore_errors=True)
         os.rename(path, aside)
         shutil.rmtree(aside, ignore_errors=True)
 
 
-FAMILY_MODALITIES = {"text": "modality IN ('text', 'audio')", "clip": "modality IN ('image', 'video')"}
-
-
 def family_counts(ds) -> dict[str, int]:
     """Rows with a vector, per family. Counted from the small ``text_model``/``clip_model``
     columns (set exactly when the vector is), never by reading the vectors themselves."""
-    return {fam: ds.count_rows(filter=f"{FAMILY_MODALITIES[fam]} AND {fam}_model IS NOT NULL") for fam in FAMILY_COLUMN}
+    return {f.name: ds.count_rows(filter=f"modality IN ({', '.join(repr(m) for m in f.modality_names)}) AND {f.model_column} IS NOT NULL")
+            for f in FAMILIES}
 
 
 def vector_indexes(ds) -> dict[str, int]:
@@ -158,7 +157,8 @@ def maintain_indexes(repo, ds=None, force: bool = False) -> list[str]:
     counts = family_counts(ds)
     touched = []
     stale = False
-    for fam, col in FAMILY_COLUMN.items():
+    for f in FAMILIES:
+        fam, col = f.name, f.column
         n = counts[fam]
         if col in have:
             stale = stale or (n - have[col]) > max(have[col] // 10, 1000) or (force and n > have[col])

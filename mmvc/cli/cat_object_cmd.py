@@ -6,9 +6,9 @@ from mmvc.cli.main import MmvcCommand
 
 @click.command("cat-object", cls=MmvcCommand)
 @click.argument("oid")
-@click.option("-t", "kind", is_flag=True, help="Print the object's kind (commit, node, blob).")
+@click.option("-t", "kind", is_flag=True, help="Print the kind the object declares (commit, tag, node, recipe, process-run, process-report, blob).")
 @click.option("-s", "size", is_flag=True, help="Print the object's size in bytes.")
-@click.option("-p", "pretty", is_flag=True, help="Pretty-print a commit or manifest node as JSON.")
+@click.option("-p", "pretty", is_flag=True, help="Pretty-print a manifest node or a JSON object (commit, tag, recipe, process run).")
 @pass_console
 def command(con, oid, kind, size, pretty):
     """Print a stored object's raw bytes (plumbing, for scripts)."""

@@ -24,6 +24,7 @@ def command(con, remote, jobs, as_json):
 
 def render_fetch(con, r) -> None:
     from mmvc.cli.humanize import human_bytes
+    from mmvc.core.layout import REMOTES, short_ref
 
     if not r.updates and not r.objects:
         con.data(f"Already up to date with {r.remote}")
@@ -31,7 +32,7 @@ def render_fetch(con, r) -> None:
     con.data(f"Fetched {r.objects} object(s), {human_bytes(r.bytes)} from {r.url}: {r.commits} commit(s), {r.nodes} manifest node(s), "
              + ("blobs left on the remote (partial clone)" if r.partial else f"{r.blobs} blob(s)") + f" ({r.seconds:.1f}s)")
     for u in r.updates:
-        name = u.ref[len("refs/remotes/"):] if u.ref.startswith("refs/remotes/") else u.ref.split("/", 2)[-1]
+        name = u.ref[len(REMOTES):] if u.ref.startswith(REMOTES) else short_ref(u.ref)
         if u.status == "new":
             con.data(f" * [new]  {name} → {u.new[:12]}")
         elif u.status == "deleted":

@@ -1,4 +1,9 @@
-"""Repository configuration: ``.mmvc/config.toml``, with the on-disk format version in it."""
+"""Repository configuration: ``.mmvc/config.toml``, with the on-disk format version in it.
+
+Format 2 gave every object mmvc makes a header (docs/format.md, "Objects"). A format-1
+repository is read as it is and upgraded by the first command that takes the write lock
+(``upgrade_format``): only ``core.format`` changes, no object is rewritten.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mmvc.errors import FormatError, NewerFormatError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_LINK = ("reflink", "copy")
 
 
@@ -36,7 +41,7 @@ class Config:
         core = raw.get("core", {})
         fmt = core.get("format")
         if not isinstance(fmt, int):
-            raise FormatError(f"{path} has no [core] format version", "add `format = 1` under [core]")
+            raise FormatError(f"{path} has no [core] format version", f"add `format = {FORMAT_VERSION}` under [core]")
         if fmt > FORMAT_VERSION:
             raise NewerFormatError("this repository", fmt, FORMAT_VERSION)
         link = core.get("link", ",".join(DEFAULT_LINK))
@@ -95,7 +100,7 @@ def set_value(repo, section: str, key: str, value) -> None:
 
     from mmvc.core.store import atomic_write
 
-    path = os.path.join(repo.dir, "config.toml")
+    path = repo.layout.config
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # JSON's bool/number/string literals are TOML's
@@ -115,3 +120,14 @@ def set_value(repo, section: str, key: str, value) -> None:
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # never write a file that no longer parses
     atomic_write(path, text.encode("utf-8"))
+
+
+def upgrade_format(repo) -> bool:
+    """Raise an older repository's ``core.format`` to this mmvc's before it writes anything, so
+    that an mmvc which knows only the old format refuses the repository instead of misreading
+    what this one writes. Callers hold the repository lock. Returns whether it upgraded."""
+    if repo.config.format >= FORMAT_VERSION:
+        return False
+    set_value(repo, "core", "format", FORMAT_VERSION)
+    repo.__dict__.pop("config", None)
+    return True

@@ -28,7 +28,7 @@ class HookRun:
 
 
 def hook_path(repo, name: str) -> str | None:
-    path = os.path.join(repo.dir, "hooks", name)
+    path = repo.layout.hook(name)
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 

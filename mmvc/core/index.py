@@ -27,6 +27,7 @@ from typing import NamedTuple
 from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN
+from mmvc.core.layout import Layout
 from mmvc.core.manifest import ManifestEntry
 from mmvc.core.store import atomic_write
 from mmvc.errors import CorruptError, NewerFormatError
@@ -337,8 +338,9 @@ class Index:
 
     def __init__(self, mmvc_dir: str):
         self.mmvc_dir = mmvc_dir
-        self.path = os.path.join(mmvc_dir, "index")
-        self.base_dir = os.path.join(mmvc_dir, "index.d")
+        self.layout = Layout(mmvc_dir)
+        self.path = self.layout.index
+        self.base_dir = self.layout.index_bases
         self.base_id: str = ""
         self.written_ns = 0
         self.base_written_ns = 0
@@ -383,7 +385,7 @@ class Index:
     def _load_base(self) -> EntryTable:
         if not self.base_id:
             return EntryTable()
-        path = os.path.join(self.base_dir, self.base_id + ".base")
+        path = self.layout.index_base(self.base_id)
         what = f"the index base {path}"
         try:
             with open(path, "rb") as f:
@@ -553,7 +555,7 @@ class Index:
             digest = blake3(body).digest()
             os.makedirs(self.base_dir, exist_ok=True)
             self.base_id = digest.hex()
-            atomic_write(os.path.join(self.base_dir, self.base_id + ".base"), body + digest)
+            atomic_write(self.layout.index_base(self.base_id), body + digest)
             self.base_written_ns = now
             self._base_dirty = False
         head = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now)
@@ -566,6 +568,6 @@ class Index:
         self.written_ns = now
         if old_base and old_base != self.base_id:
             try:
-                os.unlink(os.path.join(self.base_dir, old_base + ".base"))
+                os.unlink(self.layout.index_base(old_base))
             except OSError:
                 pass

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 
+from mmvc.core.layout import Layout
 from mmvc.errors import LockedError
 
 
@@ -23,7 +24,7 @@ def pid_alive(pid: int) -> bool:
 
 class RepoLock:
     def __init__(self, mmvc_dir: str, what: str = "write"):
-        self.path = os.path.join(mmvc_dir, "lock")
+        self.path = Layout(mmvc_dir).lock
         self.what = what
         self.held = False
 

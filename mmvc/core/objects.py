@@ -1,18 +1,49 @@
-"""Commit objects and the canonical JSON they are written in.
+"""mmvc's own objects: the header every one of them starts with, commits and tags, and the
+canonical JSON they are written in (docs/format.md, "Objects", "Commits", "Tags").
 
 Canonical form: UTF-8 JSON with sorted keys, no whitespace between tokens, non-ASCII kept as
 is. The same commit therefore always has the same bytes and the same id; golden-byte tests pin
 the encoding (tests/core/test_objects.py).
+
+An object's kind is known from the reference that leads to it (a tree entry names a blob, a
+branch a commit, a commit's ``gate.report`` a process report …), never guessed from its bytes:
+readers pass the kinds their reference allows to ``open_object``, and the header says which of
+them the object is. Blobs carry no header (an asset's id is the BLAKE3 of its raw bytes).
+Objects of repository format 1 have no header; ``open_object`` reads them as "Reading format 1"
+in docs/format.md says.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mmvc.errors import CorruptError, NewerFormatError
 
-COMMIT_FORMAT = 1
+# Object kinds (append-only names).
+BLOB = "blob"
+NODE = "node"
+COMMIT = "commit"
+TAG = "tag"
+RECIPE = "recipe"
+PROCESS_RUN = "process-run"
+PROCESS_REPORT = "process-report"
+
+# The format this mmvc writes each headed kind in; a larger one is refused.
+OBJECT_FORMATS = {COMMIT: 2, TAG: 2, RECIPE: 2, PROCESS_RUN: 2, PROCESS_REPORT: 2}
+NODE_MAGIC = b"MMVN"
+_HEADER = re.compile(rb"mmvc ([a-z][a-z-]*) ([0-9]{1,9})\n")
+_HEADER_MAX = 64
+_FORMAT1_JSON = (COMMIT, TAG, RECIPE, PROCESS_RUN)  # format 1 wrote these as bare JSON with a "type"
+
+
+class Header(NamedTuple):
+    kind: str
+    format: int
+    size: int  # bytes before the body (0 for a node, whose header is part of its own layout)
 
 
 def canonical_json(value) -> bytes:
@@ -24,6 +55,108 @@ def canonical_meta(meta: dict | None) -> str:
     if not meta:
         return ""
     return canonical_json(meta).decode("utf-8")
+
+
+def encode_object(kind: str, body: bytes) -> bytes:
+    """``body`` behind the header of ``kind`` in the format this mmvc writes."""
+    return b"mmvc %s %d\n" % (kind.encode("ascii"), OBJECT_FORMATS[kind]) + body
+
+
+def read_header(data: bytes) -> Header | None:
+    """The header an object starts with, or None (a blob, or a format-1 object)."""
+    if data[:4] == NODE_MAGIC and len(data) >= 6:
+        return Header(NODE, struct.unpack_from("<H", data, 4)[0], 0)
+    if data[:5] != b"mmvc ":
+        return None
+    m = _HEADER.match(data[:_HEADER_MAX])
+    return Header(m.group(1).decode("ascii"), int(m.group(2)), m.end()) if m else None
+
+
+def _format1_json_kind(data: bytes) -> str | None:
+    """The kind a headerless JSON object names in its "type", as format 1 wrote commits, tags,
+    recipes and process runs."""
+    if data[:1] != b"{":
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    return kind if kind in _FORMAT1_JSON else None
+
+
+def kind_of(data: bytes, allowed: tuple[str, ...]) -> str | None:
+    """Which of the kinds a reference allows the object is; None when it is none of them."""
+    h = read_header(data)
+    if h is not None:
+        return h.kind if h.kind in allowed else None
+    kind = PROCESS_REPORT if data[:4] == b"PAR1" else _format1_json_kind(data)  # format 1
+    if kind in allowed:
+        return kind
+    return BLOB if BLOB in allowed else None
+
+
+def open_object(data: bytes, oid: str, allowed: tuple[str, ...]) -> tuple[str, int, bytes]:
+    """(kind, format, body) of an object reached through a reference that allows the kinds in
+    ``allowed``. An object that is none of them, or of a newer format, is a CorruptError."""
+    kind = kind_of(data, allowed)
+    if kind is None:
+        raise CorruptError(f"object {oid} is not a {' or '.join(allowed)}", "run `mmvc fsck`")
+    if kind == BLOB:
+        return kind, 0, data
+    h = read_header(data)
+    if h is None:  # format 1
+        return kind, 1, data
+    if kind != NODE and h.format > OBJECT_FORMATS[kind]:
+        raise NewerFormatError(f"{kind} {oid}", h.format, OBJECT_FORMATS[kind])
+    return kind, h.format, data[h.size:]
+
+
+def declared_kind(data: bytes) -> str:
+    """The kind an object's bytes declare, for a reader with no reference to go by (``mmvc
+    cat-object``): the header's kind, a format-1 object's JSON "type", else blob (a format-1
+    report, bare Parquet, is as likely to be a user's Parquet file)."""
+    h = read_header(data)
+    if h is not None:
+        return h.kind
+    return _format1_json_kind(data) or BLOB
+
+
+def open_json(data: bytes, oid: str, kind: str) -> tuple[dict, int]:
+    """The JSON body of an object of ``kind`` and its format; a format-1 body loses the "type"
+    and "format" keys its header now carries."""
+    _, fmt, body = open_object(data, oid, (kind,))
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptError(f"object {oid} is not a valid {kind} ({e})", "run `mmvc fsck`") from None
+    if not isinstance(doc, dict):
+        raise CorruptError(f"object {oid} is not a valid {kind} (not a JSON object)", "run `mmvc fsck`")
+    if fmt == 1:
+        stated = doc.pop("format", 1)
+        if not isinstance(stated, int) or stated > 1:
+            raise NewerFormatError(f"{kind} {oid} (without a header)", stated, 1)
+        doc.pop("type", None)
+    return doc, fmt
+
+
+def encode_run(doc: dict) -> bytes:
+    """A process-run object (docs/format.md, "Process runs and reports")."""
+    return encode_object(PROCESS_RUN, canonical_json(doc))
+
+
+def decode_run(data: bytes, oid: str = "?") -> dict:
+    return open_json(data, oid, PROCESS_RUN)[0]
+
+
+def encode_report(parquet: bytes) -> bytes:
+    """A process-report object: the failure dataset, a Parquet file behind the header."""
+    return encode_object(PROCESS_REPORT, parquet)
+
+
+def report_parquet(data: bytes, oid: str = "?") -> bytes:
+    """The Parquet file inside a process-report object (format 1: the object itself)."""
+    return open_object(data, oid, (PROCESS_REPORT,))[2]
 
 
 @dataclass(frozen=True)
@@ -53,6 +186,9 @@ class Gate:
         return {"config": self.config, "mode": self.mode, "report": self.report}
 
 
+_COMMIT_KEYS = {"author", "committer", "gate", "message", "parents", "tree"}
+
+
 @dataclass(frozen=True)
 class Commit:
     tree: str
@@ -67,25 +203,18 @@ class Commit:
         doc = {
             "author": self.author.to_json(),
             "committer": self.committer.to_json(),
-            "format": COMMIT_FORMAT,
             "gate": self.gate.to_json(),
             "message": self.message,
             "parents": list(self.parents),
             "tree": self.tree,
-            "type": "commit",
         }
         doc.update(self.extra)
-        return canonical_json(doc)
+        return encode_object(COMMIT, canonical_json(doc))
 
     @classmethod
     def decode(cls, data: bytes, oid: str = "?") -> Commit:
+        doc, _ = open_json(data, oid, COMMIT)
         try:
-            doc = json.loads(data)
-            if doc.get("type") != "commit":
-                raise ValueError("not a commit")
-            if doc.get("format", 0) > COMMIT_FORMAT:
-                raise NewerFormatError(f"commit {oid}", doc["format"], COMMIT_FORMAT)
-            known = {"author", "committer", "format", "gate", "message", "parents", "tree", "type"}
             return cls(
                 tree=doc["tree"],
                 parents=tuple(doc["parents"]),
@@ -93,26 +222,10 @@ class Commit:
                 committer=Signature(**doc["committer"]),
                 message=doc["message"],
                 gate=Gate(**doc["gate"]),
-                extra={k: v for k, v in doc.items() if k not in known},
+                extra={k: v for k, v in doc.items() if k not in _COMMIT_KEYS},
             )
         except (ValueError, KeyError, TypeError) as e:
             raise CorruptError(f"object {oid} is not a valid commit ({e})", "run `mmvc fsck`") from None
-
-
-def object_kind(data: bytes) -> str:
-    """What a stored object is: 'commit', 'node', or 'blob' (user content)."""
-    if data[:4] == b"MMVN":
-        return "node"
-    if data.startswith(b'{"author":') and b'"type":"commit"' in data:
-        return "commit"
-    if data.startswith(b'{"format":') and data.endswith(b'"type":"tag"}'):
-        return "tag"
-    if data.startswith(b'{"commit":') and data.endswith(b'"type":"recipe"}'):
-        return "recipe"  # mmvc.export.recipe; names the commit it selects from
-    return "blob"
-
-
-TAG_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -125,17 +238,13 @@ class Tag:
     message: str
 
     def encode(self) -> bytes:
-        return canonical_json({"format": TAG_FORMAT, "message": self.message, "name": self.name, "object": self.object,
-                               "tagger": self.tagger.to_json(), "type": "tag"})
+        return encode_object(TAG, canonical_json({"message": self.message, "name": self.name, "object": self.object,
+                                                  "tagger": self.tagger.to_json()}))
 
     @classmethod
     def decode(cls, data: bytes, oid: str = "?") -> Tag:
+        doc, _ = open_json(data, oid, TAG)
         try:
-            doc = json.loads(data)
-            if doc.get("type") != "tag":
-                raise ValueError("not a tag")
-            if doc.get("format", 0) > TAG_FORMAT:
-                raise NewerFormatError(f"tag {oid}", doc["format"], TAG_FORMAT)
             return cls(doc["object"], doc["name"], Signature(**doc["tagger"]), doc["message"])
         except (ValueError, KeyError, TypeError) as e:
             raise CorruptError(f"object {oid} is not a valid tag ({e})", "run `mmvc fsck`") from None

@@ -13,6 +13,7 @@ import re
 import time
 
 from mmvc.core.hashing import is_object_id
+from mmvc.core.layout import HEAD, HEADS, TAGS, Layout, branch_ref
 from mmvc.core.store import atomic_write
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
@@ -33,7 +34,7 @@ def check_ref_name(name: str, what: str = "branch") -> str:
         or "@{" in name
         or _BAD_REF_CHARS.search(name) is not None
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
-        or name == "HEAD"
+        or name == HEAD
     )
     if bad:
         raise BadInputError(
@@ -46,16 +47,17 @@ def check_ref_name(name: str, what: str = "branch") -> str:
 class RefStore:
     def __init__(self, mmvc_dir: str):
         self.dir = mmvc_dir
-        self.head_path = os.path.join(mmvc_dir, "HEAD")
+        self.layout = Layout(mmvc_dir)
+        self.head_path = self.layout.head
 
     def init(self, branch: str = DEFAULT_BRANCH) -> None:
         check_ref_name(branch)
-        for d in ("refs/heads", "refs/tags"):
-            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
-        atomic_write(self.head_path, f"ref: refs/heads/{branch}\n".encode())
+        for d in (HEADS, TAGS):
+            os.makedirs(self.layout.ref(d), exist_ok=True)
+        atomic_write(self.head_path, f"ref: {branch_ref(branch)}\n".encode())
 
     def _path(self, ref: str) -> str:
-        return os.path.join(self.dir, *ref.split("/"))
+        return self.layout.ref(ref)
 
     # -- reading
 
@@ -83,7 +85,7 @@ class RefStore:
             raise CorruptError(f"ref {ref} is corrupt: {text[:80]!r}", "fix or delete the file under .mmvc/refs, then run `mmvc fsck`")
         return text
 
-    def list(self, prefix: str = "refs/heads") -> dict[str, str]:
+    def list(self, prefix: str = HEADS) -> dict[str, str]:
         out = {}
         root = self._path(prefix)
         for dirpath, _, files in os.walk(root):
@@ -112,18 +114,18 @@ class RefStore:
         self.log(ref, current, new, message, who)
         head_ref, _ = self.head_target()
         if head_ref == ref:
-            self.log("HEAD", current, new, message, who)
+            self.log(HEAD, current, new, message, who)
 
     def delete(self, ref: str, expected_old: str) -> None:
         current = self.read(ref)
         if current != expected_old:
             raise ConflictError(f"ref {ref} moved while this command ran", "run the command again")
         os.unlink(self._path(ref))
-        _prune_empty(os.path.dirname(self._path(ref)), os.path.join(self.dir, "refs"))
+        _prune_empty(os.path.dirname(self._path(ref)), self.layout.refs)
         log = self._log_path(ref)
         if os.path.exists(log):
             os.unlink(log)
-            _prune_empty(os.path.dirname(log), os.path.join(self.dir, "logs"))
+            _prune_empty(os.path.dirname(log), self.layout.logs)
 
     def rename(self, old: str, new: str, message: str, who: str) -> None:
         oid = self.read(old)
@@ -138,7 +140,7 @@ class RefStore:
             os.makedirs(os.path.dirname(new_log), exist_ok=True)
             os.replace(old_log, new_log)
         os.unlink(self._path(old))
-        _prune_empty(os.path.dirname(self._path(old)), os.path.join(self.dir, "refs"))
+        _prune_empty(os.path.dirname(self._path(old)), self.layout.refs)
         self.log(new, oid, oid, message, who)
         head_ref, _ = self.head_target()
         if head_ref == old:
@@ -147,16 +149,16 @@ class RefStore:
     def set_head_symbolic(self, ref: str, old: str | None, new: str | None, message: str, who: str) -> None:
         atomic_write(self.head_path, f"ref: {ref}\n".encode())
         if new:
-            self.log("HEAD", old, new, message, who)
+            self.log(HEAD, old, new, message, who)
 
     def set_head_detached(self, old: str | None, new: str, message: str, who: str) -> None:
         atomic_write(self.head_path, (new + "\n").encode())
-        self.log("HEAD", old, new, message, who)
+        self.log(HEAD, old, new, message, who)
 
     # -- reflog
 
     def _log_path(self, ref: str) -> str:
-        return os.path.join(self.dir, "logs", *ref.split("/"))
+        return self.layout.reflog(ref)
 
     def log(self, ref: str, old: str | None, new: str, message: str, who: str) -> None:
         """Append "<old> <new> <who> <time> <tz>\\t<message>" to the ref's log (best effort:
@@ -171,7 +173,7 @@ class RefStore:
         except OSError:
             pass
 
-    def read_log(self, ref: str = "HEAD") -> builtins.list[dict]:
+    def read_log(self, ref: str = HEAD) -> builtins.list[dict]:
         """Reflog entries, newest first."""
         try:
             with open(self._log_path(ref), encoding="utf-8") as f:

@@ -1,7 +1,7 @@
 """Recipes: the immutable answer to "which data did run 42 see".
 
-A recipe pins a commit, a filter, mixture weights, a seed and an epoch size. It is a canonical
-JSON object in the object store (so its id changes when anything in it changes) and is named by
+A recipe pins a commit, a filter, mixture weights, a seed and an epoch size. It is an object
+(canonical JSON behind the recipe header) in the object store (so its id changes when anything in it changes) and is named by
 ``refs/recipes/NAME``. The samples it selects, and their order, are a pure function of the
 recipe: ``mmvc.export.selection.plan``. Byte layout: docs/format.md, "Recipes". ``build_recipe``
 makes one from a version and settings, ``resolve_recipe`` finds a stored one by name or id: the
@@ -10,14 +10,13 @@ recipe verb, export and the loader all go through them.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
-from mmvc.errors import BadInputError, CorruptError, NewerFormatError, ObjectNotFound
+from mmvc.core.layout import RECIPES
+from mmvc.errors import BadInputError, CorruptError, ObjectNotFound
 
-RECIPE_FORMAT = 1
-REF_PREFIX = "refs/recipes/"
+REF_PREFIX = RECIPES
 
 
 @dataclass(frozen=True)
@@ -40,15 +39,15 @@ class Recipe:
     extra: dict = field(default_factory=dict)  # keys written by a newer mmvc, kept as they are
 
     def to_json(self) -> dict:
-        doc = {"commit": self.commit, "epoch_size": self.epoch_size, "filter": self.filter, "format": RECIPE_FORMAT,
-               "mix": [c.to_json() for c in self.mix], "rev": self.rev, "seed": self.seed, "type": "recipe"}
+        doc = {"commit": self.commit, "epoch_size": self.epoch_size, "filter": self.filter,
+               "mix": [c.to_json() for c in self.mix], "rev": self.rev, "seed": self.seed}
         doc.update(self.extra)
         return doc
 
     def encode(self) -> bytes:
-        from mmvc.core.objects import canonical_json
+        from mmvc.core.objects import RECIPE, canonical_json, encode_object
 
-        return canonical_json(self.to_json())
+        return encode_object(RECIPE, canonical_json(self.to_json()))
 
     @property
     def oid(self) -> str:
@@ -58,13 +57,11 @@ class Recipe:
 
     @classmethod
     def decode(cls, data: bytes, oid: str = "?") -> Recipe:
+        from mmvc.core.objects import RECIPE, open_json
+
+        doc, _ = open_json(data, oid, RECIPE)
         try:
-            doc = json.loads(data)
-            if not isinstance(doc, dict) or doc.get("type") != "recipe":
-                raise ValueError("not a recipe")
-            if doc.get("format", 0) > RECIPE_FORMAT:
-                raise NewerFormatError(f"recipe {oid}", doc["format"], RECIPE_FORMAT)
-            known = {"commit", "epoch_size", "filter", "format", "mix", "rev", "seed", "type"}
+            known = {"commit", "epoch_size", "filter", "mix", "rev", "seed"}
             return cls(commit=doc["commit"], rev=doc.get("rev", ""), filter=doc.get("filter"),
                        mix=tuple(MixComponent(m["where"], float(m["weight"])) for m in doc.get("mix", [])),
                        seed=int(doc.get("seed", 0)), epoch_size=doc.get("epoch_size"),

@@ -15,7 +15,6 @@ from mmvc.core.objects import canonical_json
 from mmvc.importers.base import ImportOptions, Unit
 from mmvc.importers.chunk import Chunk
 
-CHECKPOINT_DIR = "import"
 CHECKPOINT_FORMAT = 2
 
 
@@ -32,10 +31,11 @@ class Checkpoints:
     line, then the unit's rows as ``Chunk.encode`` writes them."""
 
     def __init__(self, repo, sid: str):
-        self.dir = os.path.join(repo.dir, CHECKPOINT_DIR, sid)
+        self.layout, self.sid = repo.layout, sid
+        self.dir = repo.layout.import_source(sid)
 
     def _path(self, n: int) -> str:
-        return os.path.join(self.dir, f"unit-{n:06d}.ckpt")
+        return self.layout.import_checkpoint(self.sid, n)
 
     @staticmethod
     def _header(unit: Unit, selection) -> dict:

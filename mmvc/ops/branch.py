@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmvc.core.layout import HEADS, branch_ref
 from mmvc.core.refs import check_ref_name
 from mmvc.errors import BadInputError, ConflictError
 from mmvc.services.history import is_ancestor
@@ -22,16 +23,16 @@ class BranchInfo:
 def list_branches(repo, verbose: bool = False) -> list[BranchInfo]:
     head_ref, _ = repo.head()
     out = []
-    for ref, oid in repo.refs.list("refs/heads").items():
+    for ref, oid in repo.refs.list(HEADS).items():
         subject = repo.read_commit(oid).message.splitlines()[0] if verbose else ""
-        out.append(BranchInfo(ref[len("refs/heads/"):], oid, ref == head_ref, subject))
+        out.append(BranchInfo(ref[len(HEADS):], oid, ref == head_ref, subject))
     return out
 
 
 def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> BranchInfo:
     check_ref_name(name)
     oid = repo.resolve(start)
-    ref = f"refs/heads/{name}"
+    ref = branch_ref(name)
     with repo.locked("branch"):
         old = repo.refs.read(ref)
         if old is not None and not force:
@@ -44,7 +45,7 @@ def create_branch(repo, name: str, start: str = "HEAD", force: bool = False) -> 
 
 
 def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
-    ref = f"refs/heads/{name}"
+    ref = branch_ref(name)
     with repo.locked("branch"):
         oid = repo.refs.read(ref)
         if oid is None:
@@ -61,8 +62,8 @@ def delete_branch(repo, name: str, force: bool = False) -> BranchInfo:
 def rename_branch(repo, old: str, new: str) -> BranchInfo:
     check_ref_name(new)
     with repo.locked("branch"):
-        oid = repo.refs.read(f"refs/heads/{old}")
+        oid = repo.refs.read(branch_ref(old))
         if oid is None:
             raise BadInputError(f"branch {old!r} not found", "`mmvc branch` lists the branches")
-        repo.refs.rename(f"refs/heads/{old}", f"refs/heads/{new}", f"branch: renamed {old} to {new}", committer(repo))
-    return BranchInfo(new, oid, repo.head()[0] == f"refs/heads/{new}")
+        repo.refs.rename(branch_ref(old), branch_ref(new), f"branch: renamed {old} to {new}", committer(repo))
+    return BranchInfo(new, oid, repo.head()[0] == branch_ref(new))

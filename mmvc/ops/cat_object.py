@@ -9,13 +9,14 @@ from mmvc.errors import BadInputError
 @dataclass
 class ObjectInfo:
     oid: str
-    kind: str  # commit | node | blob
+    kind: str  # what the bytes declare (docs/format.md, "Objects"): node, commit, tag, recipe, process-run, process-report, blob
     size: int
     data: bytes | None = None
 
 
 def cat_object(repo, oid: str, with_data: bool = True) -> ObjectInfo:
-    from mmvc.core.objects import object_kind
+    """An object by id. No reference leads here, so its kind is the one its bytes declare."""
+    from mmvc.core.objects import declared_kind, read_header
 
     oid = oid.strip().lower()
     if not is_object_id(oid):
@@ -31,21 +32,23 @@ def cat_object(repo, oid: str, with_data: bool = True) -> ObjectInfo:
     if not with_data:
         with repo.store.open(oid) as f:
             head = f.read(64 << 10)
-        return ObjectInfo(oid, object_kind(head) if size <= len(head) or head[:4] == b"MMVN" else "blob", size)
+        h = read_header(head)
+        return ObjectInfo(oid, h.kind if h else declared_kind(head) if size <= len(head) else "blob", size)
     data = repo.store.get(oid)
-    return ObjectInfo(oid, object_kind(data), size, data)
+    return ObjectInfo(oid, declared_kind(data), size, data)
 
 
 def pretty(repo, info: ObjectInfo) -> dict:
-    """A JSON-ready view of a commit or manifest node."""
+    """A JSON-ready view of a manifest node or of a JSON object (commit, tag, recipe, process run)."""
     import json
 
     from mmvc.core.manifest import decode_node
     from mmvc.core.modality import modality_name
+    from mmvc.core.objects import COMMIT, PROCESS_RUN, RECIPE, TAG, open_json
 
     assert info.data is not None  # read with its data
-    if info.kind == "commit":
-        return json.loads(info.data)
+    if info.kind in (COMMIT, TAG, RECIPE, PROCESS_RUN):
+        return open_json(info.data, info.oid, info.kind)[0]
     if info.kind == "node":
         node = decode_node(info.data, info.oid)
         if node.is_leaf:
@@ -54,4 +57,5 @@ def pretty(repo, info: ObjectInfo) -> dict:
         else:
             items = [{"first": it[0], "child": it[1].hex(), "items": sum(it[2][:5]), "bytes": sum(it[2][5:])} for it in node.items]
         return {"type": "leaf" if node.is_leaf else "internal", "level": node.level, "entries": items}
-    raise BadInputError(f"object {info.oid} is a blob (user content); -p shows commits and manifest nodes", "use `mmvc cat-object HASH > file` for its bytes")
+    raise BadInputError(f"object {info.oid} is a {info.kind}; -p shows manifest nodes and JSON objects (commits, tags, recipes, process runs)",
+                        "use `mmvc cat-object HASH > file` for its bytes")

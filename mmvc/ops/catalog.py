@@ -85,8 +85,10 @@ def status(repo) -> CatalogStatus:
 def _reachable_commits(repo) -> list:
     from collections import deque
 
+    from mmvc.core.layout import HEADS, TAGS
+
     tips = set()
-    for prefix in ("refs/heads", "refs/tags"):
+    for prefix in (HEADS, TAGS):
         for oid in repo.refs.list(prefix).values():
             tips.add(oid)
     _, head = repo.head()
@@ -132,9 +134,9 @@ def rebuild(repo, progress=None) -> RebuildResult:
         commits = _reachable_commits(repo)
         res.commits = len(commits)
         live = catalog_dir(repo)
-        building = live + ".rebuild"
+        building = repo.layout.catalog_rebuild
         shutil.rmtree(building, ignore_errors=True)
-        target = os.path.join(building, os.path.basename(dataset_path(repo)))
+        target = os.path.join(building, os.path.relpath(dataset_path(repo), live))
         sources: dict = {}
         trees: dict = {}
         for i, (oid, c) in enumerate(commits):
@@ -166,10 +168,10 @@ def rebuild(repo, progress=None) -> RebuildResult:
             res.vectors = family_counts(ds)
             res.without_vectors = ds.count_rows(filter="status = 'passed' AND text_model IS NULL AND clip_model IS NULL "
                                                        "AND modality IN ('text', 'image', 'video')")
-        scopes = os.path.join(live, "scopes")
+        scopes = repo.layout.scopes
         if os.path.isdir(scopes) and os.path.isdir(building):
-            shutil.move(scopes, os.path.join(building, "scopes"))
-        aside = live + ".old"
+            shutil.move(scopes, os.path.join(building, os.path.relpath(scopes, live)))
+        aside = repo.layout.catalog_aside
         shutil.rmtree(aside, ignore_errors=True)
         if os.path.isdir(live):
             os.rename(live, aside)
@@ -190,6 +192,7 @@ def _recorded_configs(repo) -> dict:
         runs = {e.proc_id for e in index.iter_entries() if getattr(e, "proc_id", None)}
     except MmvcError:
         return out
+
     for r in runs:
         doc = find_run(repo, r)
         if doc and doc.get("config") and doc.get("config_doc"):

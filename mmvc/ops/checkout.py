@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from mmvc.core.layout import branch_ref
 from mmvc.errors import BadInputError
 from mmvc.services.sparse import Sparse
 from mmvc.services.worktree_update import CheckoutResult, move_head
@@ -22,7 +23,7 @@ def switch(repo, name: str, create: bool = False, start: str | None = None, forc
     if create:
         create_branch(repo, name, start or "HEAD")
         created = True
-    ref = f"refs/heads/{name}"
+    ref = branch_ref(name)
     if detach:
         return move_head(repo, repo.resolve(name), None, force, None)
     if repo.refs.read(ref) is None:
@@ -54,7 +55,7 @@ def checkout(repo, rev: str, paths: list[str] | None = None, force: bool = False
         from mmvc.services.revparse import previous_branch
 
         rev = previous_branch(repo, int(rev[3:-1]))
-    ref = f"refs/heads/{rev}"
+    ref = branch_ref(rev)
     if repo.refs.read(ref) is not None:
         return move_head(repo, repo.refs.read(ref), ref, force, new_sparse)
     return move_head(repo, repo.resolve(rev), None, force, new_sparse)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmvc.core.layout import HEADS, branch_ref, tracking_ref
 from mmvc.errors import BadInputError
 
 FILTERS = ("blob:none",)
@@ -68,10 +69,10 @@ def clone(url: str, path: str | None = None, branch: str | None = None, filter: 
     probe.require_repository()
     rrefs = RemoteRefs(probe)
     theirs = rrefs.list()
-    heads = {r[len("refs/heads/"):]: o for r, o in theirs.items() if r.startswith("refs/heads/")}
+    heads = {r[len(HEADS):]: o for r, o in theirs.items() if r.startswith(HEADS)}
     if branch is None:
         head = rrefs.head_branch()
-        branch = head[len("refs/heads/"):] if head and head[len("refs/heads/"):] in heads else ("main" if "main" in heads else
+        branch = head[len(HEADS):] if head and head[len(HEADS):] in heads else ("main" if "main" in heads else
                                                                                                  (sorted(heads)[0] if heads else None))
     elif branch not in heads:
         raise BadInputError(f"remote {url} has no branch {branch!r}", f"its branches: {', '.join(sorted(heads)) or 'none'}")
@@ -92,7 +93,7 @@ def clone(url: str, path: str | None = None, branch: str | None = None, filter: 
             res.warnings.append("the remote has no branches: cloned an empty repository")
             res.seconds = time.perf_counter() - t0
             return res
-        tip = repo.refs.read(f"refs/remotes/origin/{branch}")
+        tip = repo.refs.read(tracking_ref("origin", branch))
         res.commit = tip
         if Commit.decode(repo.store.get(tip), tip).gate.mode == "ungated":
             # the version was recorded without the gate: new commits here follow the same mode
@@ -162,5 +163,5 @@ def _record_without_files(repo, branch: str, tip: str, note: str) -> int:
         index.reset_to_table(table)
         index.write()
         Sparse([NOTHING]).save(repo)
-        repo.refs.update(f"refs/heads/{branch}", tip, None, note, committer(repo))
+        repo.refs.update(branch_ref(branch), tip, None, note, committer(repo))
     return n

@@ -8,7 +8,6 @@ unreferenced objects; a crash after it leaves an index that still agrees with th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from mmvc.core.modality import modality_name
@@ -118,7 +117,7 @@ def _run_commit_msg(repo, message: str, env: dict) -> str:
 
     if hook_path(repo, "commit-msg") is None:
         return message
-    path = os.path.join(repo.dir, "COMMIT_EDITMSG")
+    path = repo.layout.commit_editmsg
     with open(path, "w", encoding="utf-8") as f:
         f.write(message if message.endswith("\n") else message + "\n")
     run_hook(repo, "commit-msg", args=(path,), env=env)

@@ -44,5 +44,5 @@ def set_config(repo, key: str, value: str):
     with repo.locked("config"):
         set_value(repo, section, name, parse_value(value))
         repo.__dict__.pop("config", None)
-        Config.load(repo.dir + "/config.toml")  # refuses a value that makes the config invalid
+        Config.load(repo.layout.config)  # refuses a value that makes the config invalid
     return parse_value(value)

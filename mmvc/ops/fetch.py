@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from mmvc.core.layout import HEADS, RECIPES, TAGS, tracking_ref
 from mmvc.ops.push import RefUpdate
 
 BLOB_BATCH_BYTES = 256 << 20
@@ -38,7 +39,7 @@ class FetchResult:
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
-    from mmvc.core.objects import Commit, object_kind
+    from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, Commit, kind_of
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
     from mmvc.remote.packs import Progress, RemoteObjects
@@ -70,7 +71,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
-            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag", "recipe")}
+            keep_for_last = {o for o, d in got.items() if kind_of(d, (COMMIT, TAG, RECIPE, NODE)) not in (NODE, None)}
             with local.writer() as w:
                 for o, d in got.items():
                     if o not in keep_for_last:
@@ -86,10 +87,10 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
 
     def commit_tree(c):
         data = local.get(c)
-        return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
+        return Commit.decode(data, c).tree if kind_of(data, (COMMIT, TAG, RECIPE)) == COMMIT else ""
 
     want = [o for o in dict.fromkeys(theirs.values()) if not local.has(o)]
-    known = [o for o in list(repo.refs.list("refs/heads").values()) + list(repo.refs.list(f"refs/remotes/{spec.name}").values())
+    known = [o for o in list(repo.refs.list(HEADS).values()) + list(repo.refs.list(tracking_ref(spec.name)).values())
              if local.has(o)]
     plan = plan_transfer(read_want, read_have, want, is_have, commit_tree, [commit_tree(c) for c in known], with_blobs=with_blobs,
                          keep_data=True)
@@ -126,21 +127,21 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     res.objects, res.bytes = stats["objects"], stats["bytes"]
     with repo.locked("fetch"):
         for ref, oid in theirs.items():
-            if ref.startswith("refs/heads/"):
-                mine = f"refs/remotes/{spec.name}/{ref[len('refs/heads/'):]}"
+            if ref.startswith(HEADS):
+                mine = tracking_ref(spec.name, ref[len(HEADS):])
                 old = repo.refs.read(mine)
                 if old != oid:
                     repo.refs.update(mine, oid, old, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(mine, old, oid, "new" if old is None else "updated"))
-            elif ref.startswith(("refs/tags/", "refs/recipes/")):
+            elif ref.startswith((TAGS, RECIPES)):
                 old = repo.refs.read(ref)
                 if old is None:
                     repo.refs.update(ref, oid, None, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(ref, None, oid, "new"))
                 elif old != oid:
                     res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag or recipe is never moved by a fetch
-        gone = set(repo.refs.list(f"refs/remotes/{spec.name}")) - {f"refs/remotes/{spec.name}/{r[len('refs/heads/'):]}"
-                                                                   for r in theirs if r.startswith("refs/heads/")}
+        gone = set(repo.refs.list(tracking_ref(spec.name))) - {tracking_ref(spec.name, r[len(HEADS):])
+                                                               for r in theirs if r.startswith(HEADS)}
         for ref in sorted(gone):
             old = repo.refs.read(ref)
             repo.refs.delete(ref, old)

@@ -55,7 +55,7 @@ def fsck(repo, quick: bool = False, progress=None) -> FsckResult:
     """Check the repository. Never raises for what it finds: findings are the result."""
     t0 = time.perf_counter()
     res = FsckResult(mode="quick" if quick else "full")
-    inv = Inventory(os.path.join(repo.dir, "objects"))
+    inv = Inventory(repo.layout.objects)
     try:
         walk = Walk(repo, inv, verify=not quick).run()
         findings: list[Finding] = list(inv.bad_packs) + list(walk.issues)
@@ -112,7 +112,7 @@ def _unreachable(inv: Inventory, walk: Walk) -> tuple[int, int]:
 def _lock_findings(repo) -> list[Finding]:
     from mmvc.core.lock import pid_alive
 
-    path = os.path.join(repo.dir, "lock")
+    path = repo.layout.lock
     try:
         with open(path) as f:
             owner = json.load(f)

@@ -129,7 +129,7 @@ def gc(repo, prune: str | None = None, dry_run: bool = False, progress=None) -> 
 
 def _run(repo, res: GcResult, progress) -> None:
     cutoff = res.cutoff
-    inv = Inventory(os.path.join(repo.dir, "objects"))
+    inv = Inventory(repo.layout.objects)
     try:
         walk = Walk(repo, inv).run()
         if inv.bad_packs:

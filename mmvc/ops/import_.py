@@ -26,7 +26,7 @@ from mmvc.core.objects import canonical_json
 from mmvc.core.worktree import validate_key
 from mmvc.errors import BadInputError, MmvcError
 from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
-from mmvc.importers.checkpoint import CHECKPOINT_DIR, Checkpoints, source_id
+from mmvc.importers.checkpoint import Checkpoints, source_id
 from mmvc.importers.chunk import Chunk, ChunkBuilder
 
 PARALLEL_MIN_ITEMS = 2000
@@ -318,7 +318,7 @@ def import_(repo, kind: str, sources: list[str], options: ImportOptions | None =
             res.staged = True
         if not dry_run:
             cps.clear()
-            _prune_empty(os.path.join(repo.dir, CHECKPOINT_DIR))
+            _prune_empty(repo.layout.imports)
     res.skipped.sort()
     res.seconds = time.perf_counter() - t0
     return res

@@ -11,9 +11,10 @@ def init(path: str = ".", ungated: bool = False, branch: str = "main"):
     """Create ``.mmvc/`` under ``path``. The folder is assembled under a temp name and renamed,
     so an interrupted init leaves either no repository or a complete one."""
     from mmvc.core.config import initial_config_text
+    from mmvc.core.layout import MMVC_DIR, Layout
     from mmvc.core.refs import RefStore
     from mmvc.core.store import LocalObjectStore, atomic_write
-    from mmvc.services.repository import MMVC_DIR, Repository
+    from mmvc.services.repository import Repository
 
     root = os.path.abspath(path)
     target = os.path.join(root, MMVC_DIR)
@@ -23,10 +24,11 @@ def init(path: str = ".", ungated: bool = False, branch: str = "main"):
         os.makedirs(root, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".mmvc-init-", dir=root)
         try:
-            atomic_write(os.path.join(tmp, "config.toml"), initial_config_text(gated=not ungated).encode())
+            layout = Layout(tmp)
+            atomic_write(layout.config, initial_config_text(gated=not ungated).encode())
             RefStore(tmp).init(branch)
-            LocalObjectStore.init_layout(os.path.join(tmp, "objects"))
-            _install_sample_hooks(os.path.join(tmp, "hooks"))
+            LocalObjectStore.init_layout(layout.objects)
+            _install_sample_hooks(layout.hooks)
             os.rename(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from mmvc.core.families import FAMILIES
 from mmvc.errors import BadInputError
 from mmvc.services.runs import find_run
 
@@ -75,8 +76,8 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
     row = None
     if ds is not None:
         iid = item_id(e.oid, e.meta)
-        found = ds.to_table(filter=f"item_id = '{iid}'", columns=["config", "run", "report", "text_model", "clip_model", "features",
-                                                                   "written", "status"]).to_pylist()
+        found = ds.to_table(filter=f"item_id = '{iid}'", columns=["config", "run", "report", *(f.model_column for f in FAMILIES),
+                                                                   "features", "written", "status"]).to_pylist()
         if found:
             found.sort(key=lambda r: (r["config"] == (c.gate.config or ""), r["written"] or 0), reverse=True)
             row = found[0]
@@ -85,13 +86,13 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
     else:
         res.in_catalog = True
         res.process = {"config": row["config"] or None, "status": row["status"], "run": row["run"], "report": row["report"],
-                       "text_model": row["text_model"], "clip_model": row["clip_model"],
+                       **{f.model_column: row[f.model_column] for f in FAMILIES},
                        "features": json.loads(row["features"]) if row["features"] else {}}
     doc = find_run(repo, row["run"] if row else None)
     if doc:
         res.process["time"] = doc.get("time")
         cd = doc.get("config_doc") or {}
-        res.process["models"] = {"text": (cd.get("embed_text") or {}).get("model"), "clip": (cd.get("embed_clip") or {}).get("model")}
+        res.process["models"] = {f.name: (cd.get(f.stage) or {}).get("model") for f in FAMILIES}
         policy = (cd.get("gates") or {}).get("license") or {}
     else:
         from mmvc.process.config import ProcessConfig

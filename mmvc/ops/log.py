@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mmvc.core.layout import HEADS, TAGS, short_ref
 from mmvc.services.history import topological
 
 
@@ -32,9 +33,9 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
     decorations: dict[str, list[str]] = {}
     if all_refs or graph:
         branch, head = repo.head()
-        for ref in {**repo.refs.list("refs/heads"), **repo.refs.list("refs/tags")}:
+        for ref in {**repo.refs.list(HEADS), **repo.refs.list(TAGS)}:
             peeled = repo.resolve(ref)
-            decorations.setdefault(peeled, []).append(ref.split("/", 2)[-1] if ref.startswith("refs/heads/") else "tag: " + ref.split("/", 2)[-1])
+            decorations.setdefault(peeled, []).append(short_ref(ref) if ref.startswith(HEADS) else "tag: " + short_ref(ref))
             if all_refs:
                 starts.append(peeled)
         if head and all_refs:

@@ -25,8 +25,6 @@ from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError, ConflictError
 from mmvc.services.history import merge_base
 
-STATE = "MERGE_STATE.json"
-
 
 @dataclass
 class Conflict:
@@ -77,7 +75,7 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
     from mmvc.core.hooks import run_hook
     from mmvc.services.worktree_update import apply_to_worktree, move_head
 
-    if os.path.exists(os.path.join(repo.dir, "MERGE_HEAD")):
+    if os.path.exists(repo.layout.merge_head):
         raise ConflictError("a merge is already in progress", "finish it with `mmvc merge --continue`, or give up with `mmvc merge --abort`")
     rules = parse_strategies(list(strategies))
     branch, ours = repo.head()
@@ -148,23 +146,23 @@ def _describe(rev: str) -> str:
 def _write_state(repo, state: dict) -> None:
     from mmvc.core.store import atomic_write
 
-    atomic_write(os.path.join(repo.dir, STATE), json.dumps(state, indent=1, sort_keys=True).encode())
-    atomic_write(os.path.join(repo.dir, "ORIG_HEAD"), (state["ours"] + "\n").encode())
-    atomic_write(os.path.join(repo.dir, "MERGE_HEAD"), (state["theirs"] + "\n").encode())
+    atomic_write(repo.layout.merge_state, json.dumps(state, indent=1, sort_keys=True).encode())
+    atomic_write(repo.layout.orig_head, (state["ours"] + "\n").encode())
+    atomic_write(repo.layout.merge_head, (state["theirs"] + "\n").encode())
 
 
 def _read_state(repo) -> dict:
     try:
-        with open(os.path.join(repo.dir, STATE)) as f:
+        with open(repo.layout.merge_state) as f:
             return json.load(f)
     except FileNotFoundError:
         raise BadInputError("no merge is in progress", "start one with `mmvc merge BRANCH`") from None
 
 
 def _clear_state(repo) -> None:
-    for name in ("MERGE_HEAD", STATE, "MERGE_MSG"):
+    for path in (repo.layout.merge_head, repo.layout.merge_state, repo.layout.merge_msg):
         try:
-            os.unlink(os.path.join(repo.dir, name))
+            os.unlink(path)
         except FileNotFoundError:
             pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmvc.core.layout import HEADS, tracking_ref
 from mmvc.errors import BadInputError
 
 
@@ -26,9 +27,9 @@ def pull(repo, remote: str | None = None, branch: str | None = None, progress=No
     if branch is None:
         if head_ref is None:
             raise BadInputError("HEAD is detached: there is no current branch to pull into", f"name the branch: `mmvc pull {spec.name} BRANCH`")
-        branch = head_ref[len("refs/heads/"):]
+        branch = head_ref[len(HEADS):]
     f = fetch(repo, spec.name, progress=progress, jobs=jobs)
-    source = f"refs/remotes/{spec.name}/{branch}"
+    source = tracking_ref(spec.name, branch)
     if repo.refs.read(source) is None:
         raise BadInputError(f"remote {spec.name} has no branch {branch}", "check the branch name, or push that branch there first")
     if head is None:
@@ -36,7 +37,7 @@ def pull(repo, remote: str | None = None, branch: str | None = None, progress=No
 
         if head_ref is not None:
             repo.refs.update(head_ref, repo.refs.read(source), None, f"pull {spec.name} {branch}", "")
-            checkout(repo, head_ref[len("refs/heads/"):])
+            checkout(repo, head_ref[len(HEADS):])
         from mmvc.ops.merge import MergeResult
 
         return PullResult(f, MergeResult("fast-forward", None, repo.refs.read(source), None, commit=repo.refs.read(source)), source)

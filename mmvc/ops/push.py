@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmvc.core.layout import HEADS, RECIPES, REFS, TAGS, branch_ref, recipe_ref, tag_ref, tracking_ref
 from mmvc.errors import BadInputError, ConflictError
 
 
@@ -47,13 +48,13 @@ class PushResult:
 def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes: bool = False) -> list[str]:
     refs: list[str] = []
     if all_branches:
-        refs += list(repo.refs.list("refs/heads"))
+        refs += list(repo.refs.list(HEADS))
     if tags:
-        refs += list(repo.refs.list("refs/tags"))
+        refs += list(repo.refs.list(TAGS))
     if recipes or all_branches:
-        refs += list(repo.refs.list("refs/recipes"))
+        refs += list(repo.refs.list(RECIPES))
     for n in names:
-        for cand in (n if n.startswith("refs/") else "", f"refs/heads/{n}", f"refs/tags/{n}", f"refs/recipes/{n}"):
+        for cand in (n if n.startswith(REFS) else "", branch_ref(n), tag_ref(n), recipe_ref(n)):
             if cand and repo.refs.read(cand) is not None:
                 refs.append(cand)
                 break
@@ -81,7 +82,7 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
-    from mmvc.core.objects import Commit, object_kind
+    from mmvc.core.objects import COMMIT, RECIPE, TAG, Commit, kind_of
     from mmvc.services.history import merge_base
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
@@ -118,9 +119,9 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
         if force:
             updates.append(RefUpdate(ref, old, new, "forced"))
             continue
-        if ref.startswith("refs/tags/"):
+        if ref.startswith(TAGS):
             raise ConflictError(f"tag {name} already exists on {spec.name} with another value", "pass --force to replace it")
-        if ref.startswith("refs/recipes/"):
+        if ref.startswith(RECIPES):
             raise ConflictError(f"recipe {name} already exists on {spec.name} with another value ({old[:12]})",
                                 "recipes are immutable: push it under another name, or pass --force to replace it")
         if not has_local(old) or merge_base(repo, old, new) != old:
@@ -149,7 +150,7 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
 
     def commit_tree(c):
         data = store.get(c)
-        return Commit.decode(data, c).tree if object_kind(data) == "commit" else ""
+        return Commit.decode(data, c).tree if kind_of(data, (COMMIT, TAG, RECIPE)) == COMMIT else ""
 
     have_trees = [commit_tree(c) for c in have_tips]
     plan = plan_transfer(read, read, [u.new for u in moving if u.new], lambda c: c in have, commit_tree, have_trees)
@@ -186,13 +187,13 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
         rrefs.update(u.ref, u.new, u.old)
     if rrefs.head_branch() is None:
         head_branch, _ = repo.head()
-        heads = [u.ref for u in moving if u.ref.startswith("refs/heads/")]
+        heads = [u.ref for u in moving if u.ref.startswith(HEADS)]
         if heads:
             rrefs.set_head_branch(head_branch if head_branch in heads else heads[0])
     with repo.locked("push"):
         for u in moving:
-            if u.ref.startswith("refs/heads/"):
-                tracking = f"refs/remotes/{spec.name}/{u.ref[len('refs/heads/'):]}"
+            if u.ref.startswith(HEADS):
+                tracking = tracking_ref(spec.name, u.ref[len(HEADS):])
                 repo.refs.update(tracking, u.new, repo.refs.read(tracking), f"push to {spec.name}", "")
     res.requests = dict(r.requests)
     res.seconds = time.perf_counter() - t0

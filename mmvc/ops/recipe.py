@@ -73,7 +73,7 @@ def list_recipes(repo) -> list[RecipeInfo]:
     from mmvc.export.recipe import REF_PREFIX, Recipe
 
     out = []
-    for ref, oid in repo.refs.list("refs/recipes").items():
+    for ref, oid in repo.refs.list(REF_PREFIX).items():
         out.append(_info(repo, ref[len(REF_PREFIX):], oid, Recipe.decode(repo.store.get(oid), oid)))
     return out
 

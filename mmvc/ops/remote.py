@@ -8,10 +8,10 @@ filesystem library reads (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL …).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
+from mmvc.core.layout import tracking_ref
 from mmvc.errors import BadInputError
 from mmvc.services.remotes import get_spec, normalise_url, remote_specs
 
@@ -53,7 +53,7 @@ def add_remote(repo, name: str, url: str, endpoint_url: str | None = None, force
 def list_remotes(repo) -> list[RemoteInfo]:
     out = []
     for name, spec in sorted(remote_specs(repo).items()):
-        tracking = len(repo.refs.list(f"refs/remotes/{name}"))
+        tracking = len(repo.refs.list(tracking_ref(name)))
         out.append(RemoteInfo(name, spec.url, spec.endpoint_url, spec.promisor, tracking))
     return out
 
@@ -70,7 +70,7 @@ def remove_remote(repo, name: str) -> RemoteInfo:
         raise BadInputError(f"remote {name} is the promisor of this partial clone: blobs not yet fetched live there",
                             "fetch what you need first (`mmvc checkout --no-sparse`), or keep the remote")
     with repo.locked("remote remove"):
-        path = os.path.join(repo.dir, "config.toml")
+        path = repo.layout.config
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
         header = re.compile(r"^\s*\[\s*remote\." + re.escape(name) + r"(\.[^\]]*)?\s*\]\s*$")
@@ -85,9 +85,9 @@ def remove_remote(repo, name: str) -> RemoteInfo:
         text = "\n".join(out) + "\n"
         tomllib.loads(text)
         atomic_write(path, text.encode("utf-8"))
-        for ref, oid in repo.refs.list(f"refs/remotes/{name}").items():
+        for ref, oid in repo.refs.list(tracking_ref(name)).items():
             repo.refs.delete(ref, oid)
-        shutil.rmtree(os.path.join(repo.dir, "remotes", name), ignore_errors=True)
+        shutil.rmtree(repo.layout.remote(name), ignore_errors=True)
         _reload(repo)
     return RemoteInfo(name, spec.url, spec.endpoint_url)
 

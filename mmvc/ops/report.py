@@ -34,6 +34,7 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
     require("catalog", "pyarrow", what="mmvc report")
     from mmvc.services.runs import read_report
 
+
     report_id = _report_id(repo, rev)
     table = read_report(repo, report_id)
     out = Report(report=report_id)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mmvc.core.families import BY_NAME, CLIP_FAMILY, FAMILIES
 from mmvc.errors import BadInputError
 
-FAMILY_OF = {"text": "text", "audio": "text", "image": "clip", "video": "clip"}
+FAMILY_OF = {m: f.name for f in FAMILIES for m in f.modality_names}  # modality name -> family name
 DEFAULT_HIT_COLUMNS = ("size", "license", "source", "caption", "transcript", "width", "height", "duration_s")
 
 
@@ -44,7 +45,6 @@ def search(repo, query: str | None = None, image: str | None = None, text_file: 
 
     require("process", "pyarrow", "lance", "torch", "transformers", what="mmvc search")
     from mmvc.catalog.read import check_columns, dataset_for, version
-    from mmvc.catalog.schema import FAMILY_COLUMN
     from mmvc.catalog.scope import lookup, scope
     from mmvc.catalog.table import family_counts
     from mmvc.catalog.vector import nearest
@@ -62,13 +62,13 @@ def search(repo, query: str | None = None, image: str | None = None, text_file: 
         query = _read_text(text_file)
     cols = [c for c in check_columns(columns if columns is not None else DEFAULT_HIT_COLUMNS) if c != "key"]
     if image:
-        if modality in ("text", "audio"):
+        if modality and FAMILY_OF[modality] != CLIP_FAMILY.name:
             raise BadInputError(f"--image searches image and video items, not {modality}", "drop --modality, or use --modality image|video")
-        families = ["clip"]
+        families = [CLIP_FAMILY.name]
     elif modality:
         families = [FAMILY_OF[modality]]
     else:
-        families = ["text", "clip"]
+        families = list(BY_NAME)
     explicit = bool(image or modality)
     v = version(repo, rev, allow_ungated, "search")
     sc = scope(repo, v.tree, v.near)
@@ -78,13 +78,13 @@ def search(repo, query: str | None = None, image: str | None = None, text_file: 
     if modality:
         where_all = f"modality = '{modality}'" + (f" AND ({where})" if where else "")
     res = SearchResult(rev=rev, commit=v.commit, query=image or query or "", k=k, where=where)
-    counts = family_counts(ds) if ds is not None else {"text": 0, "clip": 0}
+    counts = family_counts(ds) if ds is not None else dict.fromkeys(BY_NAME, 0)
     for fam in families:
-        column = FAMILY_COLUMN[fam]
+        column = BY_NAME[fam].column
         off = not cfg.families.get(fam, True)
         if counts.get(fam, 0) == 0 or off:
             why = (f"the {fam} family is turned off ([process.families] {fam} = false)" if off
-                   else f"the catalog holds no {column} yet (no {'text or audio' if fam == 'text' else 'image or video'} item has passed `mmvc process` and been committed)")
+                   else f"the catalog holds no {column} yet (no {' or '.join(BY_NAME[fam].modality_names)} item has passed `mmvc process` and been committed)")
             if explicit or len(families) == 1:
                 raise BadInputError(f"cannot search {column}: {why}", "process and commit items of that family first, or search the other family")
             res.families.append(FamilyHits(fam, column, "", note=why))

@@ -69,7 +69,7 @@ def status(repo, untracked: bool = True) -> StatusResult:
     root = repo.read_commit(head).tree if head else ""
     index = repo.load_index()
     res = StatusResult(branch=branch, head=head, gated=repo.config.gated)
-    state_path = os.path.join(repo.dir, "MERGE_STATE.json")
+    state_path = repo.layout.merge_state
     if os.path.exists(state_path):
         import json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmvc.core.layout import TAGS, tag_ref
 from mmvc.core.refs import check_ref_name
 from mmvc.errors import BadInputError
 
@@ -23,7 +24,7 @@ def create_tag(repo, name: str, rev: str = "HEAD", message: str | None = None, f
 
     check_ref_name(name, "tag")
     target = repo.resolve(rev)
-    ref = f"refs/tags/{name}"
+    ref = tag_ref(name)
     with repo.locked("tag"):
         old = repo.refs.read(ref)
         if old is not None and not force:
@@ -39,13 +40,13 @@ def create_tag(repo, name: str, rev: str = "HEAD", message: str | None = None, f
 
 
 def list_tags(repo) -> list[TagInfo]:
-    from mmvc.core.objects import Tag, object_kind
+    from mmvc.core.objects import COMMIT, TAG, Tag, kind_of
 
     out = []
-    for ref, oid in repo.refs.list("refs/tags").items():
+    for ref, oid in repo.refs.list(TAGS).items():
         data = repo.store.get(oid)
-        name = ref[len("refs/tags/"):]
-        if object_kind(data) == "tag":
+        name = ref[len(TAGS):]
+        if kind_of(data, (COMMIT, TAG)) == TAG:
             t = Tag.decode(data, oid)
             out.append(TagInfo(name, t.object, True, t.message, oid))
         else:
@@ -54,7 +55,7 @@ def list_tags(repo) -> list[TagInfo]:
 
 
 def delete_tag(repo, name: str) -> TagInfo:
-    ref = f"refs/tags/{name}"
+    ref = tag_ref(name)
     with repo.locked("tag"):
         oid = repo.refs.read(ref)
         if oid is None:

@@ -1,18 +1,34 @@
 """Per-blob results keyed by (blob id, stage config hash), so re-processing after a branch or
 a config change recomputes only what changed, and two branches never compute a feature twice.
 
-Layout: ``.mmvc/process/cache/<stage>/<stage hash>/<part id>.parquet``; each run that computes
-something appends one part, written to a temp name and renamed, so a part is whole or absent.
+Layout: ``.mmvc/process/cache/<cache>/<stage-hash>/<part>.parquet`` (docs/format.md, "Feature
+cache"); each run that computes something appends one part, written to a temp name and renamed,
+so a part is whole or absent. ``stage_key`` is the one formula for the stage hash: ``process``
+computes it from its config, the catalog from the config document a run recorded.
 """
 
 from __future__ import annotations
 
 import os
 
+PREP = "prep"  # decode + gate results (features, fingerprints, thumbnails) of every blob
+_KEYED_BY = {PREP: "gates"}  # a cache named otherwise is keyed by the stage of its own name (embed_<family>)
+
+
+def stage_key(stage: str, stage_doc: dict) -> str:
+    """The hash of a stage's config: results are reused only under the same key."""
+    from mmvc.core.hashing import hash_bytes
+    from mmvc.core.objects import canonical_json
+
+    return hash_bytes(canonical_json({"stage": stage, **stage_doc}))[:32]
+
 
 class FeatureCache:
-    def __init__(self, repo, stage: str, stage_hash: str):
-        self.dir = os.path.join(repo.dir, "process", "cache", stage, stage_hash)
+    def __init__(self, repo, cache: str, config_doc: dict):
+        """``cache``: ``PREP`` or a family's stage; ``config_doc``: a process config document
+        (``ProcessConfig.describe()``, as a run records it), which gives the cache its key."""
+        stage = _KEYED_BY.get(cache, cache)
+        self.dir = repo.layout.feature_cache(cache, stage_key(stage, config_doc[stage]))
 
     def load(self, oids: set[str], columns: list[str] | None = None) -> dict[str, dict]:
         """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays);

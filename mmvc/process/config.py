@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mmvc.core.families import BY_NAME as FAMILY_BY_NAME, CLIP_FAMILY, TEXT_FAMILY
 from mmvc.core.objects import canonical_json
 from mmvc.errors import FormatError
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from mmvc.process.neardup import NearDupConfig
 
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
-DEFAULT_CLIP = "openai/clip-vit-base-patch32"
 KEEP_POLICIES = ("first", "largest", "quality")
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
 _KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license", "dtype"}
@@ -29,7 +29,7 @@ class ProcessConfig:
     keep: str = "first"
     text_model: str | None = None
     image_model: str | None = None
-    families: dict = field(default_factory=lambda: {"text": True, "clip": True})
+    families: dict = field(default_factory=lambda: dict.fromkeys(FAMILY_BY_NAME, True))
     batch_size: int = 64
     num_gpus: float = 0.0
     num_cpus: int | None = None
@@ -49,10 +49,10 @@ class ProcessConfig:
                               f"valid ones: {', '.join(sorted(_KNOWN))} (docs/process.md)")
         sem = table.get("semantic", {})
         models = table.get("models", {})
-        fams = {"text": True, "clip": True, **table.get("families", {})}
+        fams = {**dict.fromkeys(FAMILY_BY_NAME, True), **table.get("families", {})}
         for k in fams:
-            if k not in ("text", "clip"):
-                raise FormatError(f"unknown embedding family {k!r} under [process.families]", "the families are text and clip")
+            if k not in FAMILY_BY_NAME:
+                raise FormatError(f"unknown embedding family {k!r} under [process.families]", f"the families are {' and '.join(FAMILY_BY_NAME)}")
         keep = sem.get("keep", "first")
         if keep not in KEEP_POLICIES:
             raise FormatError(f"unknown keep policy {keep!r} under [process.semantic]", f"use one of {', '.join(KEEP_POLICIES)}")
@@ -93,7 +93,7 @@ class ProcessConfig:
         return self.dtype
 
     def image_model_id(self) -> str:
-        return self.image_model or DEFAULT_CLIP
+        return self.image_model or CLIP_FAMILY.default_model
 
     # -- hashes
 
@@ -109,20 +109,16 @@ class ProcessConfig:
                     "license": {"allow": sorted(self.license_allow), "deny": sorted(self.license_deny)}}
         if stage == "neardup":
             return {"v": PIPELINE_VERSION, "neardup": self.neardup.config_dict()}
-        if stage == "embed_text":
-            return {"v": PIPELINE_VERSION, "on": self.families.get("text", True), "model": self.text_model or "bundled:all-MiniLM-L6-v2"}
-        if stage == "embed_clip":
-            return {"v": PIPELINE_VERSION, "on": self.families.get("clip", True), "model": self.image_model_id() if self.families.get("clip", True) else None}
+        if stage == TEXT_FAMILY.stage:
+            return {"v": PIPELINE_VERSION, "on": self.families.get(TEXT_FAMILY.name, True), "model": self.text_model or TEXT_FAMILY.default_model}
+        if stage == CLIP_FAMILY.stage:
+            on = self.families.get(CLIP_FAMILY.name, True)
+            return {"v": PIPELINE_VERSION, "on": on, "model": self.image_model_id() if on else None}
         if stage == "semantic":
             return {"v": PIPELINE_VERSION, "eps": self.semantic_eps, "keep": self.keep}
         raise KeyError(stage)
 
-    def stage_hash(self, stage: str) -> str:
-        from mmvc.core.hashing import hash_bytes
-
-        return hash_bytes(canonical_json({"stage": stage, **self._stage_doc(stage)}))[:32]
-
-    STAGES = ("decode", "gates", "neardup", "embed_text", "embed_clip", "semantic")
+    STAGES = ("decode", "gates", "neardup", TEXT_FAMILY.stage, CLIP_FAMILY.stage, "semantic")
 
     def config_hash(self) -> str:
         """What an item's verdict depends on; batch size, GPUs and the Ray address do not."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 
+from mmvc.core.families import CLIP_FAMILY, TEXT_FAMILY
 from mmvc.errors import BadInputError
 
-BUNDLED_TEXT_ID = "bundled:all-MiniLM-L6-v2"
-DEFAULT_CLIP = "openai/clip-vit-base-patch32"
+BUNDLED_TEXT_ID = TEXT_FAMILY.default_model
+DEFAULT_CLIP = CLIP_FAMILY.default_model
 
 _FAMILIES = {"text": "text", "clip": "clip", "image": "clip"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")

@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmvc.core.families import BY_NAME as FAMILY_BY_NAME
 from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
 
-TEXT_DIM = 384
-CLIP_DIM = 512
 _U64 = (1 << 64) - 1
 
 
@@ -351,9 +350,9 @@ class Pipeline:
     # -- stages
 
     def _prep(self, items: list[ItemRef]) -> dict[str, dict]:
-        from mmvc.process.cache import FeatureCache
+        from mmvc.process.cache import PREP, FeatureCache
 
-        cache = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates"))
+        cache = FeatureCache(self.repo, PREP, self.cfg.describe())
         rows = cache.load({it.oid for it in items})
         todo = {}
         for it in items:
@@ -387,8 +386,8 @@ class Pipeline:
         """Vectors for (oid, input row) pairs of one family, cached by (blob, model config)."""
         from mmvc.process.cache import FeatureCache
 
-        dim = TEXT_DIM if family == "text" else CLIP_DIM
-        cache = FeatureCache(self.repo, f"embed_{family}", self.cfg.stage_hash(f"embed_{family}"))
+        dim = FAMILY_BY_NAME[family].width
+        cache = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, self.cfg.describe())
         have = cache.load({oid for oid, _ in wanted})
         vectors = {oid: r["vector"] for oid, r in have.items()}
         todo = {}
@@ -469,7 +468,7 @@ class Pipeline:
         t0 = time.perf_counter()
         items = sorted(items, key=lambda it: it.key)
         verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
-        quiet = _RayChatterToFile(os.path.join(self.repo.dir, "process", "ray.log"))
+        quiet = _RayChatterToFile(self.repo.layout.ray_log)
         try:
             quiet.__enter__()
             prep = self._prep(items)
@@ -550,7 +549,7 @@ class Pipeline:
             # embeddings, then semantic dedup within each family
             t = time.perf_counter()
             if cfg.families.get("text", True):
-                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in (TEXT, AUDIO)]
+                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in FAMILY_BY_NAME["text"].modalities]
                 vecs = self._embed("text", want)
                 fam = [it for it in survivors if vecs.get(it.oid) is not None]
                 for it in fam:
@@ -558,7 +557,7 @@ class Pipeline:
                 self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
                 self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
             if cfg.families.get("clip", True):
-                want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in (IMAGE, VIDEO) and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
+                want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in FAMILY_BY_NAME["clip"].modalities and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
                 vecs = self._embed("clip", want)
                 fam = [it for it in survivors if verdicts[it.key].status == "passed" and vecs.get(it.oid) is not None]
                 for it in fam:
@@ -591,13 +590,13 @@ class Pipeline:
     def _head_anchors(self, head: dict[str, str], modality: dict[str, int], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
         """HEAD's items whose fingerprints this repository computed before (under the current
         gates), as (anchor item, its HEAD key). Reads only the fingerprint columns."""
-        from mmvc.process.cache import FeatureCache
+        from mmvc.process.cache import PREP, FeatureCache
 
         self._anchor_rows: dict[str, dict] = {}
         oids = {o for o in head if o not in staged_oids}
         if not oids:
             return []
-        rows = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates")).load(
+        rows = FeatureCache(self.repo, PREP, self.cfg.describe()).load(
             oids, columns=["status", "text", "phash", "video_sig", "audio_fp"])
         out = []
         for o in sorted((o for o, r in rows.items() if r.get("status") == "ok"), key=lambda o: head[o]):
@@ -615,7 +614,7 @@ class Pipeline:
         from mmvc.process.cache import FeatureCache
 
         staged = {it.oid for it in fam}
-        rows = FeatureCache(self.repo, f"embed_{family}", self.cfg.stage_hash(f"embed_{family}")).load(
+        rows = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, self.cfg.describe()).load(
             {o for o in head if o not in staged}, columns=["vector"])
         known = sorted((head[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
         if not known:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import string
 
+from mmvc.core.families import CLIP_FAMILY, TEXT_FAMILY
+
 _WORDS = ("the a an of to and in is was it for on with as by at from that this be are or not have has but "
           "photo picture image cat cats dog dogs car cars red blue green black white house tree trees sky water "
           "man woman child people city street river mountain sun night day food music sound speech video").split()
@@ -90,7 +92,7 @@ def build_tiny_text_model(path, seed: int = 0) -> str:
     from transformers import BertConfig, BertModel
 
     tokenizer = _bert_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=384, num_hidden_layers=1, num_attention_heads=2,
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=TEXT_FAMILY.width, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=512, pad_token_id=0)
     model = _init(BertModel, config, seed)
     return _save(model, tokenizer, path)
@@ -113,7 +115,7 @@ def _clip(text: dict, vision: dict, seed: int, path) -> str:
     ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                pad_token_id=tokenizer.pad_token_id)
     text.setdefault("vocab_size", len(tokenizer))
-    config = CLIPConfig(text_config={**text, **ids}, vision_config=vision, projection_dim=512)
+    config = CLIPConfig(text_config={**text, **ids}, vision_config=vision, projection_dim=CLIP_FAMILY.width)
     model = _init(CLIPModel, config, seed)
     return _save(model, tokenizer, path, extra=[_image_processor()])
 

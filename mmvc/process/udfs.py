@@ -12,13 +12,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mmvc.core.families import CLIP_FAMILY, TEXT_FAMILY
 from mmvc.errors import BadInputError
 from mmvc.process.embedders import ClipEmbedder, TextEmbedder, pool_segments
 from mmvc.process.models import how_to_point, load_image_processor, load_pretrained, resolve_model, set_torch_threads, token_limit
 from mmvc.process.transforms import ClipGeometry, frame_list
 
-TEXT_DIM = 384
-CLIP_DIM = 512
+TEXT_DIM = TEXT_FAMILY.width
+CLIP_DIM = CLIP_FAMILY.width
 
 
 def _of_width(embedder, width: int, column: str, family: str):

@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from mmvc.core.objects import object_kind
+from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, kind_of
+from mmvc.errors import CorruptError
+
+TIPS = (COMMIT, TAG, RECIPE)  # what a ref, a parent or a tag's target may name
 
 NODE_LEVEL_OFFSET = 7  # "MMVN" u16 version u8 kind u8 level
 
@@ -65,15 +68,15 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
         got = read_want(batch, plan)
         for oid in batch:
             data = got[oid]
-            kind = object_kind(data)
-            if kind in ("tag", "recipe"):  # both name one object to follow
-                (plan.tags if kind == "tag" else plan.recipes).append(oid)
+            kind = kind_of(data, TIPS + (NODE,))
+            if kind in (TAG, RECIPE):  # both name one object to follow
+                (plan.tags if kind == TAG else plan.recipes).append(oid)
                 if keep_data:
                     plan.data[oid] = data
-                target = Tag.decode(data, oid).object if kind == "tag" else Recipe.decode(data, oid).commit
+                target = Tag.decode(data, oid).object if kind == TAG else Recipe.decode(data, oid).commit
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
-            elif kind == "commit":
+            elif kind == COMMIT:
                 c = Commit.decode(data, oid)
                 plan.commits.append(oid)
                 if keep_data:
@@ -89,10 +92,11 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                     else:
                         plan.origin.setdefault(p, p)
                         frontier.append(p)
-            elif kind == "node":
+            elif kind == NODE:
                 want_roots.setdefault(oid, plan.origin.get(oid, oid))
             else:
-                plan.blobs[oid] = len(data)
+                raise CorruptError(f"object {oid} is named as a version but is not a commit, tag or recipe",
+                                   "run `mmvc fsck` where it came from")
     _walk_trees(plan, read_want, read_have, want_roots, have_roots, with_blobs, decode_node)
     plan.others = list(dict.fromkeys(plan.others))
     return plan
@@ -185,13 +189,13 @@ def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
         data = read_local(oid)
         if data is None:
             continue
-        kind = object_kind(data)
+        kind = kind_of(data, TIPS)
         out.add(oid)
-        if kind == "commit":
+        if kind == COMMIT:
             todo.extend(Commit.decode(data, oid).parents)
-        elif kind == "tag":
+        elif kind == TAG:
             todo.append(Tag.decode(data, oid).object)
-        elif kind == "recipe":
+        elif kind == RECIPE:
             todo.append(Recipe.decode(data, oid).commit)
     return out
 

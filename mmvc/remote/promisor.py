@@ -13,7 +13,6 @@ remote never sees this class.
 
 from __future__ import annotations
 
-import os
 import threading
 
 from mmvc.errors import ObjectNotFound
@@ -38,10 +37,11 @@ class PromisorStore:
     def _remote_objects(self):
         with self._lock:
             if self._objects is None:
+                from mmvc.core.layout import Layout
                 from mmvc.remote.packs import RemoteObjects
                 from mmvc.remote.transport import Remote
 
-                cache = os.path.join(self._repo_dir, "remotes", self.promisor.name, "packs")
+                cache = Layout(self._repo_dir).remote_packs(self.promisor.name)
                 self._objects = RemoteObjects(Remote(self.promisor), cache_dir=cache)
             return self._objects
 

@@ -25,7 +25,7 @@ from collections import Counter
 from mmvc.errors import NewerFormatError, RemoteError
 from mmvc.services.remotes import RemoteSpec
 
-REMOTE_FORMAT = 1
+REMOTE_FORMAT = 2  # 2: objects carry headers (docs/format.md, "Remote layout")
 MARKER = "mmvc-remote.json"
 OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")  # a PUT lands whole or not at all
 
@@ -175,8 +175,9 @@ class Remote:
     # -- identity
 
     def check_marker(self, create: bool) -> bool:
-        """Whether the remote holds an mmvc repository; ``create`` writes the marker when it
-        does not (first push). A marker of a newer format is refused."""
+        """Whether the remote holds an mmvc repository; ``create`` (a push) writes the marker when
+        it does not, or raises an older one to this format before anything is uploaded. A marker
+        of a newer format is refused."""
         data = self.cat(MARKER)
         if data is None:
             if create:
@@ -186,8 +187,10 @@ class Remote:
             fmt = json.loads(data).get("format", 0)
         except ValueError:
             raise RemoteError(f"remote {self.name}: {MARKER} is not valid JSON", "the URL does not point at an mmvc remote") from None
-        if fmt > REMOTE_FORMAT:
+        if not isinstance(fmt, int) or fmt > REMOTE_FORMAT:
             raise NewerFormatError(f"remote {self.name}", fmt, REMOTE_FORMAT)
+        if create and fmt < REMOTE_FORMAT:
+            self.put(MARKER, marker_bytes())
         return True
 
     def require_repository(self) -> None:

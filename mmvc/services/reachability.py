@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN, is_object_id, new_hasher
+from mmvc.core.layout import HEAD, SPECIAL_HEADS
 from mmvc.errors import CorruptError, FormatError
 
 ZERO_HEX = "0" * 64
-SPECIAL_HEADS = ("MERGE_HEAD", "ORIG_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 _MAX_TAG_DEPTH = 32
 
 
@@ -306,9 +306,8 @@ class Walk:
     # -- roots
 
     def collect_roots(self) -> None:
-        d = self.repo.dir
-        refs_dir = os.path.join(d, "refs")
-        for dirpath, dirs, files in os.walk(refs_dir):
+        d, layout = self.repo.dir, self.repo.layout
+        for dirpath, dirs, files in os.walk(layout.refs):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
@@ -322,21 +321,21 @@ class Walk:
                 else:
                     self._issue("error", "bad-ref", f"ref {ref} is corrupt: {text[:80]!r}", path=full,
                                 hint="fix or delete the file under .mmvc/refs", blind=True)
-        head = _read_text(os.path.join(d, "HEAD"))
+        head = _read_text(layout.head)
         if head is None:
-            self._issue("error", "bad-head", ".mmvc/HEAD is missing", path=os.path.join(d, "HEAD"),
+            self._issue("error", "bad-head", ".mmvc/HEAD is missing", path=layout.head,
                         hint="restore it, e.g. `echo 'ref: refs/heads/main' > .mmvc/HEAD`", blind=True)
         else:
             text = head.strip()
             if text.startswith("ref: "):
                 pass  # the branch it names is a ref (or unborn)
             elif is_object_id(text):
-                self.roots.append(("HEAD", text))
+                self.roots.append((HEAD, text))
             else:
                 self._issue("error", "bad-head", f".mmvc/HEAD holds neither a ref nor a commit id: {text[:80]!r}",
-                            path=os.path.join(d, "HEAD"), hint="write `ref: refs/heads/<branch>` into it", blind=True)
+                            path=layout.head, hint="write `ref: refs/heads/<branch>` into it", blind=True)
         for name in SPECIAL_HEADS:
-            text = _read_text(os.path.join(d, name))
+            text = _read_text(layout.special_head(name))
             if text is None:
                 continue
             for line in text.splitlines():
@@ -344,9 +343,9 @@ class Walk:
                 if is_object_id(tok):
                     self.roots.append((name, tok))
                 elif tok:
-                    self._issue("error", "bad-ref", f".mmvc/{name} is corrupt: {line[:80]!r}", path=os.path.join(d, name),
+                    self._issue("error", "bad-ref", f".mmvc/{name} is corrupt: {line[:80]!r}", path=layout.special_head(name),
                                 hint=f"delete .mmvc/{name} if no merge is in progress", blind=True)
-        state = _read_text(os.path.join(d, "MERGE_STATE.json"))
+        state = _read_text(layout.merge_state)
         if state:
             try:
                 doc = json.loads(state)
@@ -355,9 +354,8 @@ class Walk:
             for key in ("base", "ours", "theirs"):
                 v = doc.get(key) if isinstance(doc, dict) else None
                 if isinstance(v, str) and is_object_id(v):
-                    self.roots.append(("MERGE_STATE.json", v))
-        logs = os.path.join(d, "logs")
-        for dirpath, dirs, files in os.walk(logs):
+                    self.roots.append((os.path.basename(layout.merge_state), v))
+        for dirpath, dirs, files in os.walk(layout.logs):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
@@ -434,13 +432,12 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 return
-            kind, doc = _classify(data)
-            if kind == "tag":
+            kind, target = _version_tip(data, raw.hex())
+            if kind in ("tag", "recipe"):
                 self.reached[raw] = None
                 self.counts["tag"] += 1
-                target = doc.get("object") if isinstance(doc, dict) else None
                 if not isinstance(target, str) or not is_object_id(target):
-                    self._bad(raw, "malformed", "tag", f"tag object {raw.hex()} names no object")
+                    self._bad(raw, "malformed", "tag", f"{kind} object {raw.hex()} names no commit")
                     return
                 self.tag_targets[raw] = bytes.fromhex(target)
                 raw = self.tag_targets[raw]
@@ -448,10 +445,7 @@ class Walk:
             if kind == "commit":
                 self._commit(raw, data, queue, trees)
                 return
-            if kind == "node":
-                trees.append((raw, None))
-                return
-            self._mark_blob(raw, "blob")
+            self._bad(raw, "malformed", "commit", f"object {raw.hex()} named by {name} is not a commit, tag or recipe")
             return
         self._bad(raw, "malformed", "tag", f"tag chain from {name} is longer than {_MAX_TAG_DEPTH}")
 
@@ -490,9 +484,9 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 continue
-            kind, _ = _classify(data)
+            kind, _ = _version_tip(data, raw.hex())
             if kind != "commit":
-                self._bad(raw, "malformed", "commit", f"object {raw.hex()} is named as a commit but is a {kind}")
+                self._bad(raw, "malformed", "commit", f"object {raw.hex()} is named as a commit but is {'a ' + kind if kind else 'not one'}")
                 continue
             self._commit(raw, data, queue, trees)
         for tree, _ in trees:
@@ -508,7 +502,7 @@ class Walk:
         for name in sorted(os.listdir(d)):
             if ".tmp-" in name:
                 self._leftover_file(os.path.join(d, name), "partial")
-        base_dir = os.path.join(d, "index.d")
+        base_dir = self.repo.layout.index_bases
         try:
             names = sorted(os.listdir(base_dir))
         except FileNotFoundError:
@@ -570,11 +564,12 @@ class Walk:
             self.index = Index.load(self.repo.dir)
             base = self.index.base
         except (CorruptError, FormatError) as e:
-            self._issue("error", "bad-index", e.message, path=os.path.join(self.repo.dir, "index"), hint=e.hint or "", blind=True)
+            self._issue("error", "bad-index", e.message, path=self.repo.layout.index, hint=e.hint or "", blind=True)
             self.index = None
             return
         self.index_base = self.index.base_id
         reached = self.reached
+        runs: set[bytes] = set()
         for e in self.index.overlay.values():
             if e is None:
                 continue
@@ -585,6 +580,7 @@ class Walk:
                 p = bytes.fromhex(e.proc_id)
                 if p not in reached:
                     self._mark_blob(p, "object", e.path)
+                    runs.add(p)
         ids, pids = bytes(base.ids), bytes(base.proc_ids)
         zero = bytes(ID_RAW_LEN)
         for i in range(len(base)):
@@ -594,6 +590,24 @@ class Walk:
             p = pids[i * ID_RAW_LEN : (i + 1) * ID_RAW_LEN]
             if p != zero and p not in reached:
                 self._mark_blob(p, "object", base.paths[i])
+                runs.add(p)
+        self._walk_runs(runs)
+
+    def _walk_runs(self, runs: set[bytes]) -> None:
+        """The report each process run the index names: the next commit will name it."""
+        from mmvc.core.objects import decode_run
+
+        for raw in sorted(runs):
+            data = self.inv.read(raw)
+            if data is None:
+                continue  # already a finding
+            try:
+                report = decode_run(data, raw.hex()).get("report")
+            except CorruptError as e:
+                self._bad(raw, "malformed", "object", e.message)
+                continue
+            if isinstance(report, str) and is_object_id(report) and bytes.fromhex(report) not in self.reached:
+                self._mark_blob(bytes.fromhex(report), "object")
 
     def index_ids(self):
         """(raw id, path) of everything the index names (for saying what a bad object breaks)."""
@@ -737,24 +751,20 @@ class Walk:
                     f.path = path
 
 
-def _classify(data: bytes) -> tuple[str, object]:
-    """commit, node, tag or blob; the decoded JSON for a tag (annotated tags name an "object")."""
-    from mmvc.core.objects import object_kind
+def _version_tip(data: bytes, oid: str) -> tuple[str | None, str | None]:
+    """What an object a ref, a reflog or a parent names is: (commit | tag | recipe, the commit or
+    tag a tag or recipe names), or (None, None) when it is none of them (docs/format.md, "Objects")."""
+    from mmvc.core.objects import COMMIT, RECIPE, TAG, Tag, kind_of, open_json
 
-    kind = object_kind(data)
-    if kind == "recipe":  # refs/recipes/NAME: reached like a tag, through to the commit it names
-        try:
-            return "tag", {"object": json.loads(data).get("commit")}
-        except ValueError:
-            return "tag", {}
-    if kind == "blob" and (data[:1] != b"{" or b'"tag"' not in data):
-        return kind, None
-    if kind not in ("blob", "tag"):
-        return kind, None
+    kind = kind_of(data, (COMMIT, TAG, RECIPE))
     try:
-        doc = json.loads(data)
-    except ValueError:
-        return ("blob", None) if kind == "blob" else ("tag", {})
-    if isinstance(doc, dict) and doc.get("type") == "tag":
-        return "tag", doc
-    return ("blob", None) if kind == "blob" else ("tag", {})
+        if kind == TAG:
+            return kind, Tag.decode(data, oid).object
+        if kind == RECIPE:
+            commit = open_json(data, oid, RECIPE)[0].get("commit")  # the recipe's codec is export's; only its commit matters here
+            if not isinstance(commit, str):
+                raise CorruptError(f"recipe {oid} names no commit", "run `mmvc fsck`")
+            return kind, commit
+    except CorruptError:
+        return kind, None
+    return kind, None

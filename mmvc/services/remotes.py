@@ -70,4 +70,4 @@ def get_spec(repo, name: str | None):
 
 
 def pack_cache_dir(repo, name: str) -> str:
-    return os.path.join(repo.dir, "remotes", name, "packs")
+    return repo.layout.remote_packs(name)

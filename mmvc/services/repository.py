@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Self
 
+from mmvc.core.layout import MMVC_DIR, Layout
 from mmvc.errors import NotARepoError
 
-MMVC_DIR = ".mmvc"
+__all__ = ["MMVC_DIR", "Repository"]
 
 
 class Repository:
@@ -24,6 +25,7 @@ class Repository:
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
         self.dir = os.path.join(self.root, MMVC_DIR)
+        self.layout = Layout(self.dir)
         if not os.path.isdir(self.dir):
             raise NotARepoError(f"{self.root} is not an mmvc repository", "run `mmvc init` here, or use -C DIR to point at one")
         _ = self.config  # refuse a newer format before touching anything
@@ -62,14 +64,14 @@ class Repository:
     def config(self):
         from mmvc.core.config import Config
 
-        return Config.load(os.path.join(self.dir, "config.toml"))
+        return Config.load(self.layout.config)
 
     @cached_property
     def store(self):
         from mmvc.core.store import LocalObjectStore
 
         c = self.config
-        local = LocalObjectStore(os.path.join(self.dir, "objects"), link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
+        local = LocalObjectStore(self.layout.objects, link_modes=c.link, pack_threshold=c.pack_threshold, fsync=c.fsync_objects)
         if not any(isinstance(s, dict) and s.get("promisor") for s in (c.raw.get("remote") or {}).values()):
             return local
         # A partial clone: blobs absent here are fetched from the promisor remote on first read.
@@ -104,9 +106,11 @@ class Repository:
 
     @contextmanager
     def locked(self, what: str):
+        from mmvc.core.config import upgrade_format
         from mmvc.core.lock import RepoLock
 
         with RepoLock(self.dir, what):
+            upgrade_format(self)
             yield
 
     # -- history

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from mmvc.core.hashing import is_object_id
+from mmvc.core.layout import HEAD, HEADS, REFS, REMOTES, branch_ref, short_ref, tag_ref
 from mmvc.errors import BadInputError
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)$")
@@ -45,13 +46,13 @@ def _resolve_base(repo, name: str, rev: str) -> str:
     m = re.fullmatch(r"@\{-(\d+)\}", name)
     if m:
         return _resolve_base(repo, previous_branch(repo, int(m.group(1))), rev)
-    if name in ("HEAD", "@"):
+    if name in (HEAD, "@"):
         branch, oid = refs.head_target()
         if oid is None:
             raise BadInputError(f"HEAD does not point at a commit yet (branch {branch or '?'} has no commits)", "make the first commit with `mmvc commit`")
         return oid
-    for ref in (name, f"refs/{name}", f"refs/heads/{name}", f"refs/tags/{name}", f"refs/remotes/{name}"):
-        if ref.startswith("refs/") and ".." not in ref:
+    for ref in (name, REFS + name, branch_ref(name), tag_ref(name), REMOTES + name):
+        if ref.startswith(REFS) and ".." not in ref:
             oid = refs.read(ref)
             if oid:
                 return peel(repo, oid)
@@ -66,7 +67,7 @@ def _resolve_base(repo, name: str, rev: str) -> str:
             return commits[0]
         if len(commits) > 1:
             raise BadInputError(f"ambiguous revision {name!r}: {', '.join(c[:12] for c in commits[:10])}", "give more characters of the id")
-    branches = [r.split("/", 2)[-1] for r in refs.list("refs/heads")]
+    branches = [short_ref(r) for r in refs.list(HEADS)]
     close = [b for b in branches if b.startswith(name[:3])][:5] if name else []
     raise BadInputError(
         f"unknown revision {rev!r}",
@@ -75,21 +76,22 @@ def _resolve_base(repo, name: str, rev: str) -> str:
 
 
 def _is_commit(repo, oid: str) -> bool:
-    from mmvc.core.objects import object_kind
+    """Whether an abbreviated id the user typed as a revision names a commit."""
+    from mmvc.core.objects import COMMIT, TAG, kind_of
 
     try:
-        return object_kind(repo.store.get(oid)) == "commit"
+        return kind_of(repo.store.get(oid), (COMMIT, TAG)) == COMMIT
     except Exception:
         return False
 
 
 def peel(repo, oid: str) -> str:
     """An annotated tag's target commit; a commit id as it is."""
-    from mmvc.core.objects import Tag, object_kind
+    from mmvc.core.objects import COMMIT, TAG, Tag, kind_of
 
     for _ in range(8):
         data = repo.store.get(oid)
-        if object_kind(data) != "tag":
+        if kind_of(data, (COMMIT, TAG)) != TAG:
             return oid
         oid = Tag.decode(data, oid).object
     return oid

@@ -1,7 +1,7 @@
 """Process-run records: what ``mmvc process`` leaves for the gate, commits, the catalog,
 ``report``, ``lineage`` and ``datasheet``.
 
-A run is two stored objects (docs/format.md): the report, a Parquet table with a row per item
+A run is two stored objects (docs/format.md), each behind its object header: the report, a Parquet table with a row per item
 judged (the failure dataset, and the passed rows), and the run object, canonical JSON naming
 the report, the config hash and its document, the time and the counts. Index entries name the
 run that judged them; the gate admits an item only if that run's config is the current one.
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 
-RUN_TYPE = "process-run"
-RUN_FORMAT = 1
 REPORT_COLUMNS = ("path", "oid", "modality", "size", "status", "stage", "reason", "duplicate_of", "detail", "features")
 
 
@@ -38,9 +36,11 @@ def report_bytes(verdicts) -> bytes:
         "detail": [v.detail for v in verdicts],
         "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
     }
+    from mmvc.core.objects import encode_report
+
     buf = io.BytesIO()
     pq.write_table(pa.table(rows), buf, compression="zstd")
-    return buf.getvalue()
+    return encode_report(buf.getvalue())
 
 
 def read_report(repo, report_id: str, columns=None):
@@ -49,19 +49,23 @@ def read_report(repo, report_id: str, columns=None):
 
     import pyarrow.parquet as pq
 
-    return pq.read_table(io.BytesIO(repo.store.get(report_id)), columns=list(columns) if columns is not None else None)
+    from mmvc.core.objects import report_parquet
+
+    return pq.read_table(io.BytesIO(report_parquet(repo.store.get(report_id), report_id)), columns=list(columns) if columns is not None else None)
 
 
 def run_bytes(config: str, config_doc: dict, report: str, time: int, items: int, counts: dict) -> bytes:
-    from mmvc.core.objects import canonical_json
+    from mmvc.core.objects import encode_run
 
-    return canonical_json({"type": RUN_TYPE, "format": RUN_FORMAT, "config": config, "config_doc": config_doc, "report": report,
-                           "time": time, "items": items, "counts": counts})
+    return encode_run({"config": config, "config_doc": config_doc, "report": report, "time": time, "items": items,
+                       "counts": counts})
 
 
 def read_run(repo, run_id: str) -> dict:
     """The run object ``run_id`` names; a missing object raises ObjectNotFound."""
-    return json.loads(repo.store.get(run_id))
+    from mmvc.core.objects import decode_run
+
+    return decode_run(repo.store.get(run_id), run_id)
 
 
 def find_run(repo, run_id: str | None) -> dict | None:

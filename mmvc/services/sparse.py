@@ -11,7 +11,6 @@ import json
 import os
 from dataclasses import dataclass, field
 
-SPARSE_FILE = "sparse.json"
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Sparse:
     @classmethod
     def load(cls, repo) -> Sparse:
         try:
-            with open(os.path.join(repo.dir, SPARSE_FILE)) as f:
+            with open(repo.layout.sparse) as f:
                 doc = json.load(f)
             return cls(doc.get("patterns", []), doc.get("modalities", []), bool(doc.get("imported", False)))
         except FileNotFoundError:
@@ -52,7 +51,7 @@ class Sparse:
     def save(self, repo) -> None:
         from mmvc.core.store import atomic_write
 
-        path = os.path.join(repo.dir, SPARSE_FILE)
+        path = repo.layout.sparse
         if not self.active:
             if os.path.exists(path):
                 os.unlink(path)

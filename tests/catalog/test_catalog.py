@@ -95,7 +95,7 @@ def test_scope_cache_file_is_rebuilt_when_deleted_or_damaged(ungated):
 
     repo = ungated
     tree = repo.head_tree()
-    path = os.path.join(scope_mod.scope_dir(repo), tree + ".arrow")
+    path = repo.layout.scope(tree)
     first = scope_mod.scope(repo, tree)
     assert os.path.isfile(path)
     for damage in ("delete", "truncate"):
@@ -122,7 +122,7 @@ def test_scope_of_a_new_commit_is_derived_from_its_parents_cached_scope(ungated,
     tree = repo.head_tree()
     derived = scope_mod.scope(repo, tree, (parent_tree,))
     scope_mod._MEMO.clear()
-    os.remove(os.path.join(scope_mod.scope_dir(repo), tree + ".arrow"))
+    os.remove(repo.layout.scope(tree))
     computed = scope_mod.scope(repo, tree)
     assert derived.to_pylist() == computed.to_pylist()
     assert computed.column("key").to_pylist() == ["t/0.txt", "t/1.txt", "t/3.txt", "t/9.txt"]

@@ -225,3 +225,19 @@ def test_deleted_catalog_fsck_reports_and_rebuild_restores(committed, tmp_path):
     finally:
         shutil.rmtree(catalog_dir(repo), ignore_errors=True)
         shutil.copytree(backup, catalog_dir(repo))
+
+
+def test_a_processed_repository_holds_only_described_files(committed):
+    """The gated half of the layout workflow (tests/core/test_layout.py): process runs and
+    reports, the feature cache and a gated catalog leave no file mmvc.core.layout does not describe."""
+    repo, first, second = committed
+    files = repo.layout.files()
+    assert not [rel for rel, e in files.items() if e is None]
+    assert {"feature_cache", "catalog_table", "scope", "objects", "index"} <= {e.name for e in files.values()}
+    caches = {rel.split("/")[2] for rel, e in files.items() if e.name == "feature_cache"}
+    assert caches == {"prep", "embed_text", "embed_clip"}
+    report = repo.read_commit(second.oid).gate.report
+    assert repo.store.get(report).startswith(b"mmvc process-report 2\n")
+    runs = {e.proc_id for e in repo.load_index().iter_entries() if e.proc_id}
+    assert runs and all(repo.store.get(r).startswith(b"mmvc process-run 2\n") for r in runs)
+    assert repo.fsck(quick=True).ok

@@ -14,7 +14,7 @@ CLI_DIR = os.path.dirname(mmvc.cli.__file__)
 
 # What a command module may import from mmvc: the CLI itself, the API, its errors, the version,
 # and the names of modalities (for rendering).
-ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras")
+ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout")
 
 
 def _mmvc_imports(path: str) -> list[tuple[int, str]]:

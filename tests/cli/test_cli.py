@@ -41,7 +41,7 @@ def test_version_and_help(run):
 
 def test_full_cycle(run, tree):
     run("init", "--ungated")
-    assert (tree / ".mmvc" / "config.toml").read_text().count("format = 1") == 1
+    assert (tree / ".mmvc" / "config.toml").read_text().count("format = 2") == 1
     assert os.path.exists(tree / ".mmvc" / "hooks" / "pre-commit.sample")
     run("add", "images", "captions", "audio/*.wav")
     st = json.loads(run("status", "--json").output)
@@ -149,7 +149,7 @@ def test_lock_held_and_stale(run, tree):
 def test_newer_format_refused(run, tree):
     run("init", "--ungated")
     cfg = tree / ".mmvc" / "config.toml"
-    cfg.write_text(cfg.read_text().replace("format = 1", "format = 99"))
+    cfg.write_text(cfg.read_text().replace("format = 2", "format = 99"))
     res = run("status", expect=ExitCode.FORMAT)
     assert "format 99" in res.output and "upgrade" in res.output
 

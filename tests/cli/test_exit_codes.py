@@ -78,7 +78,7 @@ def test_every_newer_format_is_one_error_with_one_code(run, tmp_path):
     assert str(err) == "manifest node ab has format 2, newer than this mmvc understands (format 1)"
     run("init", "--ungated")
     cfg = tmp_path / ".mmvc" / "config.toml"
-    cfg.write_text(cfg.read_text().replace("format = 1", "format = 7"))
+    cfg.write_text(cfg.read_text().replace("format = 2", "format = 7"))
     res = run("log", expect=ExitCode.FORMAT)
     assert "this repository has format 7, newer than this mmvc" in res.stderr
 

@@ -27,13 +27,18 @@ def test_recipe_object_golden_bytes():
     r = Recipe(commit="ab" * 32, rev="mix-v2", filter="modality IN ('image','text')",
                mix=(MixComponent("source='coco'", 0.7), MixComponent("source='fineweb'", 0.3)), seed=7, epoch_size=1000)
     assert r.encode() == (
-        b'{"commit":"' + b"ab" * 32 + b'","epoch_size":1000,"filter":"modality IN (\'image\',\'text\')","format":1,'
+        b'mmvc recipe 2\n{"commit":"' + b"ab" * 32 + b'","epoch_size":1000,"filter":"modality IN (\'image\',\'text\')",'
         b'"mix":[{"weight":0.7,"where":"source=\'coco\'"},{"weight":0.3,"where":"source=\'fineweb\'"}],'
-        b'"rev":"mix-v2","seed":7,"type":"recipe"}')
+        b'"rev":"mix-v2","seed":7}')
     assert Recipe.decode(r.encode()) == r
-    from mmvc.core.objects import object_kind
+    # a recipe as repository format 1 wrote it (bare JSON with "format" and "type") still reads
+    v1 = (b'{"commit":"' + b"ab" * 32 + b'","epoch_size":1000,"filter":"modality IN (\'image\',\'text\')","format":1,'
+          b'"mix":[{"weight":0.7,"where":"source=\'coco\'"},{"weight":0.3,"where":"source=\'fineweb\'"}],'
+          b'"rev":"mix-v2","seed":7,"type":"recipe"}')
+    assert Recipe.decode(v1) == r
+    from mmvc.core.objects import declared_kind
 
-    assert object_kind(r.encode()) == "recipe"
+    assert declared_kind(r.encode()) == declared_kind(v1) == "recipe"
 
 
 def test_parse_mix_keeps_quoted_commas_and_colons():

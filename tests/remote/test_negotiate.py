@@ -56,14 +56,33 @@ def test_remote_layout_golden_bytes(repo, tmp_path):
     from mmvc.ops.remote import add_remote
     from mmvc.remote.transport import marker_bytes
 
-    assert marker_bytes() == b'{"format":1,"type":"mmvc-remote"}'
+    assert marker_bytes() == b'{"format":2,"type":"mmvc-remote"}'
     tip = commit_files(repo, {"a.txt": "a\n"}, "one")
     add_remote(repo, "origin", str(tmp_path / "remote"))
     push(repo)
     root = tmp_path / "remote"
-    assert (root / "mmvc-remote.json").read_bytes() == b'{"format":1,"type":"mmvc-remote"}'
+    assert (root / "mmvc-remote.json").read_bytes() == b'{"format":2,"type":"mmvc-remote"}'
     assert (root / "HEAD").read_bytes() == b"ref: refs/heads/main\n"
     assert (root / "refs" / "heads" / "main").read_bytes() == (tip + "\n").encode()
     packs = sorted(p.name for p in (root / "objects" / "pack").iterdir())
     assert len(packs) == 4 and all(p.startswith("pack-") for p in packs)  # blobs, then manifests + commit
     assert all((root / "objects" / "pack" / p).read_bytes()[:4] == (b"MMPI" if p.endswith(".idx") else b"MMPK") for p in packs)
+
+
+def test_a_push_raises_a_format_1_remote_to_format_2(repo, tmp_path):
+    """A format-1 remote is read as it is; the first push marks it format 2 before uploading,
+    so an mmvc that knows only format 1 refuses it instead of misreading headed objects."""
+    from mmvc.ops.fetch import fetch
+    from mmvc.ops.push import push
+    from mmvc.ops.remote import add_remote
+
+    commit_files(repo, {"a.txt": "a\n"}, "one")
+    add_remote(repo, "origin", str(tmp_path / "remote"))
+    push(repo)
+    marker = tmp_path / "remote" / "mmvc-remote.json"
+    marker.write_bytes(b'{"format":1,"type":"mmvc-remote"}')
+    fetch(repo)  # reading leaves the marker alone
+    assert marker.read_bytes() == b'{"format":1,"type":"mmvc-remote"}'
+    commit_files(repo, {"b.txt": "b\n"}, "two")
+    push(repo)
+    assert marker.read_bytes() == b'{"format":2,"type":"mmvc-remote"}'
