@@ -27,7 +27,7 @@ from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.manifest import ManifestEntry
-from mmvc.core.store import atomic_write
+from mmvc.core.atomicfile import atomic_write
 from mmvc.errors import CorruptError, FormatError
 
 INDEX_MAGIC = b"MMIX"

@@ -12,7 +12,7 @@ import re
 import time
 
 from mmvc.core.hashing import is_object_id
-from mmvc.core.store import atomic_write
+from mmvc.core.atomicfile import atomic_write
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
 DEFAULT_BRANCH = "main"

@@ -24,6 +24,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from blake3 import blake3
 
+from mmvc.core.atomicfile import atomic_write
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
 from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
 
@@ -241,44 +242,6 @@ def encode_pack_index(entries: list[tuple[bytes, int, int]], pack_digest: bytes)
 
 
 # --------------------------------------------------------------------------- local backend
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, data, fsync: bool = True) -> None:
-    """Write ``path`` so that readers see either the old file or the whole new one. ``data`` is
-    bytes, or an iterable of byte chunks for a file too large to build in memory first."""
-    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-    try:
-        with open(tmp, "wb") as f:
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                f.write(data)
-            else:
-                for chunk in data:
-                    f.write(chunk)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if fsync:
-        _fsync_dir(os.path.dirname(path) or ".")
 
 
 class LocalObjectStore(ObjectStore):

@@ -71,7 +71,7 @@ class Sparse:
             return cls()
 
     def save(self, repo) -> None:
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
 
         path = os.path.join(repo.dir, SPARSE_FILE)
         if not self.active:

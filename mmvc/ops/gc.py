@@ -387,7 +387,8 @@ class _PackBuilder:
 
     def finish(self, pack_dir: str, name: str, mtime: float | None) -> tuple[str, int]:
         """Make the pack visible: pack file (flushed), then its index. Returns (index path, bytes)."""
-        from mmvc.core.store import _fsync_dir, atomic_write, encode_pack_index
+        from mmvc.core.atomicfile import atomic_write, fsync_dir
+        from mmvc.core.store import encode_pack_index
 
         try:
             self._flush()
@@ -399,7 +400,7 @@ class _PackBuilder:
                 os.utime(self.tmp, (mtime, mtime))  # before the rename: no moment with a wrong age
             _crash_point("pack-written")
             os.replace(self.tmp, base + ".pack")
-            _fsync_dir(pack_dir)
+            fsync_dir(pack_dir)
             _crash_point("pack-renamed")
             atomic_write(base + ".idx", idx, fsync=True)
             return base + ".idx", self.pos + len(idx)

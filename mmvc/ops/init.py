@@ -12,7 +12,8 @@ def init(path: str = ".", ungated: bool = False, branch: str = "main"):
     so an interrupted init leaves either no repository or a complete one."""
     from mmvc.core.config import initial_config_text
     from mmvc.core.refs import RefStore
-    from mmvc.core.store import LocalObjectStore, atomic_write
+    from mmvc.core.atomicfile import atomic_write
+    from mmvc.core.store import LocalObjectStore
     from mmvc.repo import MMVC_DIR, Repo
 
     root = os.path.abspath(path)

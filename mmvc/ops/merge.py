@@ -161,7 +161,7 @@ def _describe(rev: str) -> str:
 
 
 def _write_state(repo, state: dict) -> None:
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     atomic_write(os.path.join(repo.dir, STATE), json.dumps(state, indent=1, sort_keys=True).encode())
     atomic_write(os.path.join(repo.dir, "ORIG_HEAD"), (state["ours"] + "\n").encode())

@@ -82,7 +82,7 @@ class FeatureCache:
         import io
 
         from mmvc.core.hashing import hash_bytes
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
 
         buf = io.BytesIO()
         pq.write_table(table, buf)

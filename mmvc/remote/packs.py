@@ -93,7 +93,7 @@ class RemoteObjects:
             raise RemoteError(f"remote {self.remote.name}: pack index {name} is corrupt ({getattr(e, 'message', e)})",
                               "delete the pack and its index on the remote and push again from a complete clone") from None
         if cached:
-            from mmvc.core.store import atomic_write
+            from mmvc.core.atomicfile import atomic_write
 
             os.makedirs(self.cache_dir, exist_ok=True)
             atomic_write(cached, data, fsync=False)
@@ -152,7 +152,7 @@ class RemoteObjects:
             self.remote.put(f"objects/pack/{name}.pack", bytes(buf))
             self.remote.put(f"objects/pack/{name}.idx", idx)  # the index lands last: it makes the pack visible
             if self.cache_dir:
-                from mmvc.core.store import atomic_write
+                from mmvc.core.atomicfile import atomic_write
 
                 os.makedirs(self.cache_dir, exist_ok=True)
                 atomic_write(os.path.join(self.cache_dir, name + ".idx"), idx, fsync=False)
