@@ -29,10 +29,10 @@ from typing import BinaryIO, Iterable, Iterator
 from blake3 import blake3
 
 from mmvc.core.bucket import Bucket
-from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
+from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id
 from mmvc.core.pack import PackBuilder, PackIndex
-from mmvc.core.store import (COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchError, ObjectStore, ObjectWriter,
-                             Spooled)
+from mmvc.core.store import (COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchError, ObjectStore, ObjectWriter, Spooled,
+                             copy_hashed)
 from mmvc.errors import CorruptError, MmvcError, ObjectNotFound
 
 PACK_TARGET_BYTES = 64 << 20  # a pack is cut once the next object would take it past this
@@ -485,25 +485,18 @@ class FsspecObjectWriter(ObjectWriter):
 
     def _spool(self, chunks: Iterable[bytes], head: int = 0) -> Spooled:
         tmp = self.bucket.temp_name(self.store.prefix)
-        hasher, total, first = new_hasher(), 0, b""
 
         def write():
-            nonlocal total, first
             with self.bucket.open_write(tmp) as out:
-                for chunk in chunks:
-                    if total < head:
-                        first += bytes(chunk[: head - total])
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    total += len(chunk)
+                return copy_hashed(chunks, out.write, head)
 
         try:
-            self.bucket.guard("writing an object", write)
+            oid, total, first = self.bucket.guard("writing an object", write)
         except BaseException:
             with contextlib.suppress(MmvcError):  # the failure that matters is the one above
                 self.bucket.remove(tmp)
             raise
-        return Spooled(tmp, hasher.hexdigest(), total, first)
+        return Spooled(tmp, oid, total, first)
 
     def _publish(self, spooled: Spooled) -> None:
         if self._known(spooled.oid, bytes.fromhex(spooled.oid), loose_too=True):

@@ -113,13 +113,13 @@ class PackIndex:
             raise CorruptError(f"{idx_path} is not a pack index", "run `mmvc fsck`")
         if version > PACK_VERSION:
             raise CorruptError(f"pack index {idx_path} has format {version}, newer than this mmvc", "upgrade mmvc")
+        if len(self.buf) != index_size(count):
+            raise CorruptError(f"pack index {idx_path} is truncated or has trailing bytes", "run `mmvc fsck`")
         self.count = count
         self._fanout = _FANOUT.unpack_from(self.buf, INDEX_HEADER.size)
         self._ids_off = INDEX_HEADER.size + _FANOUT.size
         self._offs_off = self._ids_off + count * ID_RAW_LEN
         self._lens_off = self._offs_off + count * 8
-        if len(self.buf) != index_size(count):
-            raise CorruptError(f"pack index {idx_path} is truncated or has trailing bytes", "run `mmvc fsck`")
         # BLAKE3 over the mapped index: milliseconds per million ids.
         with memoryview(self.buf) as view:
             intact = blake3(view[:-32], max_threads=blake3.AUTO).digest() == view[-32:]

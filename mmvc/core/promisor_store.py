@@ -27,6 +27,9 @@ class PromisorObjectStore(ObjectStore):
     def __init__(self, local: LocalObjectStore, open_remote: Callable[[], FsspecObjectStore]):
         """``open_remote`` opens the promisor remote's store, on the first read that needs it."""
         self.local = local
+        # the local folder's settings, with which the workers of add and import open it themselves
+        self.root, self.tmp_dir, self.link_modes, self.fsync = local.root, local.tmp_dir, local.link_modes, local.fsync
+        self.pack_threshold = local.pack_threshold
         self._open_remote = open_remote
         self._remote: FsspecObjectStore | None = None
         self._lock = threading.Lock()
@@ -61,24 +64,22 @@ class PromisorObjectStore(ObjectStore):
         self.prefetch(oids)
         return self.local.has_many(oids)
 
-    def get(self, oid: str) -> bytes:
+    def _read(self, read, oid: str):
+        """``read(oid)`` of the local store, once more after fetching when the object is absent."""
         try:
-            return self.local.get(oid)
+            return read(oid)
         except ObjectNotFound:
             self.prefetch([oid])
-            return self.local.get(oid)
+            return read(oid)
+
+    def get(self, oid: str) -> bytes:
+        return self._read(self.local.get, oid)
 
     def open(self, oid: str) -> BinaryIO:
-        if not self.local.has(oid):
-            self.prefetch([oid])
-        return self.local.open(oid)
+        return self._read(self.local.open, oid)
 
     def size(self, oid: str) -> int:
-        try:
-            return self.local.size(oid)
-        except ObjectNotFound:
-            self.prefetch([oid])
-            return self.local.size(oid)
+        return self._read(self.local.size, oid)
 
     def iter_ids(self) -> Iterator[str]:
         return self.local.iter_ids()
@@ -105,25 +106,3 @@ class PromisorObjectStore(ObjectStore):
 
     def close(self) -> None:
         self.local.close()
-
-    # the folder settings with which workers of add and import open the local store themselves
-
-    @property
-    def root(self) -> str:
-        return self.local.root
-
-    @property
-    def tmp_dir(self) -> str:
-        return self.local.tmp_dir
-
-    @property
-    def link_modes(self) -> tuple[str, ...]:
-        return self.local.link_modes
-
-    @property
-    def pack_threshold(self) -> int:
-        return self.local.pack_threshold
-
-    @property
-    def fsync(self) -> bool:
-        return self.local.fsync

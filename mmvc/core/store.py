@@ -287,25 +287,6 @@ class LocalObjectStore(ObjectStore):
                     return p, i
         return None
 
-    def _publish_pack(self, tmp: str, name: str, idx: bytes, fsync: bool, mtime: float | None = None,
-                      checkpoint: Callable[[str], None] | None = None) -> str:
-        """Move a complete pack from ``tmp`` into ``pack/``, then write its index, which is what
-        makes it visible, last and whole. Returns the index's path. ``mtime`` is given to the
-        pack before it appears; ``checkpoint`` is told each step (fault tests stop there)."""
-        base = os.path.join(self.pack_dir, name)
-        if mtime is not None:
-            os.utime(tmp, (mtime, mtime))  # before the rename: no moment with a wrong age
-        if checkpoint:
-            checkpoint("pack-written")
-        os.replace(tmp, base + ".pack")
-        if fsync:
-            fsync_dir(self.pack_dir)
-        if checkpoint:
-            checkpoint("pack-renamed")
-        atomic_write(base + ".idx", idx, fsync=fsync)
-        self._register_pack(base + ".idx")
-        return base + ".idx"
-
     def locate(self, oid: str) -> tuple[str, int, int] | None:
         found = self._find_packed(oid)
         if found is None:
@@ -442,9 +423,7 @@ class LocalObjectWriter(ObjectWriter):
         self.store = store
         self.fsync = fsync
         self.pack_max_bytes = pack_max_bytes
-        self._pack: PackBuilder | None = None  # the temp pack being written
-        self._pack_file = None
-        self._pack_tmp = None
+        self._pack: _TempPack | None = None
         self._pack_ids: set[bytes] = set()
         self.finished_packs: list[str] = []
         self.written = 0
@@ -501,44 +480,20 @@ class LocalObjectWriter(ObjectWriter):
     def _append_packed(self, raw: bytes, data) -> None:
         pack = self._pack
         if pack is None:
-            pack = self._open_pack()
-        elif pack.size + len(data) > self.pack_max_bytes:
+            pack = self._pack = _TempPack(self.store, "pack-")
+        elif pack.builder.size + len(data) > self.pack_max_bytes:
             self._finish_pack()
-            pack = self._open_pack()
-        pack.add(raw, data)
+            pack = self._pack = _TempPack(self.store, "pack-")
+        pack.builder.add(raw, data)
         self._pack_ids.add(raw)
         self.written += 1
 
-    def _open_pack(self) -> PackBuilder:
-        fd, self._pack_tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.store.tmp_dir)
-        self._pack_file = os.fdopen(fd, "wb", buffering=0)
-        self._pack = PackBuilder(self._write_pack)
-        return self._pack
-
-    def _write_pack(self, chunk) -> None:
-        try:
-            self._pack_file.write(chunk)
-        except OSError as e:
-            raise storage_error(e, "writing a pack file") from e
-
     def _finish_pack(self) -> None:
         pack, self._pack = self._pack, None
-        if pack is None:
-            return
-        try:
-            name, idx = pack.finish()
-            if self.fsync:
-                os.fsync(self._pack_file.fileno())
-            self._pack_file.close()
-            self._pack_file = None
-            if not pack.entries:
-                os.unlink(self._pack_tmp)
-                return
-            idx_path = self.store._publish_pack(self._pack_tmp, name, idx, fsync=self.fsync)
-        except OSError as e:
-            raise storage_error(e, "finishing a pack file") from e
-        self.finished_packs.append(idx_path)
-        self._pack_tmp = None
+        if pack is not None:
+            idx_path, _ = pack.publish(self.fsync)
+            if idx_path is not None:
+                self.finished_packs.append(idx_path)
 
     # -- large objects
 
@@ -557,21 +512,15 @@ class LocalObjectWriter(ObjectWriter):
 
     def _spool(self, chunks: Iterable[bytes], head: int = 0) -> Spooled:
         fd, tmp = tempfile.mkstemp(prefix="obj-", dir=self.store.tmp_dir)
-        hasher, total, first = new_hasher(), 0, b""
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
-                for chunk in chunks:
-                    if total < head:
-                        first += bytes(chunk[: head - total])
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    total += len(chunk)
+                oid, total, first = copy_hashed(chunks, out.write, head)
                 if self.fsync:
                     os.fsync(out.fileno())
         except BaseException:
             _remove(tmp)
             raise
-        return Spooled(tmp, hasher.hexdigest(), total, first)
+        return Spooled(tmp, oid, total, first)
 
     def _publish(self, spooled: Spooled) -> None:
         if self.store.has(spooled.oid, refresh=False):
@@ -594,14 +543,8 @@ class LocalObjectWriter(ObjectWriter):
         try:
             if self.store.link_modes[0] == "copy":
                 return super()._put_large_file(path, fd, st, head)
-            hasher, total, first = new_hasher(), 0, b""
-            for chunk in _read_chunks(fd):
-                if total < head:
-                    first += bytes(chunk[: head - total])
-                hasher.update(chunk)
-                total += len(chunk)
+            oid, total, first = copy_hashed(_read_chunks(fd), None, head)
             _check_unchanged(path, fd, st, total)
-            oid = hasher.hexdigest()
             if not self.store.has(oid, refresh=False):
                 self._link_into_store(path, fd, st, self._loose_target(oid))
                 self.written += 1
@@ -657,16 +600,68 @@ class LocalObjectWriter(ObjectWriter):
         self._finish_pack()
 
     def abort(self) -> None:
-        self._pack = None
-        if self._pack_file is not None:
+        pack, self._pack = self._pack, None
+        if pack is not None:
+            pack.discard()
+
+
+class _TempPack:
+    """A pack being written to a temp file in the store's ``tmp/``: made visible whole by
+    ``publish`` (the pack file flushed and moved into ``pack/``, then its index, which is what
+    makes it visible, last and whole), or removed by ``discard``."""
+
+    def __init__(self, store: LocalObjectStore, prefix: str, flush_at: int = 1 << 20):
+        self.store = store
+        fd, self.path = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=store.tmp_dir)
+        self._file = os.fdopen(fd, "wb", buffering=0)
+        self.builder = PackBuilder(self._write, flush_at)
+
+    def _write(self, chunk) -> None:
+        try:
+            self._file.write(chunk)
+        except OSError as e:
+            raise storage_error(e, "writing a pack file") from e
+
+    def publish(self, fsync: bool, mtime: float | None = None, checkpoint: Callable[[str], None] | None = None) -> tuple[str | None, int]:
+        """(index path, bytes written); (None, 0) for a pack without records, which is removed.
+        ``mtime`` is given to the pack before it appears; ``checkpoint`` is told each step
+        (gc's fault tests stop the process there)."""
+        try:
+            name, idx = self.builder.finish()
+            if fsync:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            if not self.builder.entries:
+                self.discard()
+                return None, 0
+            base = os.path.join(self.store.pack_dir, name)
+            if mtime is not None:
+                os.utime(self.path, (mtime, mtime))  # before the rename: no moment with a wrong age
+            if checkpoint:
+                checkpoint("pack-written")
+            os.replace(self.path, base + ".pack")
+            self.path = None
+            if fsync:
+                fsync_dir(self.store.pack_dir)
+            if checkpoint:
+                checkpoint("pack-renamed")
+            atomic_write(base + ".idx", idx, fsync=fsync)
+        except OSError as e:
+            raise storage_error(e, "finishing a pack file") from e
+        self.store._register_pack(base + ".idx")
+        return base + ".idx", self.builder.size + len(idx)
+
+    def discard(self) -> None:
+        if self._file is not None:
             try:
-                self._pack_file.close()
+                self._file.close()
             except OSError:
                 pass
-            self._pack_file = None
-        if self._pack_tmp:
-            _remove(self._pack_tmp)
-            self._pack_tmp = None
+            self._file = None
+        if self.path is not None:
+            _remove(self.path)
+            self.path = None
 
 
 class Repack:
@@ -677,9 +672,7 @@ class Repack:
 
     def __init__(self, store: LocalObjectStore):
         self.store = store
-        fd, self.tmp = tempfile.mkstemp(prefix="pack-gc-", suffix=".tmp", dir=store.tmp_dir)
-        self._file = os.fdopen(fd, "wb", buffering=0)
-        self._pack = PackBuilder(self._write, flush_at=4 << 20)
+        self._temp: _TempPack | None = _TempPack(store, "pack-gc-", flush_at=4 << 20)
         self.written: set[bytes] = set()
 
     def __enter__(self):
@@ -689,12 +682,6 @@ class Repack:
         self.abort()
         return False
 
-    def _write(self, chunk) -> None:
-        try:
-            self._file.write(chunk)
-        except OSError as e:
-            raise storage_error(e, "writing the new pack") from e
-
     def add(self, raw: bytes, data) -> bool:
         """Copy one object in; False (and nothing copied) when ``data`` is None or does not hash
         to ``raw``. An id already copied is not copied again."""
@@ -702,7 +689,7 @@ class Repack:
             return True
         if data is None or blake3(data).digest() != raw:
             return False
-        self._pack.add(raw, data)
+        self._temp.builder.add(raw, data)
         self.written.add(raw)
         return True
 
@@ -711,15 +698,15 @@ class Repack:
         bytes added); (None, 0) when nothing was added. A pack of the same name already visible
         holds exactly these objects (a rerun after a crash): it is kept, once every record in
         it proves intact, and nothing is written."""
-        if self.tmp is None:
+        temp, self._temp = self._temp, None
+        if temp is None:
             raise RuntimeError("this repack is already finished")
-        if not self.written:
-            self.abort()
-            return None, 0
         name = pack_name(self.written)
         existing = os.path.join(self.store.pack_dir, name + ".idx")
-        if os.path.exists(existing):
-            self.abort()
+        if not self.written or os.path.exists(existing):
+            temp.discard()
+            if not self.written:
+                return None, 0
             index = PackIndex(existing)
             try:
                 bad = corrupt_records(index)
@@ -729,27 +716,12 @@ class Repack:
                 raise CorruptError(f"gc stopped: pack {name} holds a corrupt copy of {bad[0].hex()}",
                                    "run `mmvc fsck`; move that pack aside once fsck shows its objects intact elsewhere")
             return existing, 0
-        try:
-            _, idx = self._pack.finish()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
-            idx_path = self.store._publish_pack(self.tmp, name, idx, fsync=True, mtime=mtime, checkpoint=checkpoint)
-        except OSError as e:
-            raise storage_error(e, "finishing the new pack") from e
-        self.tmp = None
-        return idx_path, self._pack.size + len(idx)
+        return temp.publish(True, mtime, checkpoint)
 
     def abort(self) -> None:
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError:
-                pass
-            self._file = None
-        if self.tmp is not None:
-            _remove(self.tmp)
-            self.tmp = None
+        temp, self._temp = self._temp, None
+        if temp is not None:
+            temp.discard()
 
 
 class StorageErrorNoMode(BadInputError):
@@ -796,6 +768,20 @@ def _unreadable(path: str, e: OSError) -> BadInputError:
     if e.errno in (errno.EACCES, errno.EPERM):
         return BadInputError(f"cannot read {path}: permission denied", "fix its permissions or add it to .mmvcignore")
     return BadInputError(f"cannot read {path}: {e.strerror}", "check the file, or add it to .mmvcignore")
+
+
+def copy_hashed(chunks: Iterable[bytes], write: Callable[[bytes], object] | None, head: int = 0) -> tuple[str, int, bytes]:
+    """Hand each of ``chunks`` to ``write`` (if any) while hashing them: (id, size, first
+    ``head`` bytes) of what went through."""
+    hasher, total, first = new_hasher(), 0, b""
+    for chunk in chunks:
+        if total < head:
+            first += bytes(chunk[: head - total])
+        hasher.update(chunk)
+        if write is not None:
+            write(chunk)
+        total += len(chunk)
+    return hasher.hexdigest(), total, first
 
 
 def _read_chunks(fd: int) -> Iterator[memoryview]:

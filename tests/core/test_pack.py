@@ -139,10 +139,11 @@ def test_reading_and_verifying_records_of_a_local_pack(tmp_path):
 
 @pytest.mark.parametrize("damage", [
     lambda b: b[:10],
+    lambda b: b[:500],
     lambda b: b"MMPX" + b[4:],
     lambda b: b[:4] + struct.pack("<H", 2) + b[6:],
     lambda b: b[:-1] + bytes([b[-1] ^ 1]),
-], ids=["truncated", "magic", "newer-version", "checksum"])
+], ids=["truncated-header", "truncated-fanout", "magic", "newer-version", "checksum"])
 def test_a_damaged_index_is_refused(damage):
     with pytest.raises(CorruptError):
         PackIndex("pack-x.idx", data=damage(golden_index()))
