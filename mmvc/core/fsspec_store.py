@@ -31,8 +31,7 @@ from blake3 import blake3
 from mmvc.core.bucket import Bucket
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id
 from mmvc.core.pack import PackBuilder, PackIndex
-from mmvc.core.store import (COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchError, ObjectStore, ObjectWriter, Spooled,
-                             copy_hashed)
+from mmvc.core.store import COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchError, ObjectStore, ObjectWriter, Spooled, copy_hashed
 from mmvc.errors import CorruptError, MmvcError, ObjectNotFound
 
 PACK_TARGET_BYTES = 64 << 20  # a pack is cut once the next object would take it past this

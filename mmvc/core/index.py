@@ -25,9 +25,9 @@ from typing import Iterable, Iterator, NamedTuple
 
 from blake3 import blake3
 
+from mmvc.core.atomicfile import atomic_write
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.manifest import ManifestEntry
-from mmvc.core.atomicfile import atomic_write
 from mmvc.errors import CorruptError, FormatError
 
 INDEX_MAGIC = b"MMIX"

@@ -11,8 +11,8 @@ import os
 import re
 import time
 
-from mmvc.core.hashing import is_object_id
 from mmvc.core.atomicfile import atomic_write
+from mmvc.core.hashing import is_object_id
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
 DEFAULT_BRANCH = "main"

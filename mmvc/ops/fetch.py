@@ -38,10 +38,10 @@ class FetchResult:
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
+    from mmvc.core.fsspec_store import Progress
     from mmvc.core.objects import Commit, object_kind
     from mmvc.ops.remote import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
-    from mmvc.core.fsspec_store import Progress
     from mmvc.remote.refs import RemoteRefs
     from mmvc.remote.transport import Remote
 

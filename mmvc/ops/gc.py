@@ -29,8 +29,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from mmvc.errors import BadInputError, CorruptError, storage_error
 from mmvc.core.pack import pack_name, read_records
+from mmvc.errors import BadInputError, CorruptError, storage_error
 from mmvc.ops.reachability import Inventory, Walk
 
 DEFAULT_PRUNE = "2.weeks.ago"

@@ -80,11 +80,11 @@ def push(repo, remote: str | None = None, refs: list[str] = (), all_branches: bo
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
+    from mmvc.core.fsspec_store import PACK_TARGET_BYTES, Progress
     from mmvc.core.objects import Commit, object_kind
     from mmvc.ops.merge import merge_base
     from mmvc.ops.remote import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
-    from mmvc.core.fsspec_store import PACK_TARGET_BYTES, Progress
     from mmvc.remote.refs import RemoteRefs
     from mmvc.remote.transport import Remote
 

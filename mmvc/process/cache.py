@@ -81,8 +81,8 @@ class FeatureCache:
         table = pa.Table.from_arrays(arrays, names=names)
         import io
 
-        from mmvc.core.hashing import hash_bytes
         from mmvc.core.atomicfile import atomic_write
+        from mmvc.core.hashing import hash_bytes
 
         buf = io.BytesIO()
         pq.write_table(table, buf)

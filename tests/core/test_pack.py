@@ -12,8 +12,7 @@ from blake3 import blake3
 
 from mmvc.core.bucket import Bucket
 from mmvc.core.fsspec_store import FsspecObjectStore
-from mmvc.core.pack import (PackBuilder, PackIndex, corrupt_records, encode_index, index_size, pack_name, pack_size,
-                            read_records)
+from mmvc.core.pack import PackBuilder, PackIndex, corrupt_records, encode_index, index_size, pack_name, pack_size, read_records
 from mmvc.core.store import LocalObjectStore
 from mmvc.errors import CorruptError
 
