@@ -647,8 +647,11 @@ class _TempPack:
             if checkpoint:
                 checkpoint("pack-renamed")
             atomic_write(base + ".idx", idx, fsync=fsync)
-        except OSError as e:
-            raise storage_error(e, "finishing a pack file") from e
+        except BaseException as e:
+            self.discard()
+            if isinstance(e, OSError):
+                raise storage_error(e, "finishing a pack file") from e
+            raise
         self.store._register_pack(base + ".idx")
         return base + ".idx", self.builder.size + len(idx)
 
