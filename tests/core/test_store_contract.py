@@ -62,8 +62,8 @@ class BucketBackend:
 
     def __init__(self, url: str):
         self.url = url
-        self.fs = Bucket.from_url(url).fs
-        self.root = Bucket.from_url(url).path("objects")
+        bucket = Bucket.from_url(url)
+        self.fs, self.root = bucket.fs, bucket.path("objects")
 
     def open_store(self, **kw) -> FsspecObjectStore:
         kw.setdefault("pack_threshold", THRESHOLD)
