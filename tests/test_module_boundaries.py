@@ -11,15 +11,7 @@ import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "mmvc"
 
-# core/store.py's file-reading and fsync helpers, shared with fsspec_store, gc and export, move
-# with the one object-store hierarchy and its crash-safe file writing (issue 15, item 1).
-PENDING = {
-    ("mmvc.core.fsspec_store", "mmvc.core.store", "_check_unchanged"),
-    ("mmvc.core.fsspec_store", "mmvc.core.store", "_read_all"),
-    ("mmvc.core.fsspec_store", "mmvc.core.store", "_unreadable"),
-    ("mmvc.export.target", "mmvc.core.store", "_fsync_dir"),
-    ("mmvc.ops.gc", "mmvc.core.store", "_fsync_dir"),
-}
+PENDING: set[tuple[str, str, str]] = set()  # private imports still to be made public (none)
 
 
 def _private_imports():

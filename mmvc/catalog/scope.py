@@ -99,7 +99,7 @@ def _compute(repo, root: str):
 def _save(path: str, table) -> None:
     import pyarrow as pa
 
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as w:

@@ -98,7 +98,7 @@ def set_value(repo, section: str, key: str, value) -> None:
     rest of the file (comments included) as it is. Callers hold the repository lock."""
     import json
 
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     path = repo.layout.config
     with open(path, encoding="utf-8") as f:

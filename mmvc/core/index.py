@@ -26,10 +26,10 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
+from mmvc.core.atomicfile import atomic_write
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.layout import Layout
 from mmvc.core.manifest import ManifestEntry
-from mmvc.core.store import atomic_write
 from mmvc.errors import CorruptError, NewerFormatError
 
 INDEX_MAGIC = b"MMIX"

@@ -12,9 +12,9 @@ import os
 import re
 import time
 
+from mmvc.core.atomicfile import atomic_write
 from mmvc.core.hashing import is_object_id
 from mmvc.core.layout import HEAD, HEADS, TAGS, Layout, branch_ref
-from mmvc.core.store import atomic_write
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
 DEFAULT_BRANCH = "main"

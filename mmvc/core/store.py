@@ -1,40 +1,39 @@
 """The object store: immutable objects named by the BLAKE3 hex of their bytes.
 
 Small objects (captions, transcripts, manifest nodes, tiny images) go into append-only pack
-files so that a million of them are a handful of files, not a million inodes or PUTs; large
-objects stay loose at ``objects/ab/cd/<id>``, written by temp file + rename (or linked from the
-working tree) so that no object is ever visible before its bytes are complete.
+files (``mmvc.core.pack``) so that a million of them are a handful of files, not a million
+inodes or PUTs; large objects stay loose at ``objects/ab/cd/<id>``, written by temp file + rename
+(or linked from the working tree) so that no object is ever visible before its bytes are complete.
 
-``ObjectStore`` is the interface every backend implements; ``LocalObjectStore`` is the
-local-folder backend. The contract tests in ``tests/core/test_store_contract.py`` run against
-every backend.
+``ObjectStore`` is the interface every backend implements: ``LocalObjectStore`` (here, a
+repository's ``.mmvc/objects``), ``FsspecObjectStore`` (``mmvc.core.fsspec_store``, a bucket:
+what remotes are) and ``PromisorObjectStore`` (``mmvc.core.promisor_store``, a partial clone's
+local store that fetches absent objects from its remote). The contract tests in
+``tests/core/test_store_contract.py`` run against every backend.
 """
 
 from __future__ import annotations
 
-import bisect
 import errno
-import mmap
 import os
-import struct
+import sys
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+from collections.abc import Callable
 
 from blake3 import blake3
 
+from mmvc.core.atomicfile import atomic_write, fsync_dir
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
-from mmvc.errors import BadInputError, CorruptError, NewerFormatError, ObjectNotFound, storage_error
+from mmvc.core.pack import PackBuilder, PackIndex, corrupt_records, pack_name
+from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
 
-PACK_MAGIC = b"MMPK"
-PACK_INDEX_MAGIC = b"MMPI"
-PACK_VERSION = 1
-PACK_HEADER = PACK_MAGIC + struct.pack("<HH", PACK_VERSION, 0)
-RECORD_HEADER = struct.Struct("<32sQ")  # raw id, length; the object's bytes follow
 DEFAULT_PACK_THRESHOLD = 256 * 1024  # objects up to this size are packed
-DEFAULT_PACK_MAX_BYTES = 1 << 30  # a writer starts a new pack past this size
+DEFAULT_PACK_MAX_BYTES = 1 << 30  # a local writer starts a new pack past this size
 COPY_CHUNK = 8 << 20
 LINK_MODES = ("reflink", "hardlink", "symlink", "copy")
 _FICLONE = 0x40049409
@@ -57,6 +56,8 @@ def fingerprint(st: os.stat_result) -> FileFingerprint:
 
 class ObjectStore(ABC):
     """What every store backend offers. Ids are 64-char lowercase hex strings."""
+
+    pack_threshold: int = DEFAULT_PACK_THRESHOLD  # objects up to this size are packed
 
     @abstractmethod
     def has(self, oid: str) -> bool: ...
@@ -87,8 +88,45 @@ class ObjectStore(ABC):
         with self.writer() as w:
             return w.put_bytes(data)
 
+    # -- objects as local files, for readers that map them or copy them in the kernel
+
+    def loose_path(self, oid: str) -> str | None:
+        """The local file that holds ``oid`` when it is stored loose (it may not exist); None
+        for a store whose objects are not local files."""
+        return None
+
+    def locate(self, oid: str) -> tuple[str, int, int] | None:
+        """(local pack file, offset, length) of a packed object, else None."""
+        return None
+
+    def locate_many(self, oids: list[str]) -> list:
+        """``locate`` of each of ``oids``."""
+        return [self.locate(o) for o in oids]
+
+    def refresh(self) -> None:  # noqa: B027 (a store that caches nothing has nothing to refresh)
+        """Look again for what other processes have stored since this store last looked."""
+
+    def close(self) -> None:  # noqa: B027 (a store that holds nothing open has nothing to close)
+        """Let go of open files and cached indexes; the store reopens them on next use."""
+
+
+class HashMismatchError(CorruptError):
+    """Bytes handed over as a given object do not hash to its id."""
+
+
+@dataclass
+class Spooled:
+    """An object's bytes written to a temp place of its store, not yet visible."""
+
+    tmp: str
+    oid: str
+    size: int
+    head: bytes  # its first bytes, as many as were asked for
+
 
 class ObjectWriter(ABC):
+    store: ObjectStore
+
     def __enter__(self):
         return self
 
@@ -102,9 +140,59 @@ class ObjectWriter(ABC):
     @abstractmethod
     def put_bytes(self, data: bytes) -> str: ...
 
-    @abstractmethod
+    def put_stream(self, chunks: Iterable[bytes], expect: str | None = None) -> tuple[str, int]:
+        """Store the bytes ``chunks`` yields as one object without holding them all, hashed on
+        the way; returns (id, size). With ``expect``, bytes that do not hash to it are refused
+        (``HashMismatchError``) and nothing is stored."""
+        spooled = self._spool(chunks)
+        if expect is not None and spooled.oid != expect:
+            self._discard(spooled)
+            raise HashMismatchError(f"object {expect}: the bytes given for it hash to {spooled.oid}")
+        self._publish(spooled)
+        return spooled.oid, spooled.size
+
     def put_file(self, path: str, expected: FileFingerprint | None = None, head: int = 0) -> tuple[str, int, bytes]:
-        """Store a file's content, streaming it. Returns (id, size, first ``head`` bytes)."""
+        """Store a file's content, streaming it. Returns (id, size, first ``head`` bytes).
+        ``expected``: the file as it was seen; a file that differs, or changes while it is
+        read, is refused (``SourceChangedError``)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise _unreadable(path, e) from e
+        try:
+            st = os.fstat(fd)
+            if expected is not None and fingerprint(st) != expected:
+                raise SourceChangedError(f"{path} changed while it was being added", "run the command again once the file is stable")
+            if st.st_size <= self.store.pack_threshold:
+                data = _read_all(fd, st.st_size)
+                _check_unchanged(path, fd, st, len(data))
+                return self.put_bytes(data), len(data), data[:head]
+            return self._put_large_file(path, fd, st, head)
+        finally:
+            os.close(fd)
+
+    def _put_large_file(self, path: str, fd: int, st: os.stat_result, head: int) -> tuple[str, int, bytes]:
+        """``put_file`` of a file above the pack threshold, open as ``fd`` and seen as ``st``:
+        spooled while it is hashed (its id is known only at the end), published if unchanged."""
+        spooled = self._spool(_read_chunks(fd), head)
+        try:
+            _check_unchanged(path, fd, st, spooled.size)
+        except BaseException:
+            self._discard(spooled)
+            raise
+        self._publish(spooled)
+        return spooled.oid, spooled.size, spooled.head
+
+    @abstractmethod
+    def _spool(self, chunks: Iterable[bytes], head: int = 0) -> Spooled:
+        """Write ``chunks`` to a temp place, hashing them."""
+
+    @abstractmethod
+    def _publish(self, spooled: Spooled) -> None:
+        """Make a spooled object visible under its id (or drop it when the store has it)."""
+
+    @abstractmethod
+    def _discard(self, spooled: Spooled) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...
@@ -113,173 +201,7 @@ class ObjectWriter(ABC):
     def abort(self) -> None: ...
 
 
-# --------------------------------------------------------------------------- packs
-
-
-class _IdColumn:
-    """A sorted column of raw ids inside a mapped pack index, indexable for ``bisect``."""
-
-    __slots__ = ("buf", "base", "_len")
-
-    def __init__(self, buf, base: int, count: int):
-        self.buf = buf
-        self.base = base
-        self._len = count
-
-    def __len__(self):
-        return self._len
-
-    def __getitem__(self, i: int) -> bytes:
-        o = self.base + i * ID_RAW_LEN
-        return self.buf[o : o + ID_RAW_LEN]
-
-
-class PackIndex:
-    """A finished pack's index: fanout table, sorted ids, offsets and lengths (docs/format.md)."""
-
-    HEADER = struct.Struct("<4sHHI")
-
-    def __init__(self, idx_path: str, data: bytes | None = None):
-        """Map the index file at ``idx_path``, or parse ``data`` (an index fetched from a
-        non-local backend, which then reads the pack itself; ``read`` is for local packs)."""
-        self.idx_path = idx_path
-        self.pack_path = idx_path[: -len(".idx")] + ".pack"
-        if data is not None:
-            self.buf = data
-        else:
-            with open(idx_path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        try:
-            magic, version, _, count = self.HEADER.unpack_from(self.buf, 0)
-        except struct.error:
-            raise CorruptError(f"pack index {idx_path} is truncated", "run `mmvc fsck`") from None
-        if magic != PACK_INDEX_MAGIC:
-            raise CorruptError(f"{idx_path} is not a pack index", "run `mmvc fsck`")
-        if version > PACK_VERSION:
-            raise NewerFormatError(f"pack index {idx_path}", version, PACK_VERSION)
-        self.count = count
-        fan_off = self.HEADER.size
-        self.fanout = struct.unpack_from("<256I", self.buf, fan_off)
-        self.ids_off = fan_off + 256 * 4
-        self.offs_off = self.ids_off + count * ID_RAW_LEN
-        self.lens_off = self.offs_off + count * 8
-        if len(self.buf) != self.lens_off + count * 8 + 64:
-            raise CorruptError(f"pack index {idx_path} is truncated or has trailing bytes", "run `mmvc fsck`")
-        # A flipped offset or length would hand back the wrong bytes under a valid id, so the
-        # index's own checksum is checked once on load (BLAKE3: milliseconds per million ids).
-        with memoryview(self.buf) as view:
-            intact = blake3(view[:-32], max_threads=blake3.AUTO).digest() == view[-32:]
-        if not intact:
-            raise CorruptError(f"pack index {idx_path} is corrupt (checksum mismatch)", "run `mmvc fsck`")
-        self.ids = _IdColumn(self.buf, self.ids_off, count)
-        self._fh = None
-        self._lock = threading.Lock()
-
-    def find(self, raw: bytes) -> int:
-        first = raw[0]
-        lo = self.fanout[first - 1] if first else 0
-        hi = self.fanout[first]
-        if hi - lo <= 512:  # a scan of the bucket at C speed beats a bisection in Python
-            start = self.ids_off + lo * ID_RAW_LEN
-            bucket = self.buf[start : start + (hi - lo) * ID_RAW_LEN]
-            j = bucket.find(raw)
-            while j >= 0:
-                if j % ID_RAW_LEN == 0:
-                    return lo + j // ID_RAW_LEN
-                j = bucket.find(raw, j + 1)
-            return -1
-        i = bisect.bisect_left(self.ids, raw, lo, hi)
-        if i < hi and self.ids[i] == raw:
-            return i
-        return -1
-
-    def location(self, i: int) -> tuple[int, int]:
-        return (
-            struct.unpack_from("<Q", self.buf, self.offs_off + 8 * i)[0],
-            struct.unpack_from("<Q", self.buf, self.lens_off + 8 * i)[0],
-        )
-
-    def read(self, i: int) -> bytes:
-        off, length = self.location(i)
-        with self._lock:
-            if self._fh is None:
-                self._fh = open(self.pack_path, "rb")
-            return os.pread(self._fh.fileno(), length, off)
-
-    def raw_ids(self) -> bytes:
-        return bytes(self.buf[self.ids_off : self.offs_off])
-
-    def close(self):
-        if self._fh is not None:
-            self._fh.close()
-        if isinstance(self.buf, mmap.mmap):
-            self.buf.close()
-
-
-def encode_pack_index(entries: list[tuple[bytes, int, int]], pack_digest: bytes) -> bytes:
-    """Index bytes for (raw id, offset, length) entries; sorted here so callers need not."""
-    entries = sorted(entries)
-    counts = [0] * 256
-    for raw, _, _ in entries:
-        counts[raw[0]] += 1
-    fan, total = [], 0
-    for c in counts:
-        total += c
-        fan.append(total)
-    parts = [
-        PackIndex.HEADER.pack(PACK_INDEX_MAGIC, PACK_VERSION, 0, len(entries)),
-        struct.pack("<256I", *fan),
-        b"".join(e[0] for e in entries),
-        struct.pack(f"<{len(entries)}Q", *(e[1] for e in entries)),
-        struct.pack(f"<{len(entries)}Q", *(e[2] for e in entries)),
-        pack_digest,
-    ]
-    body = b"".join(parts)
-    from blake3 import blake3
-
-    return body + blake3(body).digest()
-
-
 # --------------------------------------------------------------------------- local backend
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, data, fsync: bool = True) -> None:
-    """Write ``path`` so that readers see either the old file or the whole new one. ``data`` is
-    bytes, or an iterable of byte chunks for a file too large to build in memory first."""
-    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-    try:
-        with open(tmp, "wb") as f:
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                f.write(data)
-            else:
-                for chunk in data:
-                    f.write(chunk)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if fsync:
-        _fsync_dir(os.path.dirname(path) or ".")
 
 
 class LocalObjectStore(ObjectStore):
@@ -367,6 +289,37 @@ class LocalObjectStore(ObjectStore):
                     return p, i
         return None
 
+    def locate(self, oid: str) -> tuple[str, int, int] | None:
+        found = self._find_packed(oid)
+        if found is None:
+            return None
+        return (found[0].pack_path, *found[0].location(found[1]))
+
+    def locate_many(self, oids: list[str]) -> list:
+        """``locate`` for many objects at once: each pack's sorted ids searched with numpy for the
+        whole batch (a version's worth of ids in milliseconds), not id by id in Python."""
+        out: list = [None] * len(oids)
+        packs = self.packs()
+        if not packs or not oids:
+            return out
+        if len(oids) < 4096 and "numpy" not in sys.modules:  # not worth numpy's import (~0.1 s)
+            return [self.locate(o) for o in oids]
+        import numpy as np
+
+        want = np.array([bytes.fromhex(o) for o in oids], dtype="S32")
+        left = np.arange(len(oids))
+        for pack in packs:
+            if not len(left):
+                break
+            at = pack.find_many(want[left])
+            hit = at >= 0
+            if hit.any():
+                offs, lens = pack.locations(at[hit])
+                for k, o, n in zip(left[hit].tolist(), offs.tolist(), lens.tolist()):
+                    out[k] = (pack.pack_path, o, n)
+            left = left[~hit]
+        return out
+
     # -- reads
 
     def has(self, oid: str, refresh: bool = True) -> bool:
@@ -446,9 +399,15 @@ class LocalObjectStore(ObjectStore):
                     if is_object_id(name) and name not in seen:
                         yield name
 
+    # -- writes
+
     def writer(self, durable: bool | None = None) -> LocalObjectWriter:
         """``durable`` forces fsync (commits, whose refs will point at what they write)."""
         return LocalObjectWriter(self, fsync=self.fsync if durable is None else durable)
+
+    def repack(self) -> Repack:
+        """A new pack gathering objects from elsewhere in this store (gc): see ``Repack``."""
+        return Repack(self)
 
     def close(self) -> None:
         with self._packs_lock:
@@ -466,13 +425,8 @@ class LocalObjectWriter(ObjectWriter):
         self.store = store
         self.fsync = fsync
         self.pack_max_bytes = pack_max_bytes
-        self._pack = None  # open temp pack file
-        self._pack_tmp = None
-        self._pack_pos = 0
-        self._pack_entries: list[tuple[bytes, int, int]] = []
+        self._pack: _TempPack | None = None
         self._pack_ids: set[bytes] = set()
-        self._buf = bytearray()
-        self._hasher = None
         self.finished_packs: list[str] = []
         self.written = 0
 
@@ -501,108 +455,47 @@ class LocalObjectWriter(ObjectWriter):
         concatenated: the rows of a table in one call, without a hex id per row."""
         digests = [blake3(d).digest() for d in datas]
         known = self._packed_among(digests)
-        threshold, pack_ids, append, header, hs = (self.store.pack_threshold, self._pack_ids, self._append_packed, RECORD_HEADER.pack,
-                                                   RECORD_HEADER.size)
+        threshold, pack_ids, append = self.store.pack_threshold, self._pack_ids, self._append_packed
         for raw, data in zip(digests, datas):
             if raw in pack_ids or raw in known:
                 continue
-            n = len(data)
-            if n > threshold:
+            if len(data) > threshold:
                 self._store_bytes(raw.hex(), data)
-            elif self._pack is not None and self._pack_pos + n <= self.pack_max_bytes and len(self._buf) < 1 << 20:
-                head = header(raw, n)  # _append_packed, inlined for the common case
-                self._buf += head
-                self._buf += data
-                self._pack_entries.append((raw, self._pack_pos + hs, n))
-                self._pack_pos += hs + n
-                pack_ids.add(raw)
-                self.written += 1
             else:
                 append(raw, data)
         return b"".join(digests)
 
     def _packed_among(self, digests: list[bytes]) -> set[bytes]:
-        """Which of ``digests`` finished packs hold: each pack's sorted ids searched for the
-        whole batch at once on their first 8 bytes, candidates confirmed exactly."""
+        """Which of ``digests`` finished packs hold: each pack searched for the whole batch at once."""
         packs = self.store.packs()
         if not packs or not digests:
             return set()
         import numpy as np
 
-        q = np.frombuffer(b"".join(digests), dtype=">u8")[::4]
+        want = np.frombuffer(b"".join(digests), dtype="S32")
         found = set()
         for p in packs:
-            if not p.count:
-                continue
-            col = np.frombuffer(p.buf, dtype=">u8", count=4 * p.count, offset=p.ids_off)[::4]
-            at = np.minimum(np.searchsorted(col, q), p.count - 1)
-            hits = np.flatnonzero(col[at] == q).tolist()
-            del col, at
-            for k in hits:
-                if p.find(digests[k]) >= 0:
-                    found.add(digests[k])
+            for k in np.flatnonzero(p.find_many(want) >= 0).tolist():
+                found.add(digests[k])
         return found
 
     def _append_packed(self, raw: bytes, data) -> None:
-        if self._pack is None:
-            self._open_pack()
-        elif self._pack_pos + len(data) > self.pack_max_bytes:
+        pack = self._pack
+        if pack is None:
+            pack = self._pack = _TempPack(self.store, "pack-")
+        elif pack.builder.size + len(data) > self.pack_max_bytes:
             self._finish_pack()
-            self._open_pack()
-        head = RECORD_HEADER.pack(raw, len(data))
-        self._buf += head
-        self._buf += data
-        self._pack_entries.append((raw, self._pack_pos + len(head), len(data)))
-        self._pack_pos += len(head) + len(data)
+            pack = self._pack = _TempPack(self.store, "pack-")
+        pack.builder.add(raw, data)
         self._pack_ids.add(raw)
         self.written += 1
-        if len(self._buf) >= 1 << 20:
-            self._flush_buf()
-
-    def _open_pack(self) -> None:
-        import tempfile
-
-        fd, self._pack_tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.store.tmp_dir)
-        self._pack = os.fdopen(fd, "wb", buffering=0)
-        self._buf = bytearray(PACK_HEADER)
-        self._pack_pos = len(PACK_HEADER)
-        self._pack_entries = []
-        self._hasher = new_hasher()
-
-    def _flush_buf(self) -> None:
-        if self._buf:
-            try:
-                self._pack.write(self._buf)
-            except OSError as e:
-                raise storage_error(e, "writing a pack file") from e
-            self._hasher.update(self._buf)
-            self._buf = bytearray()
 
     def _finish_pack(self) -> None:
-        if self._pack is None:
-            return
-        self._flush_buf()
-        try:
-            if self.fsync:
-                os.fsync(self._pack.fileno())
-            self._pack.close()
-            self._pack = None
-            if not self._pack_entries:
-                os.unlink(self._pack_tmp)
-                return
-            names = b"".join(sorted(e[0] for e in self._pack_entries))
-            name = "pack-" + hash_bytes(names)
-            base = os.path.join(self.store.pack_dir, name)
-            idx = encode_pack_index(self._pack_entries, self._hasher.digest())
-            os.replace(self._pack_tmp, base + ".pack")
-            # The index is what makes a pack visible, so it lands last and whole.
-            atomic_write(base + ".idx", idx, fsync=self.fsync)
-        except OSError as e:
-            raise storage_error(e, "finishing a pack file") from e
-        self.finished_packs.append(base + ".idx")
-        self.store._register_pack(base + ".idx")
-        self._pack_tmp = None
-        self._pack_entries = []
+        pack, self._pack = self._pack, None
+        if pack is not None:
+            idx_path, _ = pack.publish(self.fsync)
+            if idx_path is not None:
+                self.finished_packs.append(idx_path)
 
     # -- large objects
 
@@ -619,78 +512,47 @@ class LocalObjectWriter(ObjectWriter):
             raise storage_error(e, f"writing object {oid}") from e
         self.written += 1
 
-    def put_file(self, path: str, expected: FileFingerprint | None = None, head: int = 0) -> tuple[str, int, bytes]:
+    def _spool(self, chunks: Iterable[bytes], head: int = 0) -> Spooled:
+        fd, tmp = tempfile.mkstemp(prefix="obj-", dir=self.store.tmp_dir)
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as e:
-            raise _unreadable(path, e) from e
-        try:
-            st = os.fstat(fd)
-            if expected is not None and fingerprint(st) != expected:
-                raise SourceChangedError(f"{path} changed while it was being added", "run the command again once the file is stable")
-            if st.st_size <= self.store.pack_threshold:
-                data = _read_all(fd, st.st_size)
-                _check_unchanged(path, fd, st, len(data))
-                oid = hash_bytes(data)
-                self._store_bytes(oid, data)
-                return oid, len(data), data[:head]
-            return self._put_large(path, fd, st, head)
-        finally:
-            os.close(fd)
-
-    def _put_large(self, path: str, fd: int, st: os.stat_result, head: int) -> tuple[str, int, bytes]:
-        copy_first = self.store.link_modes[0] == "copy"
-        tmp = None
-        hasher = new_hasher()
-        buf = bytearray(COPY_CHUNK)
-        view = memoryview(buf)
-        total = 0
-        first = b""
-        out = None
-        try:
-            if copy_first:
-                import tempfile
-
-                tfd, tmp = tempfile.mkstemp(prefix="obj-", dir=self.store.tmp_dir)
-                out = os.fdopen(tfd, "wb", buffering=0)
-            while True:
-                n = os.readv(fd, [view])
-                if not n:
-                    break
-                chunk = view[:n]
-                if total < head:
-                    first += bytes(chunk[: head - total])
-                hasher.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-                total += n
-            _check_unchanged(path, fd, st, total)
-            oid = hasher.hexdigest()
-            if self.store.has(oid, refresh=False):
-                return oid, total, first
-            target = self._loose_target(oid)
-            if out is not None:
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                oid, total, first = copy_hashed(chunks, out.write, head)
                 if self.fsync:
                     os.fsync(out.fileno())
-                out.close()
-                out = None
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, target)
-                tmp = None
-            else:
-                self._link_into_store(path, fd, st, target)
-            self.written += 1
+        except BaseException:
+            _remove(tmp)
+            raise
+        return Spooled(tmp, oid, total, first)
+
+    def _publish(self, spooled: Spooled) -> None:
+        if self.store.has(spooled.oid, refresh=False):
+            self._discard(spooled)
+            return
+        os.chmod(spooled.tmp, 0o444)
+        os.replace(spooled.tmp, self._loose_target(spooled.oid))
+        self.written += 1
+
+    def _discard(self, spooled: Spooled) -> None:
+        _remove(spooled.tmp)
+
+    def put_stream(self, chunks: Iterable[bytes], expect: str | None = None) -> tuple[str, int]:
+        try:
+            return super().put_stream(chunks, expect)
+        except OSError as e:
+            raise storage_error(e, "writing an object") from e
+
+    def _put_large_file(self, path: str, fd: int, st: os.stat_result, head: int) -> tuple[str, int, bytes]:
+        try:
+            if self.store.link_modes[0] == "copy":
+                return super()._put_large_file(path, fd, st, head)
+            oid, total, first = copy_hashed(_read_chunks(fd), None, head)
+            _check_unchanged(path, fd, st, total)
+            if not self.store.has(oid, refresh=False):
+                self._link_into_store(path, fd, st, self._loose_target(oid))
+                self.written += 1
             return oid, total, first
         except OSError as e:
             raise storage_error(e, f"storing {path}") from e
-        finally:
-            if out is not None:
-                out.close()
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
     def _link_into_store(self, path: str, fd: int, st: os.stat_result, target: str) -> None:
         import tempfile
@@ -740,18 +602,131 @@ class LocalObjectWriter(ObjectWriter):
         self._finish_pack()
 
     def abort(self) -> None:
-        if self._pack is not None:
+        pack, self._pack = self._pack, None
+        if pack is not None:
+            pack.discard()
+
+
+class _TempPack:
+    """A pack being written to a temp file in the store's ``tmp/``: made visible whole by
+    ``publish`` (the pack file flushed and moved into ``pack/``, then its index, which is what
+    makes it visible, last and whole), or removed by ``discard``."""
+
+    def __init__(self, store: LocalObjectStore, prefix: str, flush_at: int = 1 << 20):
+        self.store = store
+        fd, self.path = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=store.tmp_dir)
+        self._file = os.fdopen(fd, "wb", buffering=0)
+        self.builder = PackBuilder(self._write, flush_at)
+
+    def _write(self, chunk) -> None:
+        try:
+            self._file.write(chunk)
+        except OSError as e:
+            raise storage_error(e, "writing a pack file") from e
+
+    def publish(self, fsync: bool, mtime: float | None = None, checkpoint: Callable[[str], None] | None = None) -> tuple[str | None, int]:
+        """(index path, bytes written); (None, 0) for a pack without records, which is removed.
+        ``mtime`` is given to the pack before it appears; ``checkpoint`` is told each step
+        (gc's fault tests stop the process there)."""
+        try:
+            name, idx = self.builder.finish()
+            if fsync:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            if not self.builder.entries:
+                self.discard()
+                return None, 0
+            base = os.path.join(self.store.pack_dir, name)
+            if mtime is not None:
+                os.utime(self.path, (mtime, mtime))  # before the rename: no moment with a wrong age
+            if checkpoint:
+                checkpoint("pack-written")
+            os.replace(self.path, base + ".pack")
+            self.path = None
+            if fsync:
+                fsync_dir(self.store.pack_dir)
+            if checkpoint:
+                checkpoint("pack-renamed")
+            atomic_write(base + ".idx", idx, fsync=fsync)
+        except BaseException as e:
+            self.discard()
+            if isinstance(e, OSError):
+                raise storage_error(e, "finishing a pack file") from e
+            raise
+        self.store._register_pack(base + ".idx")
+        return base + ".idx", self.builder.size + len(idx)
+
+    def discard(self) -> None:
+        if self._file is not None:
             try:
-                self._pack.close()
+                self._file.close()
             except OSError:
                 pass
-            self._pack = None
-        if self._pack_tmp:
+            self._file = None
+        if self.path is not None:
+            _remove(self.path)
+            self.path = None
+
+
+class Repack:
+    """One new pack gathering objects from elsewhere in the store, for gc: every record re-hashed
+    as it is added (a corrupt copy is never laundered into a fresh pack), written in ``tmp/``,
+    and made visible whole by ``finish`` (docs/format.md, "Garbage collection", its repack ordering). Leaving its
+    ``with`` block without ``finish`` removes the temp pack."""
+
+    def __init__(self, store: LocalObjectStore):
+        self.store = store
+        self._temp: _TempPack | None = _TempPack(store, "pack-gc-", flush_at=4 << 20)
+        self.written: set[bytes] = set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.abort()
+        return False
+
+    def add(self, raw: bytes, data) -> bool:
+        """Copy one object in; False (and nothing copied) when ``data`` is None or does not hash
+        to ``raw``. An id already copied is not copied again."""
+        if raw in self.written:
+            return True
+        if data is None or blake3(data).digest() != raw:
+            return False
+        self._temp.builder.add(raw, data)
+        self.written.add(raw)
+        return True
+
+    def finish(self, mtime: float | None = None, checkpoint: Callable[[str], None] | None = None) -> tuple[str | None, int]:
+        """Make the pack visible: the pack file, flushed, then its index. Returns (index path,
+        bytes added); (None, 0) when nothing was added. A pack of the same name already visible
+        holds exactly these objects (a rerun after a crash): it is kept, once every record in
+        it proves intact, and nothing is written."""
+        temp, self._temp = self._temp, None
+        if temp is None:
+            raise RuntimeError("this repack is already finished")
+        name = pack_name(self.written)
+        existing = os.path.join(self.store.pack_dir, name + ".idx")
+        if not self.written or os.path.exists(existing):
+            temp.discard()
+            if not self.written:
+                return None, 0
+            index = PackIndex(existing)
             try:
-                os.unlink(self._pack_tmp)
-            except OSError:
-                pass
-            self._pack_tmp = None
+                bad = corrupt_records(index)
+            finally:
+                index.close()
+            if bad:
+                raise CorruptError(f"gc stopped: pack {name} holds a corrupt copy of {bad[0].hex()}",
+                                   "run `mmvc fsck`; move that pack aside once fsck shows its objects intact elsewhere")
+            return existing, 0
+        return temp.publish(True, mtime, checkpoint)
+
+    def abort(self) -> None:
+        temp, self._temp = self._temp, None
+        if temp is not None:
+            temp.discard()
 
 
 class StorageErrorNoMode(BadInputError):
@@ -798,3 +773,32 @@ def _unreadable(path: str, e: OSError) -> BadInputError:
     if e.errno in (errno.EACCES, errno.EPERM):
         return BadInputError(f"cannot read {path}: permission denied", "fix its permissions or add it to .mmvcignore")
     return BadInputError(f"cannot read {path}: {e.strerror}", "check the file, or add it to .mmvcignore")
+
+
+def copy_hashed(chunks: Iterable[bytes], write: Callable[[bytes], object] | None, head: int = 0) -> tuple[str, int, bytes]:
+    """Hand each of ``chunks`` to ``write`` (if any) while hashing them: (id, size, first
+    ``head`` bytes) of what went through."""
+    hasher, total, first = new_hasher(), 0, b""
+    for chunk in chunks:
+        if total < head:
+            first += bytes(chunk[: head - total])
+        hasher.update(chunk)
+        if write is not None:
+            write(chunk)
+        total += len(chunk)
+    return hasher.hexdigest(), total, first
+
+
+def _read_chunks(fd: int) -> Iterator[memoryview]:
+    """The rest of an open file in pieces of ``COPY_CHUNK``, each a view of one reused buffer
+    (valid until the next piece is asked for)."""
+    view = memoryview(bytearray(COPY_CHUNK))
+    while n := os.readv(fd, [view]):
+        yield view[:n]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,12 +1,12 @@
 """Objects of a local store as views of mapped files: a pack is mapped once and each of its
 objects is a slice of that map, a loose object is its own map. Export and the store loader
-hash and write these views without copying the bytes into Python objects first."""
+hash and write these views without copying the bytes into Python objects first. Where objects
+lie comes from the store (``locate``, ``locate_many``, ``loose_path``)."""
 
 from __future__ import annotations
 
 import mmap
 import os
-import sys
 import threading
 
 
@@ -18,8 +18,6 @@ class ObjectViews:
     def __init__(self, store, willneed: bool = False):
         self.store = store
         self.willneed = willneed
-        self._find = getattr(store, "_find_packed", None)
-        self._loose = getattr(store, "loose_path", None)
         self._maps: dict[str, mmap.mmap] = {}
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -50,10 +48,11 @@ class ObjectViews:
 
     def loose_fd(self, oid: str) -> int | None:
         """An open descriptor of a loose object (the caller closes it), or None."""
-        if self._loose is None:
+        path = self.store.loose_path(oid)
+        if path is None:
             return None
         try:
-            return os.open(self._loose(oid), os.O_RDONLY)
+            return os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
 
@@ -64,24 +63,22 @@ class ObjectViews:
 
     def packed(self, oid: str):
         """(mapped pack, offset, length) of a packed object, else None."""
-        if self._find is None:
-            return None
-        found = self._find(oid)
+        found = self.store.locate(oid)
         if found is None:
             return None
-        pack, k = found
-        off, length = pack.location(k)
-        return self.pack_map(pack.pack_path), off, length
+        path, off, length = found
+        return self.pack_map(path), off, length
 
     def view(self, oid: str):
         where = self.packed(oid)
         if where is not None:
             m, off, length = where
             return memoryview(m)[off:off + length]
-        if self._loose is None:
+        path = self.store.loose_path(oid)
+        if path is None:
             return None
         try:
-            fd = os.open(self._loose(oid), os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
@@ -92,35 +89,5 @@ class ObjectViews:
             os.close(fd)
 
     def locate_many(self, oids: list) -> list:
-        """``packed`` for many objects at once: each pack's sorted id column is searched with
-        numpy, not id by id in Python (a version's worth of ids in milliseconds)."""
-        out: list = [None] * len(oids)
-        packs = getattr(self.store, "packs", None)
-        if self._find is None or packs is None or not oids:
-            return out
-        if len(oids) < 4096 and "numpy" not in sys.modules:  # not worth numpy's import (~0.1 s)
-            return [self.packed(o) for o in oids]
-        import numpy as np
-
-        want = np.array([bytes.fromhex(o) for o in oids], dtype="S32")
-        left = np.arange(len(oids))
-        for pack in packs():
-            if not len(left):
-                break
-            if not pack.count or not isinstance(pack.buf, mmap.mmap):
-                continue
-            ids = np.frombuffer(pack.buf, dtype="S32", count=pack.count, offset=pack.ids_off)
-            q = want[left]
-            at = np.searchsorted(ids, q)
-            hit = at < pack.count
-            hit[hit] = ids[at[hit]] == q[hit]
-            if hit.any():
-                offs = np.frombuffer(pack.buf, dtype="<u8", count=pack.count, offset=pack.offs_off)
-                lens = np.frombuffer(pack.buf, dtype="<u8", count=pack.count, offset=pack.lens_off)
-                m = self.pack_map(pack.pack_path)
-                for k, o, n in zip(left[hit].tolist(), offs[at[hit]].tolist(), lens[at[hit]].tolist()):
-                    out[k] = (m, o, n)
-                del offs, lens
-            left = left[~hit]
-            del ids  # the index map must not stay exported (a gc may close it)
-        return out
+        """``packed`` for many objects at once (the store searches each pack for the batch)."""
+        return [None if w is None else (self.pack_map(w[0]), w[1], w[2]) for w in self.store.locate_many(oids)]

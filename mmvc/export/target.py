@@ -112,13 +112,13 @@ class ExportTarget:
 
     def sync_dir(self) -> None:
         if self.local:
-            from mmvc.core.store import _fsync_dir
+            from mmvc.core.atomicfile import fsync_dir
 
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
     def write_atomic(self, name: str, data: bytes) -> None:
         if self.local:
-            from mmvc.core.store import atomic_write
+            from mmvc.core.atomicfile import atomic_write
 
             try:
                 atomic_write(self.path(name), data)

@@ -60,7 +60,7 @@ class Checkpoints:
         return {"chunk": chunk, "skips": head.get("skips", []), "written": head.get("written", 0)}
 
     def save(self, n: int, unit: Unit, selection, chunk: Chunk, skips: list, written: int) -> None:
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
 
         os.makedirs(self.dir, exist_ok=True)
         head = {**self._header(unit, selection), "rows": chunk.n, "skips": [list(s) for s in skips], "written": written}

@@ -3,7 +3,7 @@ named) branch checked out.
 
 ``--filter blob:none`` makes a partial clone: commits and manifests only, the remote recorded as
 the promisor (``[remote.origin] promisor = true``), and blobs fetched on first use by whatever
-reads them (see ``mmvc.remote.promisor``). ``--sparse PATTERN`` materialises only matching
+reads them (see ``mmvc.core.promisor_store``). ``--sparse PATTERN`` materialises only matching
 items, so a partial, sparse clone downloads exactly the blobs it writes. ``--no-checkout``
 writes no file at all: the index records the version with every item outside the work tree,
 which is all `diff`, `log` and `show` need (the CI case).

@@ -60,7 +60,7 @@ def datasheet(repo, rev: str = "HEAD", out: str = "datasheet") -> DatasheetResul
         raise BadInputError(f"cannot create the output folder {out}: {e.strerror}", "choose another folder with -o") from None
     plots = _plots(out, s, data)
     md_path = os.path.join(out, "datasheet.md")
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     atomic_write(md_path, _markdown(s, plots).encode("utf-8"), fsync=False)
     return DatasheetResult(rev=rev, commit=oid, out=out, markdown=md_path, plots=[os.path.join(out, p) for p in plots], summary=s)
@@ -116,7 +116,7 @@ def _plots(out: str, s: dict, data: dict) -> list[str]:
     made = []
 
     def save(fig, name):
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
         import io
 
         buf = io.BytesIO()

@@ -39,10 +39,10 @@ class FetchResult:
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
+    from mmvc.core.fsspec_store import Progress
     from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, Commit, kind_of
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
-    from mmvc.remote.packs import Progress, RemoteObjects
     from mmvc.remote.refs import RemoteRefs
     from mmvc.remote.transport import Remote
 
@@ -57,7 +57,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     theirs = RemoteRefs(r).list()
     store = repo.store
     local = getattr(store, "local", store)
-    objects = RemoteObjects(r, cache_dir=pack_cache_dir(repo, spec.name), jobs=jobs)
+    objects = r.objects(cache_dir=pack_cache_dir(repo, spec.name), jobs=jobs)
     stats = {"objects": 0, "bytes": 0}
 
     def read_want(ids, plan):
@@ -65,7 +65,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
         out = {o: local.get(o) for o in ids if o in here}
         todo = [o for o in ids if o not in here]
         if todo:
-            got = objects.fetch(todo, local, plan.origin, keep=True, store_now=False)
+            got = objects.fetch_into(local, todo, plan.origin, keep=True, store_now=False)
             for o in todo:
                 if o not in got:  # a large object streamed straight into the store
                     got[o] = local.get(o)
@@ -98,7 +98,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     # Reports and blobs: whatever is not here yet, blobs in batches of bounded size.
     others = [o for o in plan.others if o not in local.has_many([o])]
     if others:
-        objects.fetch(others, local, plan.origin)
+        objects.fetch_into(local, others, plan.origin)
         stats["objects"] += len(others)
     if with_blobs and plan.blobs:
         ids = list(plan.blobs)
@@ -113,7 +113,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                 size += plan.blobs[b]
             if batch and (b is None or size >= BLOB_BATCH_BYTES):
                 n = len(batch)
-                objects.fetch(batch, local, plan.origin)
+                objects.fetch_into(local, batch, plan.origin)
                 prog.add(n, size)
                 stats["objects"] += n
                 stats["bytes"] += size

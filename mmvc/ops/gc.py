@@ -23,15 +23,15 @@ Safety rules, in the order they matter:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from dataclasses import dataclass
 
-from blake3 import blake3
-
+from mmvc.core.pack import pack_name, read_records
 from mmvc.errors import BadInputError, CorruptError, storage_error
-from mmvc.services.reachability import Inventory, Walk, iter_pack_slices
+from mmvc.services.reachability import Inventory, Walk
 
 DEFAULT_PRUNE = "2.weeks.ago"
 CRASH_ENV = "MMVC_GC_CRASH_AT"  # fault tests: SIGKILL this process at a named step
@@ -201,7 +201,7 @@ def _plan_and_apply(repo, inv: Inventory, reached: dict, res: GcResult, cutoff: 
     new_idx = None
     absorbed: list[tuple[str, int]] = []
     if repack:
-        written, new_idx, new_bytes = _repack(inv, reached, young, fold, res, progress)
+        written, new_idx, new_bytes = _repack(repo, inv, reached, young, fold, res, progress)
         absorbed = [(inv.loose[raw], size) for raw, size in fold.items() if raw in written]
         res.loose_packed = len(absorbed)
         res.packed = len(written)
@@ -243,17 +243,17 @@ def _plan_and_apply(repo, inv: Inventory, reached: dict, res: GcResult, cutoff: 
     res.bytes_after = res.bytes_before - freed
 
 
-def _repack(inv: Inventory, reached: dict, young: dict, fold: dict, res: GcResult, progress):
-    """Copy every kept packed object and the folded loose ones into one new pack, re-hashing each
-    copy. Returns (ids written, index path of the pack that now holds them, bytes it added)."""
-    from mmvc.core.hashing import hash_bytes
+def _repack(repo, inv: Inventory, reached: dict, young: dict, fold: dict, res: GcResult, progress):
+    """Copy every kept packed object and the folded loose ones into one new pack (the store
+    re-hashes each copy). Returns (ids written, index path of the pack that now holds them,
+    bytes it added)."""
+    from mmvc.core.pack import index_size, pack_size
 
     dry = res.dry_run
-    builder = None if dry else _PackBuilder(inv.tmp_dir)
     written: set[bytes] = set()
-    dry_bytes = 0  # dry run: what the records would take (header + data)
+    dry_lengths: list[int] = []  # dry run: the records the pack would hold
     total = sum(1 for raw in inv.where if raw in reached or raw in young) + sum(1 for raw in fold if raw not in inv.where)
-    try:
+    with contextlib.nullcontext() if dry else repo.store.repack() as rp:
         for pn, p in enumerate(inv.packs):
             blob = p.index.raw_ids()
             offs, lens = inv.offs[pn], inv.lens[pn]
@@ -262,24 +262,22 @@ def _repack(inv: Inventory, reached: dict, young: dict, fold: dict, res: GcResul
                 raw = blob[i * 32 : (i + 1) * 32]
                 if raw not in written and (raw in reached or raw in young):
                     wanted.append((offs[i], lens[i], raw))
-            slices = ((w[2], w[1]) for w in wanted) if dry else iter_pack_slices(p, wanted)
-            for raw, data in slices:
-                if raw in written:
-                    continue
-                if dry:
-                    dry_bytes += 40 + data
-                elif data is None or blake3(data).digest() != raw:
-                    continue  # another pack or a loose copy may be intact
-                else:
-                    builder.add(raw, data)
-                written.add(raw)
-                if progress and len(written) & 1023 == 0:
+            if dry:
+                dry_lengths += [w[1] for w in wanted]
+                written.update(w[2] for w in wanted)
+                if progress:
                     progress(len(written), 0, total, 0)
+                continue
+            for raw, data in read_records(p.pack_path, wanted):
+                if raw not in written and rp.add(raw, data):  # else another pack or a loose copy may be intact
+                    written.add(raw)
+                    if progress and len(written) & 1023 == 0:
+                        progress(len(written), 0, total, 0)
         for raw, size in fold.items():
             if raw in written:
                 continue
             if dry:
-                dry_bytes += 40 + size
+                dry_lengths.append(size)
                 written.add(raw)
                 continue
             try:
@@ -287,10 +285,8 @@ def _repack(inv: Inventory, reached: dict, young: dict, fold: dict, res: GcResul
                     data = f.read()
             except OSError:
                 continue
-            if hash_bytes(data) != raw.hex():
-                continue
-            builder.add(raw, data)
-            written.add(raw)
+            if rp.add(raw, data):
+                written.add(raw)
         lost = [raw for raw in reached if raw not in written and (raw in inv.where or raw in fold)]
         if lost:
             raise CorruptError(f"gc stopped: {len(lost)} reachable object(s) have no intact copy, e.g. {lost[0].hex()}",
@@ -298,45 +294,16 @@ def _repack(inv: Inventory, reached: dict, young: dict, fold: dict, res: GcResul
         res.dropped_corrupt = sum(1 for raw in young if raw not in written and (raw in inv.where or raw in fold))
         if progress:
             progress(len(written), 0, total, 0)
-        if not written:
-            if builder is not None:
-                builder.abort()
-            return written, None, 0
-        name = "pack-" + _pack_name(written)
-        existing = next((p for p in inv.packs if os.path.basename(p.idx_path) == name + ".idx"), None)
-        if existing is not None:
-            # A rerun after a crash: the pack that holds exactly these ids is already there. Keep
-            # it, but only if every copy in it is intact, since the other packs are about to go.
-            if not dry:
-                builder.abort()
-                _verify_whole(existing)
-            return written, existing.idx_path, 0
         if dry:
-            n = len(written)
-            return written, None, 8 + dry_bytes + 12 + 1024 + 48 * n + 64
+            if not written:
+                return written, None, 0
+            existing = os.path.join(inv.pack_dir, pack_name(written) + ".idx")
+            if any(p.idx_path == existing for p in inv.packs):
+                return written, existing, 0
+            return written, None, pack_size(dry_lengths) + index_size(len(written))
         carried = max((young[raw] for raw in written if raw in young), default=None)
-        idx_path, nbytes = builder.finish(inv.pack_dir, name, carried)
+        idx_path, nbytes = rp.finish(carried, checkpoint=_crash_point)
         return written, idx_path, nbytes
-    except BaseException:
-        if builder is not None:
-            builder.abort()
-        raise
-
-
-def _pack_name(ids) -> str:
-    from mmvc.core.hashing import hash_bytes
-
-    return hash_bytes(b"".join(sorted(ids)))
-
-
-def _verify_whole(pack) -> None:
-    n = pack.index.count
-    blob = pack.index.raw_ids()
-    wanted = [(*pack.index.location(i), blob[i * 32 : (i + 1) * 32]) for i in range(n)]  # once per rerun
-    for raw, data in iter_pack_slices(pack, wanted):
-        if data is None or blake3(data).digest() != raw:
-            raise CorruptError(f"gc stopped: pack {os.path.basename(pack.pack_path)} holds a corrupt copy of {raw.hex()}",
-                               "run `mmvc fsck`; move that pack aside once fsck shows its objects intact elsewhere")
 
 
 def _unlink(path: str) -> None:
@@ -346,72 +313,3 @@ def _unlink(path: str) -> None:
         pass
     except OSError as e:
         raise storage_error(e, f"removing {path}") from e
-
-
-class _PackBuilder:
-    """One pack written in objects/tmp and made visible whole (see the module docstring, rule 3)."""
-
-    FLUSH = 4 << 20
-
-    def __init__(self, tmp_dir: str):
-        import tempfile
-
-        from mmvc.core.hashing import new_hasher
-        from mmvc.core.store import PACK_HEADER, RECORD_HEADER
-
-        fd, self.tmp = tempfile.mkstemp(prefix="pack-gc-", suffix=".tmp", dir=tmp_dir)
-        self.f = os.fdopen(fd, "wb", buffering=0)
-        self.hasher = new_hasher()
-        self.entries: list[tuple[bytes, int, int]] = []
-        self.buf = bytearray(PACK_HEADER)
-        self.pos = len(PACK_HEADER)
-        self._head = RECORD_HEADER.pack
-
-    def _flush(self) -> None:
-        if self.buf:
-            try:
-                self.f.write(self.buf)
-            except OSError as e:
-                raise storage_error(e, "writing the new pack") from e
-            self.hasher.update(self.buf)
-            self.buf = bytearray()
-
-    def add(self, raw: bytes, data: bytes) -> None:
-        n = len(data)
-        self.buf += self._head(raw, n)
-        self.entries.append((raw, self.pos + 40, n))
-        self.buf += data
-        self.pos += 40 + n
-        if len(self.buf) >= self.FLUSH:
-            self._flush()
-
-    def finish(self, pack_dir: str, name: str, mtime: float | None) -> tuple[str, int]:
-        """Make the pack visible: pack file (flushed), then its index. Returns (index path, bytes)."""
-        from mmvc.core.store import _fsync_dir, atomic_write, encode_pack_index
-
-        try:
-            self._flush()
-            os.fsync(self.f.fileno())
-            self.f.close()
-            base = os.path.join(pack_dir, name)
-            idx = encode_pack_index(self.entries, self.hasher.digest())
-            if mtime is not None:
-                os.utime(self.tmp, (mtime, mtime))  # before the rename: no moment with a wrong age
-            _crash_point("pack-written")
-            os.replace(self.tmp, base + ".pack")
-            _fsync_dir(pack_dir)
-            _crash_point("pack-renamed")
-            atomic_write(base + ".idx", idx, fsync=True)
-            return base + ".idx", self.pos + len(idx)
-        except OSError as e:
-            raise storage_error(e, "finishing the new pack") from e
-
-    def abort(self) -> None:
-        try:
-            self.f.close()
-        except OSError:
-            pass
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass

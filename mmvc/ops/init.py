@@ -10,10 +10,11 @@ from mmvc.errors import BadInputError, storage_error
 def init(path: str = ".", ungated: bool = False, branch: str = "main"):
     """Create ``.mmvc/`` under ``path``. The folder is assembled under a temp name and renamed,
     so an interrupted init leaves either no repository or a complete one."""
+    from mmvc.core.atomicfile import atomic_write
     from mmvc.core.config import initial_config_text
     from mmvc.core.layout import MMVC_DIR, Layout
     from mmvc.core.refs import RefStore
-    from mmvc.core.store import LocalObjectStore, atomic_write
+    from mmvc.core.store import LocalObjectStore
     from mmvc.services.repository import Repository
 
     root = os.path.abspath(path)

@@ -144,7 +144,7 @@ def _describe(rev: str) -> str:
 
 
 def _write_state(repo, state: dict) -> None:
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     atomic_write(repo.layout.merge_state, json.dumps(state, indent=1, sort_keys=True).encode())
     atomic_write(repo.layout.orig_head, (state["ours"] + "\n").encode())

@@ -82,11 +82,11 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
          recipes: bool = False) -> PushResult:
     """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
+    from mmvc.core.fsspec_store import PACK_TARGET_BYTES, Progress
     from mmvc.core.objects import COMMIT, RECIPE, TAG, Commit, kind_of
     from mmvc.services.history import merge_base
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import ancestors, plan_transfer
-    from mmvc.remote.packs import PACK_TARGET_BYTES, RemoteObjects
     from mmvc.remote.refs import RemoteRefs
     from mmvc.remote.transport import Remote
 
@@ -157,15 +157,13 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
     threshold = repo.config.pack_threshold
     large = {b for b, size in plan.blobs.items() if size > threshold}
     candidates = list(plan.blobs) + plan.structural
-    objects = RemoteObjects(r, cache_dir=pack_cache_dir(repo, spec.name), jobs=jobs)
-    there = objects.present(candidates, large)
+    objects = r.objects(cache_dir=pack_cache_dir(repo, spec.name), jobs=jobs, pack_max_bytes=pack_bytes or PACK_TARGET_BYTES)
+    there = objects.has_many(candidates, loose=large)
     res.already_there = len(there)
     blobs_small = [b for b in plan.blobs if b not in large and b not in there]
     blobs_large = [b for b in plan.blobs if b in large and b not in there]
     structural = [o for o in plan.structural if o not in there]
     total = len(blobs_small) + len(blobs_large) + len(structural)
-
-    from mmvc.remote.packs import Progress
 
     overall = Progress(progress, total, sum(plan.blobs[b] for b in blobs_small + blobs_large))
 
@@ -179,8 +177,8 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
         return cb if progress else None
 
     # Blobs first, then the manifests, commits, tags and recipes that name them; refs last.
-    p1, b1 = objects.upload(store, blobs_small, blobs_large, relay(), pack_bytes or PACK_TARGET_BYTES)
-    p2, b2 = objects.upload(store, structural, [], relay(), pack_bytes or PACK_TARGET_BYTES)
+    p1, b1 = objects.send_from(store, blobs_small, blobs_large, relay())
+    p2, b2 = objects.send_from(store, structural, [], relay())
     res.objects, res.packs, res.bytes = total, p1 + p2, b1 + b2
 
     for u in moving:

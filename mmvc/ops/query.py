@@ -32,7 +32,7 @@ class QueryResult:
 
         import pyarrow.parquet as pq
 
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
 
         buf = io.BytesIO()
         pq.write_table(self.table, buf, compression="zstd")

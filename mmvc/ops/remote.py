@@ -63,7 +63,7 @@ def remove_remote(repo, name: str) -> RemoteInfo:
     import shutil
     import tomllib
 
-    from mmvc.core.store import atomic_write
+    from mmvc.core.atomicfile import atomic_write
 
     spec = get_spec(repo, name)
     if spec.promisor:

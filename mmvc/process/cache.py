@@ -97,8 +97,8 @@ class FeatureCache:
         table = pa.Table.from_arrays(arrays, names=names)
         import io
 
+        from mmvc.core.atomicfile import atomic_write
         from mmvc.core.hashing import hash_bytes
-        from mmvc.core.store import atomic_write
 
         buf = io.BytesIO()
         pq.write_table(table, buf)

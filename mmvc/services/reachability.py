@@ -14,9 +14,7 @@ damaged pack index must be a finding, not an exception that hides every other pa
 from __future__ import annotations
 
 import json
-import mmap
 import os
-import sys
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN, is_object_id, new_hasher
 from mmvc.core.layout import HEAD, SPECIAL_HEADS
+from mmvc.core.pack import read_records
 from mmvc.errors import CorruptError, FormatError
 
 ZERO_HEX = "0" * 64
@@ -53,7 +52,7 @@ class Finding:
 class PackFile:
     idx_path: str
     pack_path: str
-    index: object  # mmvc.core.store.PackIndex
+    index: object  # mmvc.core.pack.PackIndex
     mtime: float
     pack_size: int
     idx_size: int
@@ -61,7 +60,7 @@ class PackFile:
     @property
     def digest(self) -> bytes:
         """The BLAKE3 of the .pack file, as its index records it."""
-        return bytes(self.index.buf[-64:-32])
+        return self.index.pack_digest
 
 
 @dataclass
@@ -87,7 +86,7 @@ class Inventory:
     gc'd may hold hundreds of packs)."""
 
     def __init__(self, objects_dir: str):
-        from mmvc.core.store import PackIndex
+        from mmvc.core.pack import PackIndex
 
         self.root = objects_dir
         self.pack_dir = os.path.join(objects_dir, "pack")
@@ -127,8 +126,8 @@ class Inventory:
         self.lens: list[array] = []  # ... and its length (columns decoded once, not per lookup)
         for n, p in enumerate(self.packs):
             idx = p.index
-            self.offs.append(_u64_column(idx.buf, idx.offs_off, idx.count))
-            self.lens.append(_u64_column(idx.buf, idx.lens_off, idx.count))
+            self.offs.append(idx.offsets())
+            self.lens.append(idx.lengths())
             blob = idx.raw_ids()
             base = n << 32
             setdefault = self.where.setdefault
@@ -230,14 +229,6 @@ class Inventory:
             p.index.close()
 
 
-def _u64_column(buf, start: int, count: int) -> array:
-    a = array("Q")
-    a.frombytes(bytes(buf[start : start + 8 * count]))
-    if sys.byteorder == "big":
-        a.byteswap()
-    return a
-
-
 def hash_file(path: str) -> bytes | None:
     """BLAKE3 of a file, mapped and hashed on several threads; None when it cannot be read."""
     h = new_hasher()
@@ -246,25 +237,6 @@ def hash_file(path: str) -> bytes | None:
     except (OSError, ValueError):
         return None
     return h.digest()
-
-
-def iter_pack_slices(pack: PackFile, wanted: list[tuple[int, int, bytes]]):
-    """(raw, bytes) for each (offset, length, raw), read in file order from one mapping."""
-    wanted.sort()
-    try:
-        with open(pack.pack_path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    except OSError:
-        for _, _, raw in wanted:
-            yield raw, None
-        return
-    try:
-        for off, length, raw in wanted:
-            yield raw, (mm[off : off + length] if off + length <= size else None)
-    finally:
-        if isinstance(mm, mmap.mmap):
-            mm.close()
 
 
 # --------------------------------------------------------------------------- roots
@@ -649,7 +621,7 @@ class Walk:
         done = nbytes = 0
         n = len(self.to_hash)
         for pn, wanted in sorted(per_pack.items()):
-            for raw, data in iter_pack_slices(self.inv.packs[pn], wanted):
+            for raw, data in read_records(self.inv.packs[pn].pack_path, wanted):
                 done += 1
                 if data is None or blake3(data).digest() != raw:
                     self._corrupt_leaf(raw, kinds[raw], "truncated" if data is None else "")

@@ -75,11 +75,17 @@ class Repository:
         if not any(isinstance(s, dict) and s.get("promisor") for s in (c.raw.get("remote") or {}).values()):
             return local
         # A partial clone: blobs absent here are fetched from the promisor remote on first read.
-        from mmvc.remote.promisor import PromisorStore
-        from mmvc.services.remotes import remote_specs
+        from mmvc.core.promisor_store import PromisorObjectStore
+        from mmvc.services.remotes import pack_cache_dir, remote_specs
 
         spec = next(s for s in remote_specs(self).values() if s.promisor)
-        return PromisorStore(local, self.dir, spec)
+
+        def open_remote():
+            from mmvc.remote.transport import Remote
+
+            return Remote(spec).objects(cache_dir=pack_cache_dir(self, spec.name))
+
+        return PromisorObjectStore(local, open_remote)
 
     @cached_property
     def refs(self):

@@ -49,7 +49,7 @@ class Sparse:
             return cls()
 
     def save(self, repo) -> None:
-        from mmvc.core.store import atomic_write
+        from mmvc.core.atomicfile import atomic_write
 
         path = repo.layout.sparse
         if not self.active:

@@ -13,7 +13,6 @@ from mmvc.core.objects import canonical_json
 from mmvc.errors import FormatError
 from mmvc.repo import Repo
 from mmvc.ops.tag import list_tags
-from mmvc.repo import Repo
 
 
 def _write(root, rel: str, data: bytes) -> None:

@@ -1,25 +1,31 @@
-"""The object-store contract, run against every backend: the local folder store and the fsspec
-store (over the in-memory filesystem and over the local one through fsspec)."""
+"""The object-store contract, run against every backend production uses: the local folder
+store, the bucket store (what a remote's objects are) over file://, memory:// and s3:// (a real
+moto server), and a partial clone's promisor store."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
 import uuid
 
-import fsspec
 import pytest
 from blake3 import blake3
 
+from mmvc.core.bucket import Bucket
 from mmvc.core.fsspec_store import FsspecObjectStore
+from mmvc.core.promisor_store import PromisorObjectStore
 from mmvc.core.store import COPY_CHUNK, LocalObjectStore, SourceChangedError, fingerprint
-from mmvc.errors import CorruptError, ObjectNotFound
+from mmvc.errors import CorruptError, ObjectNotFound, RemoteError
+from mmvc.remote.transport import Remote, RemoteSpec
 
 THRESHOLD = 1024  # objects up to this size are packed; a low value keeps "large" objects cheap
 
 
 class LocalBackend:
+    promised = False  # whether absent objects are asked of a promisor remote
+
     def __init__(self, tmp_path):
         self.root = str(tmp_path / "objects")
         LocalObjectStore.init_layout(self.root)
@@ -49,14 +55,19 @@ class LocalBackend:
         pass
 
 
-class FsspecBackend:
-    def __init__(self, fs, root: str):
-        self.fs, self.root = fs, root
-        FsspecObjectStore.init_layout(fs, root)
+class BucketBackend:
+    """The bucket store as a remote holds it: ``objects/`` under the remote's URL."""
+
+    promised = False
+
+    def __init__(self, url: str):
+        self.url = url
+        bucket = Bucket.from_url(url)
+        self.fs, self.root = bucket.fs, bucket.path("objects")
 
     def open_store(self, **kw) -> FsspecObjectStore:
         kw.setdefault("pack_threshold", THRESHOLD)
-        return FsspecObjectStore(self.fs, self.root, **kw)
+        return FsspecObjectStore(Bucket.from_url(self.url), "objects", **kw)
 
     def files(self, sub: str = "") -> list[str]:
         base = f"{self.root}/{sub}".rstrip("/")
@@ -73,14 +84,37 @@ class FsspecBackend:
             self.fs.rm(self.root, recursive=True)
 
 
-@pytest.fixture(params=["local", "fsspec-memory", "fsspec-file"])
-def backend(request, tmp_path):
+class PromisorBackend(LocalBackend):
+    """A partial clone's store: the local folder, with its promisor remote behind it (empty
+    here; the tests at the end of this file give it objects)."""
+
+    promised = True
+
+    def __init__(self, tmp_path):
+        super().__init__(tmp_path)
+        self.remote_url = f"file://{tmp_path}/promisor"
+
+    def open_remote(self) -> FsspecObjectStore:
+        return Remote(RemoteSpec("origin", self.remote_url)).objects(pack_threshold=THRESHOLD)
+
+    def open_store(self, **kw) -> PromisorObjectStore:
+        return PromisorObjectStore(super().open_store(**kw), self.open_remote)
+
+
+@pytest.fixture(params=["local", "bucket-file", "bucket-memory", "bucket-s3", "promisor"])
+def backend(request, tmp_path, monkeypatch):
     if request.param == "local":
         b = LocalBackend(tmp_path)
-    elif request.param == "fsspec-memory":
-        b = FsspecBackend(fsspec.filesystem("memory"), f"/mmvc-test-{uuid.uuid4().hex}")
+    elif request.param == "bucket-file":
+        b = BucketBackend(f"file://{tmp_path}/remote")
+    elif request.param == "bucket-memory":
+        b = BucketBackend(f"memory://mmvc-test-{uuid.uuid4().hex}/remote")
+    elif request.param == "bucket-s3":
+        server = request.getfixturevalue("s3_server")
+        server.apply_env(monkeypatch)
+        b = BucketBackend(f"s3://{server.make_bucket()}/remote")
     else:
-        b = FsspecBackend(fsspec.filesystem("file"), str(tmp_path / "objects"))
+        b = PromisorBackend(tmp_path)
     yield b
     b.cleanup()
 
@@ -101,6 +135,19 @@ LARGE = os.urandom(THRESHOLD + 1)
 def put_all(store, blobs) -> list[str]:
     with store.writer() as w:
         return [w.put_bytes(b) for b in blobs]
+
+
+@contextlib.contextmanager
+def raises_absent(backend, oid: str):
+    """What asking for an object nobody stored raises: ObjectNotFound; in a partial clone the
+    promisor remote is asked for it, and its not having it is the remote's error."""
+    if backend.promised:
+        with pytest.raises(RemoteError, match=f"{oid} on remote origin is missing"):
+            yield
+    else:
+        with pytest.raises(ObjectNotFound) as err:
+            yield
+        assert err.value.oid == oid
 
 
 # --------------------------------------------------------------------------- reads and writes
@@ -131,20 +178,23 @@ def test_large_objects_are_loose_at_ab_cd_id(backend, store):
     assert backend.files("tmp") == []
 
 
-def test_has_has_many_and_size(store):
+def test_has_has_many_and_size(backend, store):
     oids = put_all(store, [*SMALL, LARGE])
     missing = blake3(b"never stored").hexdigest()
     assert all(store.has(o) for o in oids)
     assert not store.has(missing)
-    assert store.has_many([*oids, missing]) == set(oids)
+    assert store.has_many(oids) == set(oids)
+    with raises_absent(backend, missing) if backend.promised else contextlib.nullcontext():
+        assert store.has_many([*oids, missing]) == set(oids)
     assert [store.size(o) for o in oids] == [len(b) for b in [*SMALL, LARGE]]
 
 
-def test_has_many_with_a_large_batch(store):
+def test_has_many_with_a_large_batch(backend, store):
     # Backends may answer big batches differently (the local one reads whole pack indexes).
     oids = put_all(store, [*SMALL, LARGE])
     absent = [blake3(i.to_bytes(4, "little")).hexdigest() for i in range(5000)]
-    assert store.has_many(absent[:2500] + oids + absent[2500:]) == set(oids)
+    with raises_absent(backend, absent[0]) if backend.promised else contextlib.nullcontext():
+        assert store.has_many(absent[:2500] + oids + absent[2500:]) == set(oids)
 
 
 def test_open_streams_packed_and_loose_objects(store):
@@ -223,13 +273,12 @@ def test_put_file_refuses_a_file_that_changed_since_it_was_seen(store, tmp_path)
             w.put_file(str(path), expected=seen)
 
 
-def test_missing_object_raises_object_not_found(store):
+def test_missing_object_raises_object_not_found(backend, store):
     put_all(store, [b"something"])
     missing = blake3(b"missing").hexdigest()
     for read in (store.get, store.size, store.open):
-        with pytest.raises(ObjectNotFound) as err:
+        with raises_absent(backend, missing):
             read(missing)
-        assert err.value.oid == missing
 
 
 # --------------------------------------------------------------------------- crash safety
@@ -247,7 +296,7 @@ def test_an_aborted_writer_leaves_no_visible_object_and_no_temp_pack(backend, st
     for s in (store, fresh):
         assert not any(s.has(o) for o in oids)
         assert list(s.iter_ids()) == []
-        with pytest.raises(ObjectNotFound):
+        with raises_absent(backend, oids[0]):
             s.get(oids[0])
 
 
@@ -281,12 +330,12 @@ def test_a_corrupt_pack_index_raises_corrupt_error(backend, damage):
 
 
 def test_backends_share_one_layout(tmp_path):
-    """A store written by the local backend is read by the fsspec one over the same folder, and
+    """A store written by the local backend is read by the bucket one over the same folder, and
     the other way round: the formats are the same bytes."""
     root = str(tmp_path / "objects")
     LocalObjectStore.init_layout(root)
     local = LocalObjectStore(root, pack_threshold=THRESHOLD, fsync=False)
-    remote = FsspecObjectStore(fsspec.filesystem("file"), root, pack_threshold=THRESHOLD)
+    remote = FsspecObjectStore(Bucket.from_url(f"file://{root}"), pack_threshold=THRESHOLD)
     a = put_all(local, [b"from local", LARGE])
     b = put_all(remote, [b"from fsspec", LARGE[::-1]])
     assert [remote.get(o) for o in a] == [b"from local", LARGE]
@@ -297,12 +346,11 @@ def test_backends_share_one_layout(tmp_path):
 def test_fsspec_store_from_url():
     url = f"memory://mmvc-test-{uuid.uuid4().hex}"
     s = FsspecObjectStore.from_url(url)
-    FsspecObjectStore.init_layout(s.fs, s.root)
     try:
         oid = s.put(b"via url")
         assert FsspecObjectStore.from_url(url).get(oid) == b"via url"
     finally:
-        s.fs.rm(s.root, recursive=True)
+        s.bucket.fs.rm(s.bucket.root, recursive=True)
 
 
 # --------------------------------------------------------------------------- local link modes
@@ -353,3 +401,41 @@ def test_local_store_open_is_a_real_stream(tmp_path):
     with store.open(oid) as f:
         assert not isinstance(f, io.BytesIO)  # large objects are not read into memory
         assert f.read() == LARGE
+
+
+# --------------------------------------------------------------------------- promisor
+
+
+def test_promisor_store_fetches_what_only_its_remote_holds_on_first_read(tmp_path):
+    backend = PromisorBackend(tmp_path)
+    small, big, other = b"a promised caption", os.urandom(3 * THRESHOLD), b"another one"
+    oids = put_all(backend.open_remote(), [small, big, other])
+    store = backend.open_store()
+    assert not any(store.has(o) for o in oids)  # promised objects are not here yet
+    assert store.get(oids[0]) == small
+    assert store.local.has(oids[0]) and store.fetched == 1
+    with store.open(oids[1]) as f:
+        assert f.read() == big
+    assert store.size(oids[2]) == len(other)
+    assert store.has_many(oids) == set(oids) and store.fetched == 3
+    fresh = backend.open_store()
+    assert [fresh.get(o) for o in oids] == [small, big, other] and fresh.fetched == 0  # stored for good
+
+
+def test_promisor_store_prefetches_a_batch_and_refuses_a_corrupt_copy(tmp_path):
+    backend = PromisorBackend(tmp_path)
+    blobs = [f"caption {i}".encode() for i in range(20)]
+    remote = backend.open_remote()
+    oids = put_all(remote, blobs)
+    store = backend.open_store()
+    assert store.prefetch(oids[:10]) == 10 and store.prefetch(oids[:10]) == 0
+    assert store.remote.bucket.requests["get"] == 2  # the pack's index, then one ranged read of the ten
+    (pack,) = [p for p in os.listdir(tmp_path / "promisor" / "objects" / "pack") if p.endswith(".pack")]
+    path = tmp_path / "promisor" / "objects" / "pack" / pack
+    data = bytearray(path.read_bytes())
+    data[data.find(b"caption 15")] ^= 0x20
+    path.write_bytes(bytes(data))
+    with pytest.raises(RemoteError, match=f"{oids[15]} on remote origin is corrupt"):
+        store.get(oids[15])
+    assert not store.local.has(oids[15])
+    assert store.get(oids[14]) == blobs[14]

@@ -155,13 +155,12 @@ def test_corrupt_packed_object_writes_nothing(repo, tmp_path):
     make_version(repo, {"img/small.jpg": (small, {"source": "x"}), "text/a.txt": b"hello\n"})
     from mmvc.core.hashing import hash_bytes
 
-    found = repo.store._find_packed(hash_bytes(small))
+    found = repo.store.locate(hash_bytes(small))
     assert found is not None
-    pack, k = found
-    off, length = pack.location(k)
+    pack_path, off, length = found
     assert length == len(small)
-    os.chmod(pack.pack_path, 0o644)
-    with open(pack.pack_path, "r+b") as f:
+    os.chmod(pack_path, 0o644)
+    with open(pack_path, "r+b") as f:
         f.seek(off + 100)
         b = f.read(1)
         f.seek(off + 100)

@@ -145,9 +145,8 @@ def test_missing_loose_object_names_the_versions_it_breaks(repo):
 def test_flipped_byte_in_a_pack_is_caught_by_full_mode_only(repo):
     c1 = commit_round(repo, 1)
     victim = repo.tree.get_many(repo.read_commit(c1).tree, ["text/r001/3.txt"])["text/r001/3.txt"].oid
-    pack, i = repo.store._find_packed(victim)
-    off, _ = pack.location(i)
-    with open(pack.pack_path, "r+b") as f:
+    pack_path, off, _ = repo.store.locate(victim)
+    with open(pack_path, "r+b") as f:
         f.seek(off + 2)
         b = f.read(1)
         f.seek(off + 2)

@@ -101,7 +101,7 @@ def test_commit_is_incremental_and_matches_a_rebuild(repo):
     second = repo.commit("12 changes")
     assert (second.added, second.modified, second.deleted) == (1, 10, 1)
     new_packs = [p for p in set(os.listdir(os.path.join(repo.dir, "objects", "pack"))) - writer_packs_before if p.endswith(".idx")]
-    from mmvc.core.store import PackIndex
+    from mmvc.core.pack import PackIndex
 
     written = sum(PackIndex(os.path.join(repo.dir, "objects", "pack", p)).count for p in new_packs)
     assert written < 60, written  # 12 changes over ~160 leaves: a few leaves, their parents, the commit
