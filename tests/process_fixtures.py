@@ -66,6 +66,18 @@ def png(seed: int, size=(96, 64)) -> bytes:
     return buf.getvalue()
 
 
+def jpeg(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
+    """``data`` (any picture) re-saved as a JPEG at ``quality``, resized by ``scale``: a near copy."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if scale != 1.0:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def wav(freq: float, secs: float = 1.0, rate: int = 16000) -> bytes:
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:

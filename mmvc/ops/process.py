@@ -33,6 +33,7 @@ class ProcessResult:
     families: dict = field(default_factory=dict)
     seconds: float = 0.0
     stages: dict = field(default_factory=dict)
+    engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
 
 
 def _report_bytes(verdicts) -> bytes:
@@ -127,6 +128,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.decoded = pipe.stats.decoded
     res.embedded = {"text": pipe.stats.embedded_text, "clip": pipe.stats.embedded_clip}
     res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
+    res.engine = pipe.stats.engine
     res.seconds = time.perf_counter() - t0
     return res
 

@@ -19,6 +19,7 @@ class ReportRow:
     reason: str | None
     duplicate_of: str | None
     detail: str
+    oid: str = ""
 
 
 @dataclass
@@ -36,7 +37,7 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
     report_id = _report_id(repo, rev)
     table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
     out = Report(report=report_id)
-    cols = {c: table.column(c).to_pylist() for c in ("path", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
+    cols = {c: table.column(c).to_pylist() for c in ("path", "oid", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
     for i in range(table.num_rows):
         row = ReportRow(**{c: cols[c][i] for c in cols})
         if row.status == "passed" and not include_passed:

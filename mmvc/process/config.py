@@ -13,7 +13,9 @@ PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
 KEEP_POLICIES = ("first", "largest", "quality")
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
-_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license", "dtype"}
+_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
+          "dtype", "in_process_max"}
+IN_PROCESS_MAX = 2000  # uncached items a stage runs in the driver rather than on Ray
 
 
 @dataclass
@@ -29,6 +31,7 @@ class ProcessConfig:
     num_gpus: float = 0.0
     num_cpus: int | None = None
     ray_address: str | None = None
+    in_process_max: int = IN_PROCESS_MAX
     dtype: str = "auto"  # embedding precision: auto = bf16 on a GPU, fp32 on CPUs
     license_allow: list = field(default_factory=list)
     license_deny: list = field(default_factory=list)
@@ -57,6 +60,10 @@ class ProcessConfig:
         except TypeError as e:
             raise FormatError(f"bad [process.neardup] setting: {e}", "see docs/process.md") from None
         lic = table.get("license", {})
+        in_process_max = table.get("in_process_max", IN_PROCESS_MAX)
+        if isinstance(in_process_max, bool) or not isinstance(in_process_max, int) or in_process_max < 0:
+            raise FormatError(f"[process] in_process_max must be a whole number ≥ 0, got {in_process_max!r}",
+                              "the most uncached items a stage runs without starting Ray; 0 always uses Ray")
         if str(table.get("dtype", "auto")).lower() not in _DTYPES:
             raise FormatError(f"unknown [process] dtype {table.get('dtype')!r}", f"use one of {', '.join(sorted(_DTYPES))}")
         return cls(
@@ -71,6 +78,7 @@ class ProcessConfig:
             num_gpus=float(table.get("num_gpus", 0)),
             num_cpus=table.get("num_cpus"),
             ray_address=table.get("ray_address"),
+            in_process_max=in_process_max,
             dtype=str(table.get("dtype", "auto")),
             license_allow=list(lic.get("allow", [])),
             license_deny=list(lic.get("deny", [])),
@@ -120,7 +128,7 @@ class ProcessConfig:
     STAGES = ("decode", "gates", "neardup", "embed_text", "embed_clip", "semantic")
 
     def config_hash(self) -> str:
-        """What an item's verdict depends on; batch size, GPUs and the Ray address do not."""
+        """What an item's verdict depends on; batch size, GPUs, the engine and the Ray address do not."""
         from mmvc.core.hashing import hash_bytes
 
         return hash_bytes(canonical_json({s: self._stage_doc(s) for s in self.STAGES}))

@@ -1,11 +1,14 @@
 """Ray Data wiring of the process stages, and the verdict every staged item ends with.
 
-Per-blob work (decode + validate + gates + fingerprints, and each embedding family) runs in
-Ray Data on the blobs that the feature cache does not already hold, deduplicated by blob id so
-identical files are decoded once. Set-wide work (exact, near-exact and semantic dedup) runs in
-the driver on the cached features; it is cheap next to decoding and embedding and must see the
-whole staged set at once. Ray is started only when some per-blob work is left, so a re-run with
-nothing changed costs a fraction of the first.
+Per-blob work (decode + validate + gates + fingerprints, and each embedding family) runs on
+the blobs that the feature cache does not already hold, deduplicated by blob id so identical
+files are decoded once. Each stage is a list of ``Step``s (a class UDF and its batch size) that
+one of two engines runs: Ray Data, or, when the uncached work is small (``[process]
+in_process_max``) and no cluster or GPU is asked for, the driver itself, calling the very same
+UDFs on the same numpy batches, so verdicts do not depend on the engine and a one-caption change
+does not pay for starting Ray. Set-wide work (exact, near-exact and semantic dedup) runs in the
+driver on the cached features; it is cheap next to decoding and embedding and must see the
+whole staged set at once.
 
 CPU decoding and GPU embedding are separate Ray stages, so GPUs never wait on decode; item-level
 failures are caught inside the UDFs and become rejections with a reason, not job failures.
@@ -59,7 +62,20 @@ class RunStats:
     embedded_text: int = 0
     embedded_clip: int = 0
     ray_started: bool = False
+    engine: str = "none"  # none (everything cached) | in-process | ray
     seconds: dict = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    """One map over batches of a stage: a class UDF built once per worker (or once in the driver)
+    and called on numpy batches of ``batch_size`` rows. ``pool`` says where Ray runs it: "cpu",
+    an actor per core; "model", one actor holding the model (and the GPUs, when asked for)."""
+
+    udf: type
+    kwargs: dict
+    batch_size: int
+    pool: str = "cpu"
 
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -132,6 +148,30 @@ def _dataset(ray, rows: list[dict], blocks: int):
     table = pa.Table.from_pylist(rows)
     step = -(-len(rows) // blocks)
     return ray.data.from_arrow([table.slice(i, step) for i in range(0, len(rows), step)])
+
+
+def _object_array(values: list):
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # element by element: a list value stays one cell
+        out[i] = v
+    return out
+
+
+def _numpy_batch(rows: list[dict]) -> dict:
+    """``rows`` as the dict of numpy columns a UDF receives from Ray's numpy batch format."""
+    import numpy as np
+
+    out = {}
+    for c in rows[0]:
+        values = [r[c] for r in rows]
+        out[c] = np.asarray(values) if all(type(v) is int for v in values) else _object_array(values)
+    return out
+
+
+def _output_rows(batch: dict, column: str) -> list[dict]:
+    return [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
 
 
 def _worker_death_errors(ray) -> tuple:
@@ -297,11 +337,52 @@ class Pipeline:
         n = max(1, min(cores, -(-rows // batch)))
         return ray.data.ActorPoolStrategy(min_size=1, max_size=n, initial_size=n)
 
-    def _run_stage(self, stage: str, inputs: list[dict], build, batch_format: str, column: str | None = None):
-        """Run one Ray Data stage over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
-        for the rows that kept killing their worker).
+    def _in_process(self, todo: int) -> bool:
+        """Small uncached work runs in the driver: starting Ray costs more than the work itself.
+        A cluster, GPUs or the worker-death failpoint (deaths only exist with workers) ask for
+        Ray, and a run that has started Ray keeps it for its later stages."""
+        return (self._ray is None and todo <= self.cfg.in_process_max and not self.cfg.ray_address
+                and not self.cfg.num_gpus and not os.environ.get(FAILPOINT_ENV))
 
-        Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
+    def _run_stage(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None = None):
+        """Run one stage's steps over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
+        for the rows that kept killing their worker). ``column``: the output column an embedding
+        stage yields per row; None, whole rows (the prep stage's Arrow rows)."""
+        if self._in_process(len(inputs)):
+            self.stats.engine = "in-process"
+            return self._run_in_process(stage, inputs, steps, column), {}
+        self.stats.engine = "ray"
+        return self._run_on_ray(stage, inputs, steps, column)
+
+    def _run_in_process(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None) -> list[dict]:
+        """The steps' UDFs built once here and called on the numpy batches Ray would hand them."""
+        udfs = [s.udf(**s.kwargs) for s in steps]
+        size = steps[0].batch_size
+        done: list[dict] = []
+        self.progress(stage, 0, len(inputs))
+        for start in range(0, len(inputs), size):
+            batch = _numpy_batch(inputs[start:start + size])
+            for udf in udfs:
+                if not isinstance(batch, dict):  # an Arrow table handed on to a further step
+                    batch = {c: _object_array(batch.column(c).to_pylist()) for c in batch.column_names}
+                batch = udf(batch)
+            done += batch.to_pylist() if column is None else _output_rows(batch, column)
+            self.progress(stage, len(done), len(inputs))
+        return done
+
+    def _ray_steps(self, ray, ds, steps: list[Step], rows: int):
+        gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
+        for s in steps:
+            if s.pool == "model":
+                where = {"compute": ray.data.ActorPoolStrategy(size=1), **gpu}
+            else:
+                where = {"compute": self._cpu_pool(ray, rows, s.batch_size), "num_cpus": 1}
+            ds = ds.map_batches(s.udf, fn_constructor_kwargs=s.kwargs, batch_size=s.batch_size, batch_format="numpy",
+                                **where, **_RETRIES)
+        return ds
+
+    def _run_on_ray(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None):
+        """Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
         times, ``_RETRIES``). A batch that still cannot finish is split in halves and each half
         run again, down to single rows, so one poisonous input (a decoder crash, a model that runs
         out of memory on it) becomes that item's verdict instead of the whole run's failure.
@@ -323,13 +404,9 @@ class Pipeline:
                     # Bounded restarts can only be asked for as ray_remote_args (deprecated, no named
                     # parameter yet in Ray 2.60); Ray Data's default is to retry a dying actor forever.
                     warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
-                    staged = build(ray, ds)
-                for batch in staged.iter_batches(batch_format=batch_format, batch_size=None):
-                    if batch_format == "pyarrow":
-                        rows = batch.to_pylist()
-                    else:
-                        rows = [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
-                    for r in rows:
+                    staged = self._ray_steps(ray, ds, steps, len(chunk))
+                for batch in staged.iter_batches(batch_format="pyarrow" if column is None else "numpy", batch_size=None):
+                    for r in batch.to_pylist() if column is None else _output_rows(batch, column):
                         done[str(r["oid"])] = r
                     self.progress(stage, len(done) + len(died), total)
             except died_errors as e:
@@ -363,14 +440,9 @@ class Pipeline:
         if todo:
             gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
             kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
-
-            def build(ray, ds):
-                return ds.map_batches(PrepUDF, fn_constructor_kwargs=kwargs, batch_size=32, num_cpus=1,
-                                      compute=self._cpu_pool(ray, len(inputs), 32), **_RETRIES)
-
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
                       for it in todo.values()]
-            done, died = self._run_stage("decode", inputs, build, "pyarrow")
+            done, died = self._run_stage("decode", inputs, [Step(PrepUDF, kwargs, 32)])
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
@@ -397,51 +469,37 @@ class Pipeline:
         self.progress(f"embed {family}", 0, len(todo))
         if not todo:
             return vectors
-        from mmvc.process.embed import TextEmbedUDF, resolve_model
+        from mmvc.process.embed import resolve_model
 
-        gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
-        device = "cuda" if self.cfg.num_gpus else "cpu"
+        gpu = bool(self.cfg.num_gpus)
         bs = self.cfg.batch_size
-        # On a GPU the host work (tokenising) would starve the model, so it gets CPU workers of
-        # its own ahead of the GPU actor, and the actor is handed several model batches per call.
+        # On a GPU the host work (tokenising; decoding and cropping pictures) would starve the
+        # model, so it gets CPU workers of its own ahead of the GPU actor, and the actor is handed
+        # several model batches per call. CPU steps take every core from the start (an autoscaling
+        # pool that starts at one worker was seen to stay there, starving the GPU actor).
+        model_kw = {"batch_size": bs, "device": "cuda" if gpu else "cpu", "dtype": self.cfg.embed_dtype(),
+                    "failpoint": os.environ.get(FAILPOINT_ENV)}
         rows_per_call = bs * 8 if gpu else bs
-        # CPU stages: every core from the start (an autoscaling pool that starts at one worker was
-        # seen to stay there, starving the GPU actor), in model-sized batches so work spreads evenly.
-        cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": bs, "batch_format": "numpy", **_RETRIES}
-        model_kw = {"batch_size": bs, "device": device, "dtype": self.cfg.embed_dtype(), "failpoint": os.environ.get(FAILPOINT_ENV)}
         if family == "text":
+            from mmvc.process.embed import TextEmbedUDF, TextTokenizeUDF
+
             path = resolve_model(self.cfg.text_model, "text")
             inputs = [{"oid": oid, "text": r["text"]} for oid, r in todo.items()]
-
-            def build(ray, ds):
-                if gpu:
-                    from mmvc.process.embed import TextTokenizeUDF
-
-                    ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
-                return ds.map_batches(_Failing(TextEmbedUDF), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
-                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
+            host = [Step(TextTokenizeUDF, {"model": path}, bs)] if gpu else []
+            steps = host + [Step(_Failing(TextEmbedUDF), {"model": path, **model_kw}, rows_per_call, pool="model")]
             col = "text_vector"
         else:
+            from mmvc.process.embed import ClipEmbedUDF, ClipPixelsUDF
+
             path = resolve_model(self.cfg.image_model_id(), "clip")
             inputs = [{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()]
-
-            def build(ray, ds):
-                if gpu:  # decode and crop on CPU workers, so the GPU actor only copies and runs the model
-                    from mmvc.process.embed import ClipEmbedUDF, ClipPixelsUDF
-
-                    ds = ds.map_batches(ClipPixelsUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
-                    udf = ClipEmbedUDF
-                else:
-                    udf = ClipFromPngUDF
-                return ds.map_batches(_Failing(udf), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
-                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
+            host = [Step(ClipPixelsUDF, {"model": path}, bs)] if gpu else []
+            steps = host + [Step(_Failing(ClipEmbedUDF if gpu else ClipFromPngUDF), {"model": path, **model_kw}, rows_per_call, pool="model")]
             col = "clip_vector"
         import numpy as np
 
         t = time.perf_counter()
-        done, died = self._run_stage(f"embed {family}", inputs, build, "numpy", column=col)
+        done, died = self._run_stage(f"embed {family}", inputs, steps, column=col)
         self.stats.seconds[f"embed {family}"] = time.perf_counter() - t
         new = []
         for r in done:
@@ -512,7 +570,7 @@ class Pipeline:
             # anchor is never judged (it crossed the gate when it entered the version).
             # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
             head = {o: p for o, p in head.items() if p not in verdicts}
-            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()}, {it.oid for it in items})
+            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()})
             anchor_keys = {a.key: head_key for a, head_key in anchors}
             prep = {**self._anchor_rows, **prep}
             by_mod = {m: [a for a, _ in anchors if a.modality == m] + [it for it in survivors if it.modality == m]
@@ -586,17 +644,18 @@ class Pipeline:
         for key, kept in dups.items():
             self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
 
-    def _head_anchors(self, head: dict[str, str], modality: dict[str, int], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
+    def _head_anchors(self, head: dict[str, str], modality: dict[str, int]) -> list[tuple[ItemRef, str]]:
         """HEAD's items whose fingerprints this repository computed before (under the current
-        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns."""
+        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns. Every one of
+        them anchors, also one whose bytes a staged item repeats: that staged item is an exact
+        duplicate already, and leaving the anchor out let a near copy of it pass."""
         from mmvc.process.cache import FeatureCache
 
         self._anchor_rows: dict[str, dict] = {}
-        oids = {o for o in head if o not in staged_oids}
-        if not oids:
+        if not head:
             return []
         rows = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates")).load(
-            oids, columns=["status", "text", "phash", "video_sig", "audio_fp"])
+            set(head), columns=["status", "text", "phash", "video_sig", "audio_fp"])
         out = []
         for o in sorted((o for o, r in rows.items() if r.get("status") == "ok"), key=lambda o: head[o]):
             self._anchor_rows[o] = rows[o]

@@ -10,14 +10,11 @@ import pytest
 
 from mmvc.errors import GateError
 from mmvc.ops.init import init
-from tests.process_fixtures import STORY, build, png, use_tiny_models, wav
+from tests.process_fixtures import STORY, build, jpeg, png, use_tiny_models, wav
 
 
-@pytest.fixture
-def gated_repo(tmp_path, tiny_models, ray_local):
-    repo = init(str(tmp_path))
-    use_tiny_models(repo, tiny_models)
-    build(tmp_path, {
+def sample_files() -> dict:
+    return {
         "images/a.png": png(1), "images/b.png": png(2), "images/a-copy.png": png(1),
         "images/broken.png": png(3)[:60],
         "text/story.txt": STORY + "\n",
@@ -26,9 +23,34 @@ def gated_repo(tmp_path, tiny_models, ray_local):
         "text/empty.txt": "",
         "text/latin1.txt": "caf\xe9 ol\xe9 ".encode("latin-1") * 5,
         "audio/tone.wav": wav(440), "audio/silent.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x10\0\0\0\1\0\1\0\x80>\0\0\0}\0\0\2\0\x10\0data\0\0\0\0",
-    })
-    repo.add(["."], cwd=repo.root)
+    }
+
+
+def tiny_repo(root, tiny_models, files: dict | None = None, **process_settings):
+    """A gated repository on the tiny models with ``files`` staged; ``process_settings`` go
+    under [process] (``in_process_max=0`` puts every stage on Ray)."""
+    from mmvc.core.config import set_value
+
+    repo = init(str(root))
+    use_tiny_models(repo, tiny_models)
+    for key, value in process_settings.items():
+        set_value(repo, "process", key, value)
+    repo.__dict__.pop("config", None)
+    if files:
+        build(root, files)
+        repo.add(["."], cwd=repo.root)
     return repo
+
+
+@pytest.fixture
+def gated_repo(tmp_path, tiny_models, ray_local):
+    return tiny_repo(tmp_path, tiny_models, sample_files())
+
+
+def rows_by_path(repo, **kw) -> dict:
+    from mmvc.ops.report import report
+
+    return {row.path: row for row in report(repo, include_passed=True, **kw).rows}
 
 
 def test_process_verdicts_gate_and_cache(gated_repo):
@@ -129,7 +151,10 @@ def test_ctrl_c_during_process_records_nothing(gated_repo):
     import sys
     import time
 
+    from mmvc.core.config import set_value
+
     repo = gated_repo
+    set_value(repo, "process", "in_process_max", 0)  # a Ray run, the one with workers to stop
     before = open(os.path.join(repo.dir, "index"), "rb").read()
     proc = subprocess.Popen([sys.executable, "-m", "mmvc.cli.main", "-C", repo.root, "process"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -213,3 +238,59 @@ def test_near_duplicate_of_an_item_already_in_head(gated_repo):
     assert "text/other.txt" not in rep  # passed: the report lists only failures by default
     c = repo.commit("edit")
     assert c.modified == 1 and c.added == 0
+
+
+def test_reprocess_keeps_a_near_copy_of_a_committed_item_out(tmp_path, tiny_models):
+    """Regression: a committed picture, a byte-identical copy and a re-saved copy. The first run
+    holds both copies back; after the commit, a second run with nothing changed used to let the
+    re-saved copy pass (HEAD's item stopped anchoring the near tier because a staged item had
+    its bytes), and the next commit recorded it."""
+    from mmvc.errors import ConflictError
+    from mmvc.ops.process import process
+
+    original = png(7, (160, 120))
+    repo = tiny_repo(tmp_path, tiny_models, {"img/astronaut.png": original, "img/astronaut_exact.png": original,
+                                             "img/astronaut_copy.jpg": jpeg(original, quality=80)})
+    process(repo)
+    rows = rows_by_path(repo)
+    assert (rows["img/astronaut_copy.jpg"].status, rows["img/astronaut_copy.jpg"].stage) == ("duplicate", "near")
+    assert (rows["img/astronaut_exact.png"].status, rows["img/astronaut_exact.png"].stage) == ("duplicate", "exact")
+    c = repo.commit("v1")
+    assert (c.added, c.held) == (1, 2)
+
+    process(repo)
+    rows = rows_by_path(repo)
+    assert rows["img/astronaut_copy.jpg"].status == "duplicate"
+    assert rows["img/astronaut_copy.jpg"].duplicate_of == "img/astronaut.png"
+    assert rows["img/astronaut_exact.png"].duplicate_of == "img/astronaut.png"
+    with pytest.raises(ConflictError, match="nothing to commit"):
+        repo.commit("v2")
+    assert [e.path for e in repo.ls_files("HEAD")] == ["img/astronaut.png"]
+
+
+def test_in_process_and_ray_give_the_same_verdicts(tmp_path, tiny_models, ray_local):
+    """Small work runs in the driver without starting Ray; the same UDFs on Ray judge the same
+    files the same way, and embed them to the same vectors (up to float rounding)."""
+    import numpy as np
+
+    from mmvc.ops.process import process
+    from mmvc.process.cache import FeatureCache
+    from mmvc.process.config import ProcessConfig
+
+    seen = {}
+    for engine, limit in (("in-process", 2000), ("ray", 0)):
+        repo = tiny_repo(tmp_path / engine, tiny_models, sample_files(), in_process_max=limit)
+        r = process(repo)
+        assert r.engine == engine and r.decoded == 10  # eleven files, two with the same bytes
+        rows = rows_by_path(repo)
+        cfg = ProcessConfig.load(repo)
+        vectors = {}
+        for family in ("text", "clip"):
+            cache = FeatureCache(repo, f"embed_{family}", cfg.stage_hash(f"embed_{family}"))
+            vectors.update({(family, o): r["vector"] for o, r in cache.load({row.oid for row in rows.values()}).items()})
+        seen[engine] = ({p: (x.status, x.stage, x.reason, x.duplicate_of) for p, x in rows.items()}, vectors)
+    assert seen["in-process"][0] == seen["ray"][0]
+    local, ray = seen["in-process"][1], seen["ray"][1]
+    assert local.keys() == ray.keys() and len(local) == 4  # two texts, two pictures passed the near tier
+    for k in local:
+        assert np.allclose(local[k], ray[k], atol=1e-5), k
