@@ -23,6 +23,10 @@ def command(rev, by_reason, include_passed, as_json):
             click.echo(f"{n:>8}  {k}")
         return
     for row in r.rows:
+        if row.status == "passed":
+            click.echo(f"{row.status:<9} {row.path}" + (f": {row.kept}" if row.kept else ""))
+            continue
         why = f"duplicate of {row.duplicate_of}" if row.status == "duplicate" else f"{row.stage}/{row.reason}"
         detail = f"  ({row.detail})" if row.detail and row.status != "duplicate" else ""
-        click.echo(f"{row.status:<9} {row.path}: {why}{detail}")
+        kept = f"  (kept: {row.kept})" if row.kept and row.status == "duplicate" else ""
+        click.echo(f"{row.status:<9} {row.path}: {why}{detail}{kept}")

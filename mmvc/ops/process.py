@@ -55,6 +55,7 @@ def _report_bytes(verdicts) -> bytes:
         "duplicate_of": [v.duplicate_of for v in verdicts],
         "detail": [v.detail for v in verdicts],
         "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
+        "kept": [v.kept for v in verdicts],
     }
     buf = io.BytesIO()
     pq.write_table(pa.table(rows), buf, compression="zstd")
@@ -100,7 +101,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         res = ProcessResult(run=None, report=None, config=cfg.config_hash(), families=dict(cfg.families))
         if not staged:
             return res
-        items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}) for p, e in staged]
+        items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}, e.mtime_ns) for p, e in staged]
 
         def head_paths_by_oid():
             """{blob id: (its first path in HEAD, modality)}."""

@@ -20,6 +20,7 @@ class ReportRow:
     duplicate_of: str | None
     detail: str
     oid: str = ""
+    kept: str = ""  # a duplicate: why duplicate_of was kept instead; a survivor: the duplicates it was kept over
 
 
 @dataclass
@@ -37,9 +38,10 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
     report_id = _report_id(repo, rev)
     table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
     out = Report(report=report_id)
-    cols = {c: table.column(c).to_pylist() for c in ("path", "oid", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
+    names = ("path", "oid", "modality", "status", "stage", "reason", "duplicate_of", "detail", "kept")
+    cols = {c: table.column(c).to_pylist() for c in names if c in table.column_names}  # reports before "kept" lack it
     for i in range(table.num_rows):
-        row = ReportRow(**{c: cols[c][i] for c in cols})
+        row = ReportRow(**{c: cols[c][i] or "" if c == "kept" else cols[c][i] for c in cols})
         if row.status == "passed" and not include_passed:
             continue
         out.rows.append(row)

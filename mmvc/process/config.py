@@ -11,9 +11,8 @@ from mmvc.errors import FormatError
 
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
-KEEP_POLICIES = ("first", "largest", "quality")
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
-_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
+_KNOWN = {"gated", "gates", "neardup", "semantic", "dedup", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
           "dtype", "in_process_max"}
 IN_PROCESS_MAX = 2000  # uncached items a stage runs in the driver rather than on Ray
 
@@ -23,7 +22,8 @@ class ProcessConfig:
     gates: object
     neardup: object
     semantic_eps: float = 0.01
-    keep: str = "first"
+    cross_modality: bool = False  # semantic verdicts between items of different modalities
+    keep: str = "quality"  # [process.dedup] keep: which member of a duplicate group survives
     text_model: str | None = None
     image_model: str | None = None
     families: dict = field(default_factory=lambda: {"text": True, "clip": True})
@@ -51,9 +51,25 @@ class ProcessConfig:
         for k in fams:
             if k not in ("text", "clip"):
                 raise FormatError(f"unknown embedding family {k!r} under [process.families]", "the families are text and clip")
-        keep = sem.get("keep", "first")
+        from mmvc.process.keep import DEFAULT_KEEP, KEEP_POLICIES
+
+        if "keep" in sem:
+            raise FormatError("[process.semantic] keep has moved to [process.dedup] keep, which every dedup tier follows",
+                              f"write keep = one of {', '.join(KEEP_POLICIES)} under [process.dedup] (docs/process.md)")
+        unknown = set(sem) - {"eps", "cross_modality"}
+        if unknown:
+            raise FormatError(f"unknown setting(s) under [process.semantic]: {', '.join(sorted(unknown))}", "valid ones: eps, cross_modality")
+        dedup = table.get("dedup", {})
+        unknown = set(dedup) - {"keep"}
+        if unknown:
+            raise FormatError(f"unknown setting(s) under [process.dedup]: {', '.join(sorted(unknown))}", "valid ones: keep")
+        keep = dedup.get("keep", DEFAULT_KEEP)
         if keep not in KEEP_POLICIES:
-            raise FormatError(f"unknown keep policy {keep!r} under [process.semantic]", f"use one of {', '.join(KEEP_POLICIES)}")
+            raise FormatError(f"unknown keep policy {keep!r} under [process.dedup]", f"use one of {', '.join(KEEP_POLICIES)}")
+        cross = sem.get("cross_modality", False)
+        if not isinstance(cross, bool):
+            raise FormatError(f"[process.semantic] cross_modality must be true or false, got {cross!r}",
+                              "false (the default) compares only items of the same modality")
         nd = dict(table.get("neardup", {}))
         try:
             neardup = NearDupConfig(**nd)
@@ -70,6 +86,7 @@ class ProcessConfig:
             gates=GateConfig.from_toml(table.get("gates", {})),
             neardup=neardup,
             semantic_eps=float(sem.get("eps", 0.01)),
+            cross_modality=cross,
             keep=keep,
             text_model=models.get("text") or None,
             image_model=models.get("image") or None,
@@ -117,7 +134,11 @@ class ProcessConfig:
         if stage == "embed_clip":
             return {"v": PIPELINE_VERSION, "on": self.families.get("clip", True), "model": self.image_model_id() if self.families.get("clip", True) else None}
         if stage == "semantic":
-            return {"v": PIPELINE_VERSION, "eps": self.semantic_eps, "keep": self.keep}
+            return {"v": PIPELINE_VERSION, "eps": self.semantic_eps, "cross_modality": self.cross_modality}
+        if stage == "dedup":
+            from mmvc.process.keep import KeepPolicy
+
+            return {"v": PIPELINE_VERSION, **KeepPolicy(self.keep).config_dict()}
         raise KeyError(stage)
 
     def stage_hash(self, stage: str) -> str:
@@ -125,7 +146,7 @@ class ProcessConfig:
 
         return hash_bytes(canonical_json({"stage": stage, **self._stage_doc(stage)}))[:32]
 
-    STAGES = ("decode", "gates", "neardup", "embed_text", "embed_clip", "semantic")
+    STAGES = ("decode", "gates", "neardup", "embed_text", "embed_clip", "semantic", "dedup")
 
     def config_hash(self) -> str:
         """What an item's verdict depends on; batch size, GPUs, the engine and the Ray address do not."""

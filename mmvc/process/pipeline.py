@@ -23,7 +23,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
+from mmvc.core.modality import AUDIO, IMAGE, OTHER, TEXT, VIDEO, modality_name
 
 TEXT_DIM = 384
 CLIP_DIM = 512
@@ -37,6 +37,7 @@ class ItemRef:
     modality: int
     size: int
     meta: dict = field(default_factory=dict)
+    mtime_ns: int = 0  # the file's modification time when staged (the keep policy "oldest")
 
 
 @dataclass
@@ -53,6 +54,8 @@ class Verdict:
     features: dict = field(default_factory=dict)
     text_vector: object = None
     clip_vector: object = None
+    kept: str = ""  # a duplicate: why its duplicate_of was kept instead; a survivor: whom it was kept over
+    kept_over: list = field(default_factory=list)
 
 
 @dataclass
@@ -208,19 +211,20 @@ def _unpng(data: bytes):
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> dict:
-    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage."""
-    from mmvc.process.decode import decode_item
+def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
+    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage. An ``other``
+    item is judged on its size and extension alone: its bytes are never read here."""
+    from mmvc.process.decode import DEFAULT_MAX_PIXELS, decode_item, describe_other
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
     row = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
     try:
-        data = store.get(oid)
-        from mmvc.process.decode import DEFAULT_MAX_PIXELS
-
-        d = decode_item(data, modality, key, meta, max_pixels=getattr(gate_cfg.image, "max_pixels", None) or DEFAULT_MAX_PIXELS)
+        if modality == OTHER:
+            d = describe_other(size, key)
+        else:
+            d = decode_item(store.get(oid), modality, key, meta, max_pixels=getattr(gate_cfg.image, "max_pixels", None) or DEFAULT_MAX_PIXELS)
         row["features"] = json.dumps(d.features, sort_keys=True, default=str)
         row["detail"] = d.detail or ""
         if d.status != "ok":
@@ -259,8 +263,8 @@ class PrepUDF:
         import pyarrow as pa
 
         _failpoint(self.failpoint, "decode", batch["key"])
-        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {})
-                for oid, m, k, meta in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"])]
+        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {}, int(n))
+                for oid, m, k, meta, n in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"], batch["size"])]
         # An explicit schema: left to infer, a block of texts gets a null-typed hash column that
         # a block of images cannot be concatenated with, and pandas would carry 64-bit hashes
         # through float64 and lose their low bits.
@@ -429,6 +433,7 @@ class Pipeline:
     def _prep(self, items: list[ItemRef]) -> dict[str, dict]:
         from mmvc.process.cache import FeatureCache
 
+        items = [it for it in items if it.modality != OTHER]  # judged by name and size: see _other_row
         cache = FeatureCache(self.repo, "prep", self.cfg.stage_hash("gates"))
         rows = cache.load({it.oid for it in items})
         todo = {}
@@ -440,8 +445,8 @@ class Pipeline:
         if todo:
             gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
             kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
-            inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
-                      for it in todo.values()]
+            inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else "",
+                       "size": it.size} for it in todo.values()]
             done, died = self._run_stage("decode", inputs, [Step(PrepUDF, kwargs, 32)])
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
@@ -518,13 +523,14 @@ class Pipeline:
     # -- the run
 
     def run(self, items: list[ItemRef], head_paths_by_oid: Callable[[], dict[str, tuple[str, int]]]) -> list[Verdict]:
-        from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
-        from mmvc.process.semantic import semantic_duplicates
+        from mmvc.process.keep import KeepPolicy
 
         cfg = self.cfg
         t0 = time.perf_counter()
         items = sorted(items, key=lambda it: it.key)
         verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
+        self.keep = KeepPolicy(cfg.keep)
+        self._items = {it.key: it for it in items}
         quiet = _RayChatterToFile(os.path.join(self.repo.dir, "process", "ray.log"))
         try:
             quiet.__enter__()
@@ -533,7 +539,7 @@ class Pipeline:
             alive = []
             for it in items:
                 v = verdicts[it.key]
-                row = prep[it.oid]
+                row = prep[it.oid] if it.modality != OTHER else self._other_row(it)
                 v.features = json.loads(row.get("features") or "{}")
                 if row["status"] != "ok":
                     v.status, v.stage, v.reason, v.detail = "rejected", row["stage"], row["reason"], row.get("detail") or ""
@@ -545,82 +551,56 @@ class Pipeline:
                     continue
                 alive.append(it)
 
-            # exact: identical blobs, within the staged set and against HEAD
+            # exact: identical blobs, against HEAD (which always keeps its item), then within the staged set
             t = time.perf_counter()
             head_items = head_paths_by_oid()
             head = {o: p for o, (p, _) in head_items.items()}
-            first_by_oid: dict[str, str] = {}
-            survivors = []
+            same_bytes: dict[str, list[str]] = {}
             for it in alive:
                 other = head.get(it.oid)
                 if other is not None and other != it.key:
-                    self._dup(verdicts[it.key], "exact", other, "same bytes as an item already in HEAD")
-                elif it.oid in first_by_oid:
-                    self._dup(verdicts[it.key], "exact", first_by_oid[it.oid], "same bytes as another staged item")
+                    self._dup(verdicts[it.key], "exact", other, "same bytes as an item already in HEAD", kept="already in HEAD")
                 else:
-                    first_by_oid[it.oid] = it.key
-                    survivors.append(it)
+                    same_bytes.setdefault(it.oid, []).append(it.key)
+            for group in same_bytes.values():
+                if len(group) > 1:
+                    self._settle(group, verdicts, "exact", "same bytes as another staged item")
+            survivors = [it for it in alive if verdicts[it.key].status == "passed"]
             self.stats.seconds["exact"] = time.perf_counter() - t
 
             # near-exact, per modality
             t = time.perf_counter()
             self.progress("near-dup", 0, len(survivors))
-            # Items already in HEAD take part as anchors, listed first: a group's representative
-            # is its first member, so a staged item near one becomes a duplicate of it, and an
-            # anchor is never judged (it crossed the gate when it entered the version).
+            # Items already in HEAD take part as anchors: a group holding one keeps HEAD's item,
+            # and an anchor is never judged (it crossed the gate when it entered the version).
             # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
             head = {o: p for o, p in head.items() if p not in verdicts}
             anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()})
-            anchor_keys = {a.key: head_key for a, head_key in anchors}
             prep = {**self._anchor_rows, **prep}
-            by_mod = {m: [a for a, _ in anchors if a.modality == m] + [it for it in survivors if it.modality == m]
-                      for m in (TEXT, IMAGE, VIDEO, AUDIO)}
-            groups: dict[str, str] = {}
-            texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
-            if texts:
-                groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg.neardup))
-            imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
-            if imgs:
-                groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.neardup.image_max_hamming))
-            vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
-            if vids:
-                groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
-                                           cfg.neardup.video_max_hamming, min_matched=cfg.neardup.video_min_matched,
-                                           min_length_ratio=cfg.neardup.video_min_length_ratio))
-            auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
-            if auds:
-                import numpy as np
-
-                groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64) for it in auds],
-                                           cfg.neardup))
-            for key, rep in groups.items():
-                if key in anchor_keys:
-                    continue
-                if rep in anchor_keys:
-                    self._dup(verdicts[key], "near", anchor_keys[rep], "near-duplicate of an item already in HEAD")
-                else:
-                    self._dup(verdicts[key], "near", rep, "near-duplicate")
+            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup)
+            self._near(groups, {a.key: head_key for a, head_key in anchors}, verdicts)
             survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
             self.stats.seconds["near"] = time.perf_counter() - t
 
-            # embeddings, then semantic dedup within each family
+            # embeddings, then semantic dedup within each family (and modality, unless cross_modality)
             t = time.perf_counter()
+            head_modality = {o: m for o, (_, m) in head_items.items()}
             if cfg.families.get("text", True):
-                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in (TEXT, AUDIO)]
+                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if it.modality in (TEXT, AUDIO) and prep[it.oid].get("text")]
                 vecs = self._embed("text", want)
                 fam = [it for it in survivors if vecs.get(it.oid) is not None]
                 for it in fam:
                     verdicts[it.key].text_vector = vecs[it.oid]
-                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
-                self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
+                self._semantic(fam, vecs, verdicts)
+                self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head, head_modality)
             if cfg.families.get("clip", True):
                 want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in (IMAGE, VIDEO) and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
                 vecs = self._embed("clip", want)
                 fam = [it for it in survivors if verdicts[it.key].status == "passed" and vecs.get(it.oid) is not None]
                 for it in fam:
                     verdicts[it.key].clip_vector = vecs[it.oid]
-                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
-                self._semantic_head("clip", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
+                self._semantic(fam, vecs, verdicts)
+                self._semantic_head("clip", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head, head_modality)
             for it in survivors:
                 why = self.embed_failures.get(it.oid)
                 if why and verdicts[it.key].status == "passed":
@@ -630,19 +610,61 @@ class Pipeline:
         finally:
             self.shutdown()
             quiet.__exit__()
+        for v in verdicts.values():
+            if v.status == "passed" and v.kept_over:
+                v.kept = f"kept over {len(v.kept_over)} duplicate(s): {', '.join(sorted(v.kept_over)[:3])}" + (" …" if len(v.kept_over) > 3 else "")
         self.stats.items = len(items)
         self.stats.seconds["total"] = time.perf_counter() - t0
         return [verdicts[it.key] for it in items]
 
-    def _semantic(self, fam: list[ItemRef], vectors: list, verdicts: dict, semantic_duplicates) -> None:
-        if len(fam) < 2:
-            return
+    def _other_row(self, it: ItemRef) -> dict:
+        """The prep row of an ``other`` item, computed here for each item: its gates read the
+        item's name (extension) as well as its size, so unlike a decoded blob's it is never cached
+        by blob id."""
+        return prep_one(None, self.cfg.gates, it.oid, OTHER, it.key, {}, it.size)
+
+    def _candidate(self, key: str, verdicts: dict):
+        from mmvc.process.keep import Candidate
+
+        it = self._items[key]
+        return Candidate(key, it.modality, it.size, verdicts[key].features, it.mtime_ns)
+
+    def _settle(self, group: list[str], verdicts: dict, stage: str, detail: str) -> None:
+        """One group of staged duplicates: the keep policy's choice stays, the rest are its duplicates."""
+        members = [self._candidate(k, verdicts) for k in group]
+        winner = self.keep.choose(members)
+        for c in members:
+            if c.key != winner.key:
+                self._dup(verdicts[c.key], stage, winner.key, detail, kept=self.keep.reason(winner, c))
+                verdicts[winner.key].kept_over.append(c.key)
+
+    def _near(self, groups: dict[str, str], anchor_keys: dict[str, str], verdicts: dict) -> None:
+        from mmvc.process.keep import member_groups
+
+        for group in member_groups(groups):
+            held = sorted(anchor_keys[k] for k in group if k in anchor_keys)
+            staged = [k for k in group if k not in anchor_keys]
+            if held:
+                for k in staged:
+                    self._dup(verdicts[k], "near", held[0], "near-duplicate of an item already in HEAD", kept="already in HEAD")
+            elif len(staged) > 1:
+                self._settle(staged, verdicts, "near", "near-duplicate")
+
+    def _semantic(self, fam: list[ItemRef], vecs: dict, verdicts: dict) -> None:
+        """Groups within the radius, per modality unless ``cross_modality``; the keep policy picks each survivor."""
         import numpy as np
 
-        dups = semantic_duplicates([it.key for it in fam], np.stack(vectors).astype(np.float32), eps=self.cfg.semantic_eps, keep=self.cfg.keep,
-                                   sizes=[it.size for it in fam])
-        for key, kept in dups.items():
-            self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
+        from mmvc.process.keep import member_groups
+        from mmvc.process.semantic import semantic_duplicates
+
+        parts = [fam] if self.cfg.cross_modality else [[it for it in fam if it.modality == m] for m in sorted({it.modality for it in fam})]
+        for part in parts:
+            if len(part) < 2:
+                continue
+            dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                       eps=self.cfg.semantic_eps)
+            for group in member_groups(dups):
+                self._settle(group, verdicts, "semantic", f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
 
     def _head_anchors(self, head: dict[str, str], modality: dict[str, int]) -> list[tuple[ItemRef, str]]:
         """HEAD's items whose fingerprints this repository computed before (under the current
@@ -662,9 +684,11 @@ class Pipeline:
             out.append((ItemRef("\0head:" + head[o], o, modality[o], 0), head[o]))
         return out
 
-    def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str]) -> None:
-        """Staged items within the semantic radius of an item already in HEAD are duplicates of
-        it; HEAD's vectors come from the feature cache (what this repository embedded before)."""
+    def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str],
+                       head_modality: dict[str, int]) -> None:
+        """Staged items within the semantic radius of an item already in HEAD (of their own
+        modality, unless ``cross_modality``) are duplicates of it; HEAD's vectors come from the
+        feature cache (what this repository embedded before)."""
         if not fam or not head:
             return
         import numpy as np
@@ -674,26 +698,58 @@ class Pipeline:
         staged = {it.oid for it in fam}
         rows = FeatureCache(self.repo, f"embed_{family}", self.cfg.stage_hash(f"embed_{family}")).load(
             {o for o in head if o not in staged}, columns=["vector"])
-        known = sorted((head[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
-        if not known:
-            return
-        base = np.stack([v for _, v in known]).astype(np.float32)
-        base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
-        q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in fam])
-        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        known = sorted((head[o], head_modality[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
         radius = 1.0 - self.cfg.semantic_eps
-        step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
-        for start in range(0, len(q), step):
-            sims = q[start:start + step] @ base.T
-            best = sims.argmax(axis=1)
-            for i, j in enumerate(best):
-                if sims[i, j] >= radius - 1e-6:
-                    self._dup(verdicts[fam[start + i].key], "semantic", known[j][0],
-                              f"embedding within cosine {radius:.3f} of an item already in HEAD")
+        modalities = [None] if self.cfg.cross_modality else sorted({it.modality for it in fam})
+        for m in modalities:
+            part = [it for it in fam if m is None or it.modality == m]
+            base_rows = [k for k in known if m is None or k[1] == m]
+            if not part or not base_rows:
+                continue
+            base = np.stack([v for _, _, v in base_rows]).astype(np.float32)
+            base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
+            q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in part])
+            q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+            step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
+            for start in range(0, len(q), step):
+                sims = q[start:start + step] @ base.T
+                best = sims.argmax(axis=1)
+                for i, j in enumerate(best):
+                    if sims[i, j] >= radius - 1e-6:
+                        self._dup(verdicts[part[start + i].key], "semantic", base_rows[j][0],
+                                  f"embedding within cosine {radius:.3f} of an item already in HEAD", kept="already in HEAD")
 
     @staticmethod
-    def _dup(v: Verdict, stage: str, of: str, detail: str) -> None:
+    def _dup(v: Verdict, stage: str, of: str, detail: str, kept: str = "") -> None:
         v.status, v.stage, v.reason, v.duplicate_of, v.detail = "duplicate", stage, f"{stage}_duplicate", of, detail
+        v.kept = kept
+
+
+def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, str]:
+    """{member: representative} of the near-exact tier over ``items``, each modality on its own
+    fingerprints (prep rows by blob id): MinHash for text, pHash for pictures, keyframe hashes
+    for video, landmark hashes for audio. Other items have no near tier."""
+    from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
+
+    by_mod = {m: [it for it in items if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
+    groups: dict[str, str] = {}
+    texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
+    if texts:
+        groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg))
+    imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
+    if imgs:
+        groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.image_max_hamming))
+    vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
+    if vids:
+        groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
+                                   cfg.video_max_hamming, min_matched=cfg.video_min_matched, min_length_ratio=cfg.video_min_length_ratio))
+    auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
+    if auds:
+        import numpy as np
+
+        groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64)
+                                                             for it in auds], cfg))
+    return groups
 
 
 class _RayChatterToFile:

@@ -10,7 +10,7 @@ import pytest
 
 from mmvc.errors import GateError
 from mmvc.ops.init import init
-from tests.process_fixtures import STORY, build, jpeg, png, use_tiny_models, wav
+from tests.process_fixtures import STORY, build, jpeg, mp4, png, use_tiny_models, wav
 
 
 def sample_files() -> dict:
@@ -18,7 +18,7 @@ def sample_files() -> dict:
         "images/a.png": png(1), "images/b.png": png(2), "images/a-copy.png": png(1),
         "images/broken.png": png(3)[:60],
         "text/story.txt": STORY + "\n",
-        "text/story2.txt": STORY.replace("lazy", "sleepy") + "\n",
+        "text/story2.txt": STORY.replace("lazy", "idle") + "\n",  # as long as the original: the earlier path stays
         "text/other.txt": "Completely different words about databases, indexes, transactions and query planners in production systems.\n",
         "text/empty.txt": "",
         "text/latin1.txt": "caf\xe9 ol\xe9 ".encode("latin-1") * 5,
@@ -294,3 +294,102 @@ def test_in_process_and_ray_give_the_same_verdicts(tmp_path, tiny_models, ray_lo
     assert local.keys() == ray.keys() and len(local) == 4  # two texts, two pictures passed the near tier
     for k in local:
         assert np.allclose(local[k], ray[k], atol=1e-5), k
+
+
+def test_keep_policy_keeps_the_better_copy_and_report_says_why(tmp_path, tiny_models):
+    """The bundled sample's case: the copies sort before the original, yet the original (more
+    pixels, lossless) survives under the default policy; `first-path` keeps the first path."""
+    from click.testing import CliRunner
+
+    from mmvc.cli.main import cli
+    from mmvc.core.config import set_value
+    from mmvc.ops.process import process
+
+    original = png(11, (200, 150))
+    repo = tiny_repo(tmp_path, tiny_models, {"images/ocean.png": original, "images/ocean-copy.png": _resized_png(original, 0.9),
+                                             "images/ocean-60.jpg": jpeg(original, quality=60)})
+    process(repo)
+    rows = rows_by_path(repo)
+    for copy in ("images/ocean-copy.png", "images/ocean-60.jpg"):
+        assert (rows[copy].status, rows[copy].stage, rows[copy].duplicate_of) == ("duplicate", "near", "images/ocean.png")
+    assert rows["images/ocean-copy.png"].kept == "higher quality: 200×150 px at quality 100 against 180×135 px at quality 100"
+    assert rows["images/ocean-60.jpg"].kept == "higher quality: 200×150 px at quality 100 against 200×150 px at quality 60"
+    assert rows["images/ocean.png"].kept == "kept over 2 duplicate(s): images/ocean-60.jpg, images/ocean-copy.png"
+    out = CliRunner().invoke(cli, ["-C", repo.root, "report"], catch_exceptions=False).output
+    assert "images/ocean-60.jpg: duplicate of images/ocean.png  (kept: higher quality: 200×150 px at quality 100" in out
+
+    set_value(repo, "process.dedup", "keep", "first-path")
+    repo.__dict__.pop("config", None)
+    process(repo)
+    rows = rows_by_path(repo)
+    assert rows["images/ocean-60.jpg"].status == "passed" and rows["images/ocean.png"].duplicate_of == "images/ocean-60.jpg"
+    assert rows["images/ocean.png"].kept == "earlier path"
+
+
+def _resized_png(data: bytes, scale: float) -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data))
+    buf = io.BytesIO()
+    img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_semantic_verdicts_stay_within_a_modality_by_default(tmp_path, tiny_models):
+    """CLIP's family spans pictures and videos; a video is never held back as the semantic
+    duplicate of a still picture unless [process.semantic] cross_modality says so. (A radius
+    of eps 2 makes every pair of the family semantic duplicates.)"""
+    from mmvc.core.config import set_value
+    from mmvc.ops.process import process
+
+    still = png(21, (96, 64))
+    repo = tiny_repo(tmp_path, tiny_models, {"media/a-still.png": still, "media/b-clip.mp4": mp4(png(22, (96, 64)))})
+    set_value(repo, "process.semantic", "eps", 2.0)
+    repo.__dict__.pop("config", None)
+    process(repo)
+    assert {p: r.status for p, r in rows_by_path(repo).items()} == {"media/a-still.png": "passed", "media/b-clip.mp4": "passed"}
+
+    set_value(repo, "process.semantic", "cross_modality", True)
+    repo.__dict__.pop("config", None)
+    process(repo)
+    rows = rows_by_path(repo)
+    assert (rows["media/b-clip.mp4"].status, rows["media/b-clip.mp4"].stage) == ("duplicate", "semantic")
+    assert rows["media/b-clip.mp4"].kept == "different modalities; earlier path"
+
+
+def test_other_files_are_staged_gated_by_the_exact_tier_and_their_rules_and_committed(tmp_path, tiny_models):
+    """Arrays, blobs and checkpoints beside the media: `add` takes them as `other` (no question
+    asked), `process` runs the exact tier and [process.gates.other] on them, `commit` records
+    them, and `show`, `diff` and the catalog count them like the rest."""
+    from mmvc.core.config import set_value
+    from mmvc.core.modality import OTHER
+    from mmvc.ops.process import process
+
+    weights = b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }" + bytes(range(200))
+    repo = tiny_repo(tmp_path, tiny_models, {"data/weights.npy": weights, "data/blob.bin": b"\x00\x01\x02 what is this",
+                                             "data/copy-of-weights.bin": weights, "data/big.ckpt": bytes(5000),
+                                             "text/story.txt": STORY + "\n"})
+    assert {e.path: e.modality for e in repo.ls_files() if e.path.startswith("data/")} == dict.fromkeys(
+        ["data/big.ckpt", "data/blob.bin", "data/copy-of-weights.bin", "data/weights.npy"], OTHER)
+    set_value(repo, "process.gates.other", "max_size", 4096)
+    repo.__dict__.pop("config", None)
+    r = process(repo)
+    assert r.counts["passed"] == {"other": 2, "text": 1} and r.counts["rejected"] == {"other": 1}
+    rows = rows_by_path(repo)
+    assert (rows["data/big.ckpt"].reason, rows["data/big.ckpt"].detail) == ("other_too_large", "5,000 bytes > max_size 4,096")
+    # identical bytes: the earlier path survives (same quality); the copy is held back
+    assert (rows["data/copy-of-weights.bin"].status, rows["data/copy-of-weights.bin"].duplicate_of) == ("passed", None)
+    assert (rows["data/weights.npy"].status, rows["data/weights.npy"].stage) == ("duplicate", "exact")
+
+    set_value(repo, "process.gates.other", "extensions", ["npy", "ckpt"])  # judged by name: no cache stands in the way
+    repo.__dict__.pop("config", None)
+    process(repo)
+    rows = rows_by_path(repo)
+    assert rows["data/blob.bin"].reason == "other_extension" and rows["data/copy-of-weights.bin"].reason == "other_extension"
+    assert rows["data/weights.npy"].status == "passed"
+    c = repo.commit("with arrays")
+    assert c.by_modality == {"other": 1, "text": 1}
+    assert repo.show("HEAD").by_modality["other"] == {"items": 1, "bytes": len(weights)}
+    assert [(e.path, e.modality) for e in repo.ls_files("HEAD") if e.modality == OTHER] == [("data/weights.npy", OTHER)]
