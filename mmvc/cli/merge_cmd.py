@@ -32,19 +32,35 @@ def command(ctx, rev, strategies, message, no_ff, cont, abort, no_verify, as_jso
         r = ops.merge(repo, rev, list(strategies), message=message, no_verify=no_verify, no_ff=no_ff)
     if as_json:
         emit_json(r)
-    elif r.status == "up-to-date":
-        chatter("Already up to date.")
-    elif r.status == "fast-forward":
-        chatter(f"Fast-forward {r.ours[:12]}..{r.theirs[:12]}")
-    elif r.status == "merged":
-        chatter(f"Merged {r.theirs[:12]} into {r.ours[:12]}: commit {r.commit[:12]} ({r.taken_from_theirs} item(s) taken from the other side)")
-    elif r.status == "aborted":
-        chatter("Merge aborted; index and work tree restored.")
+    else:
+        if r.gate == "ungated" and r.status in ("merged", "conflicts"):
+            chatter("ungated repository: the two sides' items were not checked for duplicates of each other")
+        if r.status == "up-to-date":
+            chatter("Already up to date.")
+        elif r.status == "fast-forward":
+            chatter(f"Fast-forward {r.ours[:12]}..{r.theirs[:12]}")
+        elif r.status == "merged":
+            chatter(f"Merged {r.theirs[:12]} into {r.ours[:12]}: commit {r.commit[:12]} ({r.taken_from_theirs} item(s) taken from the other side)")
+        elif r.status == "aborted":
+            chatter("Merge aborted; index and work tree restored.")
     if r.status == "conflicts":
         if not as_json:
-            click.echo(f"{len(r.conflicts)} conflict(s): the same path changed differently on both sides", err=True)
-            for c in r.conflicts[:50]:
-                click.echo(f"  both changed: {c.path}", err=True)
-            click.echo("hint: stage the version you want with `mmvc add` (or use --strategy ours|theirs[:GLOB]), "
-                       "then `mmvc merge --continue`; `mmvc merge --abort` gives up", err=True)
+            show_conflicts(r, "on both sides")
         ctx.exit(ExitCode.CONFLICT)
+
+
+def show_conflicts(r, where: str) -> None:
+    """Path conflicts and curation conflicts of a merge (or pull) that stopped, on stderr."""
+    if r.conflicts:
+        click.echo(f"{len(r.conflicts)} conflict(s): the same path changed differently {where}", err=True)
+        for c in r.conflicts[:50]:
+            click.echo(f"  both changed: {c.path}", err=True)
+    if r.curation:
+        click.echo(f"{len(r.curation)} curation conflict(s): duplicates of each other added {where}; only one of each pair "
+                   "may enter the version", err=True)
+        for c in r.curation[:50]:
+            click.echo(f"  {c.tier} duplicates: ours {c.ours} ≈ theirs {c.theirs}", err=True)
+    todo = " and ".join(x for x in ("stage the version you want of each changed path (`mmvc add`)" if r.conflicts else "",
+                                    "`mmvc rm` one item of each pair" if r.curation else "") if x)
+    click.echo(f"hint: {todo}, then `mmvc merge --continue`; or take one side with "
+               "`mmvc merge --continue --strategy ours|theirs[:GLOB]`; `mmvc merge --abort` gives up", err=True)

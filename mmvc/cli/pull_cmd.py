@@ -26,6 +26,8 @@ def command(ctx, remote, branch, strategies, jobs, as_json):
     else:
         _report(r.fetch, chatter, human_bytes)
         m = r.merge
+        if m.gate == "ungated" and m.status in ("merged", "conflicts"):
+            chatter("ungated repository: the two sides' items were not checked for duplicates of each other")
         if m.status == "up-to-date":
             chatter("Already up to date.")
         elif m.status == "fast-forward":
@@ -33,10 +35,8 @@ def command(ctx, remote, branch, strategies, jobs, as_json):
         elif m.status == "merged":
             chatter(f"Merged {r.source.split('/', 2)[-1]}: commit {m.commit[:12]} ({m.taken_from_theirs} item(s) taken from the remote)")
         elif m.status == "conflicts":
-            click.echo(f"{len(m.conflicts)} conflict(s): the same path changed differently here and on the remote", err=True)
-            for c in m.conflicts[:50]:
-                click.echo(f"  both changed: {c.path}", err=True)
-            click.echo("hint: stage the version you want with `mmvc add` (or pull with --strategy ours|theirs[:GLOB]), "
-                       "then `mmvc merge --continue`; `mmvc merge --abort` gives up", err=True)
+            from mmvc.cli.merge_cmd import show_conflicts
+
+            show_conflicts(m, "here and on the remote")
     if r.merge.status == "conflicts":
         ctx.exit(ExitCode.CONFLICT)

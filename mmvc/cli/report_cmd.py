@@ -9,7 +9,8 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--all", "include_passed", is_flag=True, help="Include passed items.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows (or counts) as JSON.")
 def command(rev, by_reason, include_passed, as_json):
-    """Why each item was rejected or deduplicated (the failure dataset of a process run)."""
+    """Why each item was rejected or deduplicated (the failure dataset of a process run), and
+    the curation conflicts of a merge in progress."""
     from mmvc.cli.render import emit_json
     from mmvc.ops.report import report
     from mmvc.repo import Repo
@@ -23,6 +24,9 @@ def command(rev, by_reason, include_passed, as_json):
             click.echo(f"{n:>8}  {k}")
         return
     for row in r.rows:
+        if row.status == "conflict":
+            click.echo(f"{row.status:<9} {row.path}: {row.stage} duplicate of {row.duplicate_of}, both brought by the merge in progress")
+            continue
         if row.status == "passed":
             click.echo(f"{row.status:<9} {row.path}" + (f": {row.kept}" if row.kept else ""))
             continue

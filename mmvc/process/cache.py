@@ -18,21 +18,29 @@ class FeatureCache:
         """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays);
         ``columns`` reads only those (and "oid"), leaving thumbnails on disk when not needed."""
         import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         out: dict[str, dict] = {}
         if not oids or not os.path.isdir(self.dir):
             return out
+        wanted = pa.array(sorted(oids), pa.string())
         for name in sorted(os.listdir(self.dir)):
             if not name.endswith(".parquet"):
                 continue
             path = os.path.join(self.dir, name)
+            # the id column first, matched in C: a part of a million rows costs its ids, not its thumbnails
+            hits = pc.is_in(pq.read_table(path, columns=["oid"]).column("oid"), value_set=wanted)
+            if not pc.any(hits).as_py():
+                continue
             if columns is not None:
                 have = set(pq.read_schema(path).names)
                 table = pq.read_table(path, columns=["oid"] + [c for c in columns if c in have and c != "oid"])
             else:
                 table = pq.read_table(path)
-            keep = [i for i, o in enumerate(table.column("oid").to_pylist()) if o in oids and o not in out]
+            table = table.filter(hits)
+            keep = [i for i, o in enumerate(table.column("oid").to_pylist()) if o not in out]
             if not keep:
                 continue
             table = table.take(keep)

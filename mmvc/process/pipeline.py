@@ -617,6 +617,76 @@ class Pipeline:
         self.stats.seconds["total"] = time.perf_counter() - t0
         return [verdicts[it.key] for it in items]
 
+    def cross_duplicates(self, left: list[ItemRef], right: list[ItemRef]) -> list[tuple[str, str, str, str]]:
+        """(left key, right key, tier, detail) for each pair of duplicates that spans the two
+        sets, by every tier the run applies (exact, near, semantic), on the features the
+        cache holds. Only what this repository never judged (items a fetch brought) is
+        computed, once, and cached like any run's. Keys must be unique across both sets.
+        Within one set nothing is compared: each side crossed the gate on its own."""
+        import numpy as np
+
+        from mmvc.process.cache import FeatureCache
+        from mmvc.process.keep import member_groups
+        from mmvc.process.semantic import semantic_duplicates
+
+        cfg = self.cfg
+        side = {**{it.key: 0 for it in left}, **{it.key: 1 for it in right}}
+        pairs: list[tuple[str, str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def cross(group: list[str], tier: str, detail: str) -> None:
+            for a in (k for k in group if side[k] == 0):
+                for b in (k for k in group if side[k] == 1):
+                    if (a, b) not in seen:
+                        seen.add((a, b))
+                        pairs.append((a, b, tier, detail))
+
+        by_oid: dict[str, list[str]] = {}
+        for it in left + right:
+            by_oid.setdefault(it.oid, []).append(it.key)
+        for group in by_oid.values():
+            cross(group, "exact", "same bytes")
+        items = [it for it in left + right if it.modality != OTHER]
+        if not items:
+            return pairs
+        quiet = _RayChatterToFile(os.path.join(self.repo.dir, "process", "ray.log"))
+        try:
+            quiet.__enter__()
+            cache = FeatureCache(self.repo, "prep", cfg.stage_hash("gates"))
+            prep = cache.load({it.oid for it in items}, columns=["status", "text", "phash", "video_sig", "audio_fp"])
+            missing = [it for it in items if it.oid not in prep]
+            if missing:
+                prep.update(self._prep(missing))
+            items = [it for it in items if prep[it.oid].get("status") == "ok"]
+            for group in member_groups(near_groups(items, prep, cfg.neardup)):
+                cross(group, "near", "near-duplicate")
+            for family, mods in (("text", (TEXT, AUDIO)), ("clip", (IMAGE, VIDEO))):
+                if not cfg.families.get(family, True):
+                    continue
+                fam = [it for it in items if it.modality in mods]
+                vecs = FeatureCache(self.repo, f"embed_{family}", cfg.stage_hash(f"embed_{family}")).load(
+                    {it.oid for it in fam}, columns=["vector"])
+                vecs = {o: r["vector"] for o, r in vecs.items()}
+                todo = [it for it in fam if it.oid not in vecs]
+                if todo:  # embedding needs what the prep stage kept for it (text, thumbnails, keyframes)
+                    rows = {**prep, **cache.load({it.oid for it in todo})}  # whole rows over the fingerprint columns
+                    want = [(it.oid, {"text": rows[it.oid].get("text")} if family == "text" else rows[it.oid]) for it in todo
+                            if (rows[it.oid].get("text") if family == "text" else rows[it.oid].get("thumb") or rows[it.oid].get("keyframes"))]
+                    vecs.update(self._embed(family, want))
+                fam = [it for it in fam if vecs.get(it.oid) is not None]
+                parts = [fam] if cfg.cross_modality else [[it for it in fam if it.modality == m] for m in mods]
+                for part in parts:
+                    if len({side[it.key] for it in part}) < 2:
+                        continue
+                    dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                               eps=cfg.semantic_eps)
+                    for group in member_groups(dups):
+                        cross(group, "semantic", f"embedding within cosine {1 - cfg.semantic_eps:.3f}")
+        finally:
+            self.shutdown()
+            quiet.__exit__()
+        return pairs
+
     def _other_row(self, it: ItemRef) -> dict:
         """The prep row of an ``other`` item, computed here for each item: its gates read the
         item's name (extension) as well as its size, so unlike a decoded blob's it is never cached
