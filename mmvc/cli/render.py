@@ -105,8 +105,9 @@ def progress_stages(enabled: bool = True):
 
     # a copy of the terminal's descriptor: the pipeline sends descriptor 2 to a log while Ray runs
     term = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    # sys.stderr is left alone (no redirect through the bars): what Ray writes there lands in its log
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(file=term, force_terminal=True), transient=True) as p:
+                  console=Console(file=term, force_terminal=True), transient=True, redirect_stdout=False, redirect_stderr=False) as p:
         tasks: dict = {}
 
         def update(stage, done, total):

@@ -310,7 +310,9 @@ class Pipeline:
             import logging
 
             import ray
+            import ray.data
 
+            # after importing ray.data, which sets its own logger up (to DEBUG, with a console handler)
             for name in ("ray", "ray.data", "ray._private"):
                 logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -393,3 +393,34 @@ def test_other_files_are_staged_gated_by_the_exact_tier_and_their_rules_and_comm
     assert c.by_modality == {"other": 1, "text": 1}
     assert repo.show("HEAD").by_modality["other"] == {"items": 1, "bytes": len(weights)}
     assert [(e.path, e.modality) for e in repo.ls_files("HEAD") if e.modality == OTHER] == [("data/weights.npy", OTHER)]
+
+
+def test_ray_lines_stay_off_the_terminal_among_the_progress_bars(gated_repo):
+    """On a terminal, a Ray run shows mmvc's bars and summary; Ray's own log lines (Ray Data's
+    "Progress bars disabled", "execution finished") go to .mmvc/process/ray.log."""
+    import pty
+    import subprocess
+    import sys
+
+    from mmvc.core.config import set_value
+
+    set_value(gated_repo, "process", "in_process_max", 0)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mmvc.cli.main", "-C", gated_repo.root, "process"],
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=600) == 0
+    os.close(leader)
+    text = out.decode("utf-8", "replace")
+    assert "5 passed" in text and "(ray)" in text and "decode" in text  # the summary, the engine, a bar
+    for ray_line in ("Progress bars disabled", "streaming_executor", " INFO ", " WARNING "):
+        assert ray_line not in text, ray_line
