@@ -46,7 +46,7 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
         if out.rows:
             return out
         raise
-    table = pq.read_table(io.BytesIO(repo.store.get(report_id)))
+    table = pq.ParquetFile(io.BytesIO(repo.store.get(report_id))).read()  # (read_table would import pandas)
     out.report = report_id
     names = ("path", "oid", "modality", "status", "stage", "reason", "duplicate_of", "detail", "kept")
     cols = {c: table.column(c).to_pylist() for c in names if c in table.column_names}  # reports before "kept" lack it

@@ -5,10 +5,13 @@ so the tiers agree. An item already in HEAD always wins: it crossed the gate whe
 the version, and a newcomer never displaces it. Among newcomers:
 
 * ``quality`` (the default): the better copy, then the earlier path. Pictures by pixels ×
-  JPEG quality (lossless formats count as 100), video and audio by bitrate × duration (the
-  stream's size), text by its length in characters (every text here passed the gates, so
-  the longer one is the longer clean text). Scores are compared within one modality only;
-  a group spanning modalities (``[process.semantic] cross_modality = true``) goes by path.
+  JPEG quality (lossless formats count as 100), video and audio by bitrate × duration (for
+  lossless audio the bitrate of its samples, 16 bits each: a FLAC file is not worse than a WAV
+  because it is compressed; for lossy audio and for video, the coded bitrate, which makes
+  bitrate × duration the stream's size), text by its length in characters (every text here
+  passed the gates, so the longer one is the longer clean text). Scores are compared within
+  one modality only; a group spanning modalities (``[process.semantic] cross_modality =
+  true``) goes by path.
 * ``first-path``: the earliest path in byte order.
 * ``oldest``: the file with the oldest modification time recorded when it was staged (items
   without one, such as imported rows, count as newest), then the earlier path.
@@ -26,6 +29,7 @@ from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO
 
 KEEP_POLICIES = ("quality", "first-path", "oldest")
 DEFAULT_KEEP = "quality"
+_LOSSLESS_AUDIO = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "AIFC", "CAF"}  # stage 1's audio "format" names
 
 
 @dataclass
@@ -40,13 +44,24 @@ class Candidate:
     in_head: bool = False
 
 
+def bitrate(c: Candidate) -> float:
+    """Bits per second of a video or audio item (see the module docstring)."""
+    f = c.features
+    seconds = float(f.get("duration_s") or 0)
+    if c.modality == AUDIO and str(f.get("format", "")).upper() in _LOSSLESS_AUDIO and f.get("sample_rate"):
+        return float(f["sample_rate"]) * float(f.get("channels") or 1) * 16
+    return 8.0 * c.size / seconds if seconds else 8.0 * c.size
+
+
 def quality(c: Candidate) -> float:
     f = c.features
     if c.modality == IMAGE:
         return float(f.get("width") or 0) * float(f.get("height") or 0) * float(f.get("quality") or 100) / 100.0
     if c.modality == TEXT:
         return float(f.get("chars") or 0)
-    return float(c.size)  # video, audio (bitrate × duration), other
+    if c.modality in (VIDEO, AUDIO):
+        return bitrate(c) * float(f.get("duration_s") or 1)
+    return float(c.size)
 
 
 def _describe(c: Candidate) -> str:
@@ -56,7 +71,7 @@ def _describe(c: Candidate) -> str:
     if c.modality == TEXT:
         return f"{int(f.get('chars') or 0):,} characters"
     if c.modality in (VIDEO, AUDIO) and f.get("duration_s"):
-        return f"{8 * c.size / float(f['duration_s']) / 1000:,.0f} kbit/s over {float(f['duration_s']):.1f} s"
+        return f"{bitrate(c) / 1000:,.0f} kbit/s over {float(f['duration_s']):.1f} s"
     return f"{c.size:,} bytes"
 
 

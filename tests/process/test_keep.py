@@ -30,6 +30,11 @@ def test_quality_for_text_video_and_audio():
     low, high = Candidate("a.mp4", VIDEO, 1_000_000, {"duration_s": 10.0}), Candidate("b.mp4", VIDEO, 4_000_000, {"duration_s": 10.0})
     assert keep.choose([low, high]) is high and "3,200 kbit/s over 10.0 s" in keep.reason(high, low)
     assert keep.choose([Candidate("a.wav", AUDIO, 5, {}), Candidate("b.wav", AUDIO, 9, {})]).key == "b.wav"
+    # lossless audio by the bitrate of its samples: a compressed FLAC beats a bigger WAV of half the rate
+    flac = Candidate("a.flac", AUDIO, 300_000, {"format": "FLAC", "sample_rate": 44_100, "channels": 1, "duration_s": 5.0})
+    wav = Candidate("b.wav", AUDIO, 220_500, {"format": "WAV", "sample_rate": 22_050, "channels": 1, "duration_s": 5.0})
+    ogg = Candidate("c.ogg", AUDIO, 60_000, {"format": "OGG", "sample_rate": 44_100, "channels": 1, "duration_s": 5.0})
+    assert keep.choose([wav, ogg, flac]) is flac and keep.reason(flac, ogg) == "higher quality: 706 kbit/s over 5.0 s against 96 kbit/s over 5.0 s"
 
 
 def test_mixed_modalities_go_by_path_and_head_always_wins():
