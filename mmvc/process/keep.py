@@ -12,7 +12,12 @@ the version, and a newcomer never displaces it. Among newcomers:
   passed the gates, so the longer one is the longer clean text). Scores are compared within
   one modality only; a group spanning modalities (``[process.semantic] cross_modality =
   true``) goes by path.
-* ``first-path``: the earliest path in byte order.
+* ``first-path``: the earliest path.
+
+"Earlier path" compares folders, then file names without their extension, then extensions,
+so an original comes before the copies named after it: ``ocean.png`` before
+``ocean-copy.png``, ``photo.jpg`` before ``photo (1).jpg`` (plain byte order would put the
+copies first, ``-``, `` `` and ``_`` sorting before ``.``).
 * ``oldest``: the file with the oldest modification time recorded when it was staged (items
   without one, such as imported rows, count as newest), then the earlier path.
 
@@ -53,6 +58,12 @@ def bitrate(c: Candidate) -> float:
     return 8.0 * c.size / seconds if seconds else 8.0 * c.size
 
 
+def path_order(path: str) -> tuple[str, str, str]:
+    folder, _, name = path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    return (folder, stem, ext) if dot and stem else (folder, name, "")
+
+
 def quality(c: Candidate) -> float:
     f = c.features
     if c.modality == IMAGE:
@@ -88,12 +99,12 @@ class KeepPolicy:
     def _rank(self, c: Candidate, same_modality: bool) -> tuple:
         """Smaller is better."""
         if c.in_head:
-            return (0, 0.0, c.key)
+            return (0, 0.0, path_order(c.key))
         if self.policy == "quality" and same_modality:
-            return (1, -quality(c), c.key)
+            return (1, -quality(c), path_order(c.key))
         if self.policy == "oldest":
-            return (1, float(c.mtime_ns) if c.mtime_ns else float("inf"), c.key)
-        return (1, 0.0, c.key)
+            return (1, float(c.mtime_ns) if c.mtime_ns else float("inf"), path_order(c.key))
+        return (1, 0.0, path_order(c.key))
 
     def choose(self, members: list[Candidate]) -> Candidate:
         same = len({c.modality for c in members}) == 1
@@ -114,7 +125,7 @@ class KeepPolicy:
         return "earlier path" if self.policy == "first-path" else f"no {self.policy} difference; earlier path"
 
     def config_dict(self) -> dict:
-        return {"keep": self.policy, "quality": 1}  # bump "quality" when the score's formula changes
+        return {"keep": self.policy, "quality": 1}  # bump "quality" when the score or the path order changes
 
 
 def member_groups(dups: dict[str, str]) -> list[list[str]]:

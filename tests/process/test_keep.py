@@ -56,6 +56,14 @@ def test_first_path_and_oldest():
         KeepPolicy("newest")
 
 
+def test_the_earlier_path_puts_an_original_before_the_copies_named_after_it():
+    keep = KeepPolicy("first-path")
+    for original, copy in (("images/ocean.png", "images/ocean-copy.png"), ("photo.jpg", "photo (1).jpg"),
+                           ("a/x.txt", "a/x_copy.txt"), ("a.txt", "a/b.txt"), ("b/a.txt", "b/a.txt.bak")):
+        assert keep.choose([image(copy, 1, 1), image(original, 1, 1)]).key == original, (original, copy)
+    assert KeepPolicy("quality").reason(image("ocean.png", 5, 5), image("ocean-copy.png", 5, 5)) == "same quality; earlier path"
+
+
 def test_member_groups():
     assert sorted(map(sorted, member_groups({"b": "a", "c": "a", "e": "d"}))) == [["a", "b", "c"], ["d", "e"]]
 

@@ -67,13 +67,14 @@ def test_process_verdicts_gate_and_cache(gated_repo):
     assert rep["text/empty.txt"].status == "rejected"
     assert rep["text/latin1.txt"].status == "rejected" and rep["text/latin1.txt"].reason == "not_utf8"
     assert rep["audio/silent.wav"].status == "rejected"
-    # identical bytes: the first in path order is kept ("a-copy" sorts before "a.png")
-    assert rep["images/a.png"].status == "duplicate" and rep["images/a.png"].duplicate_of == "images/a-copy.png"
-    assert rep["images/a.png"].stage == "exact"
+    # identical bytes, so the same quality: the earlier path is kept, names compared without
+    # their extension ("a" before "a-copy", though "a-copy.png" sorts first byte by byte)
+    assert rep["images/a-copy.png"].status == "duplicate" and rep["images/a-copy.png"].duplicate_of == "images/a.png"
+    assert rep["images/a-copy.png"].stage == "exact" and rep["images/a-copy.png"].kept == "same quality; earlier path"
     assert rep["text/story2.txt"].status == "duplicate" and rep["text/story2.txt"].duplicate_of == "text/story.txt"
     assert rep["text/story2.txt"].stage == "near"
     passed = sorted(p for p, row in rep.items() if row.status == "passed")
-    assert passed == ["audio/tone.wav", "images/a-copy.png", "images/b.png", "text/other.txt", "text/story.txt"]
+    assert passed == ["audio/tone.wav", "images/a.png", "images/b.png", "text/other.txt", "text/story.txt"]
 
     st = repo.status()
     assert sum(st.verdicts["passed"].values()) == 5 and sum(st.verdicts["rejected"].values()) == 4
@@ -216,7 +217,7 @@ def test_embedding_worker_death_rejects_only_that_item(gated_repo, monkeypatch):
     process(gated_repo)
     rep = {row.path: row for row in report(gated_repo, include_passed=True).rows}
     assert (rep["images/b.png"].status, rep["images/b.png"].stage, rep["images/b.png"].reason) == ("rejected", "embed", "worker_died")
-    assert rep["images/a-copy.png"].status == "passed" and rep["text/story.txt"].status == "passed"
+    assert rep["images/a.png"].status == "passed" and rep["text/story.txt"].status == "passed"
 
 
 def test_near_duplicate_of_an_item_already_in_head(gated_repo):
