@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmvc.core.modality import AUDIO, IMAGE, OTHER, TEXT, UNKNOWN, VIDEO, modality_name, sniff
+from mmvc.core.modality import AUDIO, IMAGE, TEXT, UNKNOWN, VIDEO, modality_name, sniff
 
 # Bump when a change to this module can change a Decoded for the same bytes, so cached results
 # keyed on the stage config are recomputed.

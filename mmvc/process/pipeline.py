@@ -801,7 +801,12 @@ def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, s
     """{member: representative} of the near-exact tier over ``items``, each modality on its own
     fingerprints (prep rows by blob id): MinHash for text, pHash for pictures, keyframe hashes
     for video, landmark hashes for audio. Other items have no near tier."""
-    from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
+    from mmvc.process.neardup import (
+        audio_groups,
+        image_groups,
+        near_duplicate_groups,
+        video_groups,
+    )
 
     by_mod = {m: [it for it in items if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
     groups: dict[str, str] = {}

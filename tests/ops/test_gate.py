@@ -60,6 +60,11 @@ def two_branches(tmp_path, tiny_models):
     return repo
 
 
+def index_bytes(repo) -> bytes:
+    with open(os.path.join(repo.dir, "index"), "rb") as f:
+        return f.read()
+
+
 def paths(repo, rev="HEAD"):
     return sorted(e.path for e in repo.ls_files(rev) if e.path.startswith("t/new"))
 
@@ -144,11 +149,11 @@ def test_a_strategy_that_keeps_and_drops_the_same_item_is_refused_before_anythin
     r = repo.merge("theirs")
     assert sorted((c.ours, c.theirs) for c in r.curation) == [("t/x1.txt", "t/core.txt"), ("t/x2.txt", "t/core.txt")]
     mmvc(repo, "merge", "--abort")
-    before = open(os.path.join(repo.dir, "index"), "rb").read()
+    before = index_bytes(repo)
     with pytest.raises(BadInputError, match="cannot settle the curation conflicts of t/core.txt") as e:
         repo.merge("theirs", strategies=["ours:t/x1.txt", "theirs"])
     assert e.value.exit_code == ExitCode.BAD_INPUT and "\n" not in e.value.message and "mmvc rm" in e.value.hint
-    assert open(os.path.join(repo.dir, "index"), "rb").read() == before
+    assert index_bytes(repo) == before
     assert not os.path.exists(os.path.join(repo.dir, "MERGE_HEAD"))
 
 
