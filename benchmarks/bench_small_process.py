@@ -7,7 +7,7 @@ times: one new caption is added and `mmvc process` is timed as a whole process, 
 and transformers, loads the same bundled MiniLM and embeds one sentence. Target: mmvc ≤ 1.5×
 the floor (medians). Setup (the first `process`, commits) is not timed.
 
-    python benchmarks/bench_small_process.py [--items 300] [--repeats 5] [--mmvc "mmvc"] [--python PY]
+    python benchmarks/bench_small_process.py [--items 300] [--repeats 5] [--ray] [--mmvc "mmvc"] [--python PY]
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--workdir", default=str(BENCH.parent / "bench-work" / "small-process"))
     ap.add_argument("--mmvc", default=str(BENCH.parent / ".venv" / "bin" / "mmvc"), help="the mmvc command (split like a shell)")
     ap.add_argument("--python", default=sys.executable, help="the interpreter of the floor script (mmvc's own)")
+    ap.add_argument("--ray", action="store_true", help="force the Ray engine (process.in_process_max 0), for comparison")
     a = ap.parse_args()
     mmvc = shlex.split(a.mmvc)
     work = Path(a.workdir)
@@ -81,6 +82,8 @@ def main() -> int:
     for args in (["init"], ["config", "process.families.clip", "false"], ["add", "t"]):
         timed(mmvc + args, work)
     setup = timed(mmvc + ["process"], work)
+    if a.ray:
+        timed(mmvc + ["config", "process.in_process_max", "0"], work)
     timed(mmvc + ["commit", "-m", "base"], work)
 
     floor, ours, engines = [], [], []
