@@ -99,14 +99,16 @@ def _matches(ids, wanted):
     if n and ids.null_count == 0:
         offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset:ids.offset + n + 1]
         if offsets[-1] - offsets[0] == 64 * n and (np.diff(offsets) == 64).all():  # every id 64 hex digits
-            # candidates by the first 8 digits as one integer (isin on integers, not strings: 50×
-            # faster), then each candidate compared whole
+            # candidates by the first 8 digits as one integer, looked up among the wanted ones
+            # (a binary search per row: no sort of the part's ids, no string compares), then
+            # each candidate compared whole
             data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)
             heads = np.ascontiguousarray(data[:, :8]).view(np.uint64).ravel()
-            want_heads = np.frombuffer(wanted.tobytes(), dtype=np.uint8).reshape(-1, 64)[:, :8].copy().view(np.uint64).ravel()
+            want_heads = np.sort(np.frombuffer(wanted.tobytes(), dtype=np.uint8).reshape(-1, 64)[:, :8].copy().view(np.uint64).ravel())
+            at = np.minimum(np.searchsorted(want_heads, heads), len(want_heads) - 1)
             whole = set(wanted.tolist())
             hits = np.zeros(n, dtype=bool)
-            for i in np.flatnonzero(np.isin(heads, want_heads)).tolist():
+            for i in np.flatnonzero(want_heads[at] == heads).tolist():
                 hits[i] = data[i].tobytes() in whole
             return hits
     keep = set(wanted.astype(str).tolist())
