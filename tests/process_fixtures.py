@@ -81,6 +81,40 @@ def png(seed: int, size=(96, 64)) -> bytes:
     return buf.getvalue()
 
 
+def jpeg(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
+    """``data`` (any picture) re-saved as a JPEG at ``quality``, resized by ``scale``: a near copy."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if scale != 1.0:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def mp4(picture: bytes, frames: int = 16, rate: int = 8) -> bytes:
+    """A short H.264 video (two seconds at the defaults) showing ``picture`` and a bar sweeping across it."""
+    import av
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB"))
+    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        s = c.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"g": "4", "keyint_min": "4", "preset": "ultrafast", "sc_threshold": "0"}
+        for i in range(frames):
+            frame = rgb[:h, :w].copy()
+            frame[:, (i * w // frames):(i * w // frames) + 4] = 255
+            for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return buf.getvalue()
+
+
 def wav(freq: float, secs: float = 1.0, rate: int = 16000) -> bytes:
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:

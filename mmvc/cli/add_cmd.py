@@ -6,7 +6,7 @@ from mmvc.cli.main import MmvcCommand
 
 @click.command("add", cls=MmvcCommand)
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--modality", metavar="NAME", help="Force the modality (text, image, video, audio) instead of detecting it.")
+@click.option("--modality", metavar="NAME", help="Force the modality (text, image, video, audio, other) instead of detecting it.")
 @click.option("-f", "--force", is_flag=True, help="Add files even if .mmvcignore ignores them.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Hashing processes (default: one per core).")
 @json_option()

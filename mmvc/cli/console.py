@@ -197,7 +197,8 @@ class Console:
         term = os.fdopen(os.dup(self._err.fileno()), "w", buffering=1)
         con = RichConsole(file=term, force_terminal=True, no_color=not self.color_err, color_system="auto" if self.color_err else None)
         with term, Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=con, transient=True) as p:
+                            console=con, transient=True, redirect_stdout=False, redirect_stderr=False) as p:
+            # sys.stderr is left alone (no redirect through the bars): what Ray writes there lands in its log
             tasks: dict = {}
 
             def update(stage, done, total):

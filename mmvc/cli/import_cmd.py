@@ -14,7 +14,7 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--license-field", metavar="COL", help="A column holding each row's license.")
 @click.option("--source", metavar="NAME", help="Short name of the source recorded per item (default: from the connector or dataset).")
 @click.option("--prefix", metavar="PATH", help="Where the items go in the version (default: the source name).")
-@click.option("--modality", metavar="NAME", help="Force the modality of file items (text, image, video, audio).")
+@click.option("--modality", metavar="NAME", help="Force the modality of file items (text, image, video, audio, other).")
 @click.option("--split", metavar="NAME", help="Dataset split (train, val …) for hf://, COCO and table folders.")
 @click.option("--revision", metavar="REV", help="hf://: the dataset branch, tag or commit to read.")
 @click.option("--limit", type=click.IntRange(0), metavar="N", help="Import at most N items (the first N, in source order).")

@@ -21,14 +21,25 @@ def render_merge(con, r, pulled: str | None = None) -> None:
         con.data("Merge aborted; index and work tree restored.")
     elif r.status == "conflicts":
         sides = "here and on the remote" if pulled else "on both sides"
-        con.data(f"{len(r.conflicts)} conflict(s): the same path changed differently {sides}")
-        for c in r.conflicts[:CONFLICTS_SHOWN]:
-            con.data(f"  both changed: {c.path}")
-        if len(r.conflicts) > CONFLICTS_SHOWN:
-            con.data(f"  … and {len(r.conflicts) - CONFLICTS_SHOWN} more (`--json` lists them all)")
-        how = "pull with" if pulled else "use"
-        con.warn(f"{con.style('hint:', err=True, fg='yellow')} stage the version you want with `mmvc add` (or {how} "
-                 "--strategy ours|theirs[:GLOB]), then `mmvc merge --continue`; `mmvc merge --abort` gives up")
+        if r.conflicts:
+            con.data(f"{len(r.conflicts)} conflict(s): the same path changed differently {sides}")
+            for c in r.conflicts[:CONFLICTS_SHOWN]:
+                con.data(f"  both changed: {c.path}")
+            if len(r.conflicts) > CONFLICTS_SHOWN:
+                con.data(f"  … and {len(r.conflicts) - CONFLICTS_SHOWN} more (`--json` lists them all)")
+        if r.curation:
+            con.data(f"{len(r.curation)} curation conflict(s): duplicates of each other added {sides}; only one of each pair "
+                     "may enter the version")
+            for cc in r.curation[:CONFLICTS_SHOWN]:
+                con.data(f"  {cc.tier} duplicates: ours {cc.ours} ≈ theirs {cc.theirs}")
+            if len(r.curation) > CONFLICTS_SHOWN:
+                con.data(f"  … and {len(r.curation) - CONFLICTS_SHOWN} more (`--json` lists them all)")
+        todo = " and ".join(x for x in ("stage the version you want of each changed path (`mmvc add`)" if r.conflicts else "",
+                                        "`mmvc rm` one item of each pair" if r.curation else "") if x)
+        con.warn(f"{con.style('hint:', err=True, fg='yellow')} {todo}, then `mmvc merge --continue`; or take one side with "
+                 "`mmvc merge --continue --strategy ours|theirs[:GLOB]`; `mmvc merge --abort` gives up")
+    if r.gate == "ungated" and r.status in ("merged", "conflicts"):
+        con.info("ungated repository: the two sides' items were not checked for duplicates of each other")
 
 
 @click.command("merge", cls=MmvcCommand)
@@ -63,3 +74,4 @@ def command(con, ctx, rev, strategies, message, no_ff, cont, abort, no_verify, a
         render_merge(con, r)
     if r.status == "conflicts":
         ctx.exit(ExitCode.CONFLICT)
+

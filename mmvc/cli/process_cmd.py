@@ -37,6 +37,7 @@ def command(con, ray_address, num_gpus, batch_size, only, text_model, image_mode
     off = [f for f, on in r.families.items() if not on]
     con.data(f"{r.items} item(s) in {r.seconds:.1f}s; {r.decoded} decoded, {r.embedded.get('text', 0)} text and "
              f"{r.embedded.get('clip', 0)} clip embeddings computed (the rest from the cache)"
-             + (f"; embedding families off: {', '.join(off)}" if off else ""))
+             + (f"; embedding families off: {', '.join(off)}" if off else "")
+             + (f" ({r.engine})" if r.engine != "none" else ""))
     if r.counts.get("rejected") or r.counts.get("duplicate"):
         con.info("`mmvc report` lists why each item was rejected or deduplicated")

@@ -30,10 +30,12 @@ def command(con, as_json, verbose, untracked):
     where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
     out(where + ("" if r.head else " (no commits yet)"))
     if r.merging:
-        n = len(r.merging["conflicts"])
+        n = len(r.merging["conflicts"]) + len(r.merging["curation"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
         for p in r.merging["conflicts"][:limit_or_all(verbose)]:
             out(style(f"    both changed: {p}", fg="red"))
+        for c in r.merging.get("curation", [])[:limit_or_all(verbose)]:
+            out(style(f"    duplicates ({c['tier']}): ours {c['ours']} ≈ theirs {c['theirs']}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),

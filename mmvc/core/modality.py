@@ -1,17 +1,21 @@
 """Modalities and how an item's modality is told from its bytes.
 
 The codes are written to disk (index, manifest nodes), so the list is append-only: a new
-modality takes the next code and old codes never change meaning.
+modality takes the next code and old codes never change meaning. ``other`` is what matches
+nothing else (annotations, tables, arrays, checkpoints): versioned like the rest, and gated by
+the exact-duplicate tier and ``[process.gates.other]`` alone.
 """
 
 from __future__ import annotations
 
 import os
 
-UNKNOWN, TEXT, IMAGE, VIDEO, AUDIO = 0, 1, 2, 3, 4
-MODALITIES = {TEXT: "text", IMAGE: "image", VIDEO: "video", AUDIO: "audio"}
+UNKNOWN, TEXT, IMAGE, VIDEO, AUDIO, OTHER = 0, 1, 2, 3, 4, 5
+MODALITIES = {TEXT: "text", IMAGE: "image", VIDEO: "video", AUDIO: "audio", OTHER: "other"}
 BY_NAME = {v: k for k, v in MODALITIES.items()}
-MODALITY_SLOTS = 5  # codes 0..4; stats arrays carry one slot per code
+# Manifest stats carry one slot per code 0..4 (format 1); slot 0 counts every item whose code
+# has no slot of its own, which is ``other`` (code 0 is never written for an item).
+MODALITY_SLOTS = 5
 SNIFF_BYTES = 4096
 
 _EXT = {
@@ -27,6 +31,11 @@ _MP4_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ")
 
 def modality_name(code: int) -> str:
     return MODALITIES.get(code, "unknown")
+
+
+def slot_name(slot: int) -> str:
+    """The modality a manifest stats slot counts."""
+    return "other" if slot == UNKNOWN else modality_name(slot)
 
 
 def parse_modality(name: str) -> int:
@@ -91,7 +100,7 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def detect(path: str, head: bytes) -> int:
-    """Content first, extension as the hint.
+    """Content first, extension as the hint, ``other`` when nothing matches.
 
     A known binary signature wins over the extension (a PNG named .jpg is an image); a file
     whose extension names a modality but whose bytes match no signature keeps that modality,
@@ -104,4 +113,4 @@ def detect(path: str, head: bytes) -> int:
         return by_ext  # a .txt that is not UTF-8 stays text, for `process` to reject as not_utf8
     if _looks_like_text(head):
         return TEXT
-    return UNKNOWN
+    return OTHER

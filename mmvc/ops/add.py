@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mmvc.core.index import IndexEntry
-from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
+from mmvc.core.modality import OTHER, SNIFF_BYTES, detect, modality_name
 from mmvc.core.worktree import BAD_NAME
 from mmvc.errors import BadInputError
 
@@ -67,22 +67,13 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
             raise BadInputError(f"pathspec {missing[0]!r} did not match any files" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                                 "check the path; to stage the removal of a tracked file use `mmvc rm`")
         hashed = hash_files(repo, todo, jobs=jobs, progress=progress)
-        if modality is None:
-            # a tracked file keeps the modality it was staged with when its bytes no longer tell
-            unknown = [row[0] for row in hashed if row[3] == UNKNOWN and index.get(row[0]) is None]
-            if unknown:
-                shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-                raise BadInputError(
-                    f"cannot tell the modality of {len(unknown)} file(s): {shown}",
-                    "pass --modality text|image|video|audio, or list them in .mmvcignore",
-                )
         staged_mods: Counter[int] = Counter()
         for key, oid, size, mod, flags, mtime, ino, written in hashed:
             old = index.get(key)
             if modality is not None:
                 mod = modality
-            elif mod == UNKNOWN:
-                mod = old.modality
+            elif mod == OTHER and old is not None:
+                mod = old.modality  # a tracked file keeps the modality it was staged with when its bytes no longer tell
             if old is None:
                 entry = IndexEntry(key, oid, size, mod, flags, "", mtime, ino)
                 result.added += 1

@@ -130,7 +130,7 @@ def _worktree_entry(full: str, old: ManifestEntry, walked, oid: str | None) -> M
     (the staged one when the bytes do not tell), executable bit, and the staged metadata."""
     from mmvc.core.hashing import new_hasher
     from mmvc.core.index import FLAG_EXEC
-    from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect
+    from mmvc.core.modality import OTHER, SNIFF_BYTES, detect
 
     size = 0
     try:
@@ -150,7 +150,7 @@ def _worktree_entry(full: str, old: ManifestEntry, walked, oid: str | None) -> M
         return None  # removed since the scan: it is a deletion now
     mod = detect(old.path, head)
     flags = (old.flags & ~FLAG_EXEC) | (FLAG_EXEC if walked.mode & 0o111 else 0)
-    return old._replace(oid=oid, size=size, modality=old.modality if mod == UNKNOWN else mod, flags=flags)
+    return old._replace(oid=oid, size=size, modality=old.modality if mod == OTHER else mod, flags=flags)
 
 
 def _compose(steps: list[Iterable[Triple]]) -> list[Triple]:

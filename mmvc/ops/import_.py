@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
-from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
+from mmvc.core.modality import SNIFF_BYTES, detect, modality_name
 from mmvc.core.objects import canonical_json
 from mmvc.core.worktree import validate_key
 from mmvc.errors import BadInputError, MmvcError
@@ -199,9 +199,6 @@ def read_unit(store_args: dict | None, connector, unit: Unit, selection: Selecti
                 mod = forced if forced is not None else it.modality
                 if mod is None:
                     mod = detect(key, head)
-                if mod == UNKNOWN:
-                    skips.append((_where(it), "cannot tell its modality; pass --modality text|image|video|audio"))
-                    continue
                 out.add([key], bytes.fromhex(oid), (size,), bytes((mod,)), [canonical_json(it.meta).decode("utf-8")])
                 if counters is not None and (done & 255 == 0):
                     counters[slot] = done

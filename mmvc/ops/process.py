@@ -33,6 +33,7 @@ class ProcessResult:
     families: dict = field(default_factory=dict)
     seconds: float = 0.0
     stages: dict = field(default_factory=dict)
+    engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -77,7 +78,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         res = ProcessResult(run=None, report=None, config=cfg.config_hash(), families=dict(cfg.families))
         if not staged:
             return res
-        items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}) for p, e in staged]
+        items = [ItemRef(p, e.oid, e.modality, e.size, json.loads(e.meta) if e.meta else {}, e.mtime_ns) for p, e in staged]
 
         def head_paths_by_oid():
             """{blob id: (its first path in HEAD, modality)}."""
@@ -103,5 +104,6 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.decoded = pipe.stats.decoded
     res.embedded = {"text": pipe.stats.embedded_text, "clip": pipe.stats.embedded_clip}
     res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
+    res.engine = pipe.stats.engine
     res.seconds = time.perf_counter() - t0
     return res

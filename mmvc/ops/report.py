@@ -1,7 +1,9 @@
 """``mmvc report``: why each item was rejected or deduplicated, from a process report.
 
-Without ``rev``, the report of the latest run that judged the staged items; with ``rev``, the
-report recorded in that version's commit (its failure dataset)."""
+Without ``rev``, the report of the latest run that judged the staged items, led by the
+curation conflicts of a merge in progress (status ``conflict``: ``path`` is the item the other
+side brings, ``duplicate_of`` ours); with ``rev``, the report recorded in that version's
+commit (its failure dataset)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ class ReportRow:
     reason: str | None
     duplicate_of: str | None
     detail: str
+    oid: str = ""
+    kept: str = ""  # a duplicate: why duplicate_of was kept instead; a survivor: the duplicates it was kept over
 
 
 @dataclass
 class Report:
-    report: str
+    report: str | None
     rows: list[ReportRow] = field(default_factory=list)
     by_reason: dict = field(default_factory=dict)  # "stage/reason" -> n
 
@@ -34,13 +38,21 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
     require("catalog", "pyarrow", what="mmvc report")
     from mmvc.services.runs import read_report
 
-
-    report_id = _report_id(repo, rev)
+    out = Report(report=None)
+    if rev is None:
+        _merge_rows(repo, out)
+    try:
+        report_id = _report_id(repo, rev)
+    except BadInputError:
+        if out.rows:
+            return out
+        raise
     table = read_report(repo, report_id)
-    out = Report(report=report_id)
-    cols = {c: table.column(c).to_pylist() for c in ("path", "modality", "status", "stage", "reason", "duplicate_of", "detail")}
+    out.report = report_id
+    names = ("path", "oid", "modality", "status", "stage", "reason", "duplicate_of", "detail", "kept")
+    cols = {c: table.column(c).to_pylist() for c in names if c in table.column_names}  # reports before "kept" lack it
     for i in range(table.num_rows):
-        row = ReportRow(**{c: cols[c][i] for c in cols})
+        row = ReportRow(**{c: cols[c][i] or "" if c == "kept" else cols[c][i] for c in cols})
         if row.status == "passed" and not include_passed:
             continue
         out.rows.append(row)
@@ -49,6 +61,22 @@ def report(repo, rev: str | None = None, include_passed: bool = False) -> Report
             out.by_reason[k] = out.by_reason.get(k, 0) + 1
     out.by_reason = dict(sorted(out.by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
     return out
+
+
+def _merge_rows(repo, out: Report) -> None:
+    from mmvc.core.modality import modality_name
+    from mmvc.ops.merge import curation_in_progress
+
+    pairs = curation_in_progress(repo)
+    if not pairs:
+        return
+    index = repo.load_index()
+    for c in pairs:
+        e = index.get(c.theirs)
+        out.rows.append(ReportRow(c.theirs, modality_name(e.modality) if e else "unknown", "conflict", c.tier, "curation_conflict", c.ours,
+                                  f"brought by the other side of the merge; {c.detail or c.tier + ' duplicate'} of {c.ours}, brought by this side"))
+        k = f"{c.tier}/curation_conflict"
+        out.by_reason[k] = out.by_reason.get(k, 0) + 1
 
 
 def _report_id(repo, rev: str | None) -> str:

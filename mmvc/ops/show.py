@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmvc.core.modality import MODALITIES, MODALITY_SLOTS
+from mmvc.core.modality import MODALITY_SLOTS, slot_name
 
 
 @dataclass
@@ -25,7 +25,7 @@ def tree_summary(repo, root: str) -> tuple[int, int, dict[str, dict[str, int]]]:
     by = {}
     for code in range(MODALITY_SLOTS):
         if s[code]:
-            by[MODALITIES.get(code, "unknown")] = {"items": s[code], "bytes": s[MODALITY_SLOTS + code]}
+            by[slot_name(code)] = {"items": s[code], "bytes": s[MODALITY_SLOTS + code]}
     return sum(s[:MODALITY_SLOTS]), sum(s[MODALITY_SLOTS:]), by
 
 

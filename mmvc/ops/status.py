@@ -29,7 +29,7 @@ class StatusResult:
     unstaged: list[Change] = field(default_factory=list)  # modified / deleted in the work tree
     untracked: list[Change] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    merging: dict | None = None  # {"theirs": id, "conflicts": [paths]} while a merge is open
+    merging: dict | None = None  # {"theirs": id, "conflicts": [paths], "curation": [{ours, theirs, tier, detail}]} while a merge is open
 
     verdicts: dict = field(default_factory=dict)  # gated repos: process verdict -> modality -> n, for staged items
 
@@ -75,7 +75,8 @@ def status(repo, untracked: bool = True) -> StatusResult:
 
         with open(state_path) as f:
             state = json.load(f)
-        res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]]}
+        res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]],
+                       "curation": state.get("curation", [])}
     runs: dict = {}
     for p, e, h in index.staged(repo.tree, root):
         kind = "deleted" if e is None else "added" if h is None else "modified"

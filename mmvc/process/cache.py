@@ -34,36 +34,36 @@ class FeatureCache:
         """Cached rows for the given blob ids (as dicts; vector columns as float32 arrays);
         ``columns`` reads only those (and "oid"), leaving thumbnails on disk when not needed."""
         import numpy as np
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         out: dict[str, dict] = {}
         if not oids or not os.path.isdir(self.dir):
             return out
+        wanted = np.array(sorted(oids), dtype="S64")
         for name in sorted(os.listdir(self.dir)):
             if not name.endswith(".parquet"):
                 continue
             path = os.path.join(self.dir, name)
-            if columns is not None:
-                have = set(pq.read_schema(path).names)
-                table = pq.read_table(path, columns=["oid"] + [c for c in columns if c in have and c != "oid"])
-            else:
-                table = pq.read_table(path)
-            keep = [i for i, o in enumerate(table.column("oid").to_pylist()) if o in oids and o not in out]
-            if not keep:
+            # The id column first, matched without a Python object per row: a part of a million
+            # rows costs its ids, not its thumbnails. (ParquetFile.read and numpy rather than
+            # read_table and compute.is_in: those import pandas, seconds of start-up.)
+            part = pq.ParquetFile(path)
+            hits = _matches(part.read(columns=["oid"]).column("oid").combine_chunks(), wanted)
+            if not hits.any():
                 continue
-            table = table.take(keep)
-            cols: dict[str, list] = {}
-            for c in table.column_names:
-                col = table.column(c)
-                if str(col.type).startswith("fixed_size_list"):
-                    flat = col.combine_chunks()
-                    width = flat.type.list_size
-                    cols[c] = list(np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, width))
-                else:
-                    cols[c] = col.to_pylist()
-            for i in range(table.num_rows):
-                row = {c: cols[c][i] for c in cols}
-                out[row["oid"]] = row
+            mask = pa.BooleanArray.from_buffers(pa.bool_(), len(hits), [None, pa.py_buffer(np.packbits(hits, bitorder="little"))])
+            if columns is not None:
+                have = set(part.schema_arrow.names)
+                table = part.read(columns=["oid"] + [c for c in columns if c in have and c != "oid"])
+            else:
+                table = part.read()
+            table = table.filter(mask)
+            cols = {c: _vectors(table.column(c)) if str(table.column(c).type).startswith("fixed_size_list") else table.column(c).to_pylist()
+                    for c in table.column_names}
+            for i, oid in enumerate(cols["oid"]):
+                if oid not in out:
+                    out[oid] = {c: cols[c][i] for c in cols}
         return out
 
     def store(self, rows: list[dict], vector_columns: dict[str, int] | None = None) -> None:
@@ -105,3 +105,42 @@ class FeatureCache:
         data = buf.getvalue()
         os.makedirs(self.dir, exist_ok=True)
         atomic_write(os.path.join(self.dir, hash_bytes(data)[:32] + ".parquet"), data, fsync=False)
+
+
+def _matches(ids, wanted):
+    """Which rows of a string column of blob ids are in ``wanted`` (sorted numpy S64)."""
+    import numpy as np
+
+    n = len(ids)
+    if n and ids.null_count == 0:
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset:ids.offset + n + 1]
+        if offsets[-1] - offsets[0] == 64 * n and (np.diff(offsets) == 64).all():  # every id 64 hex digits
+            # candidates by the first 8 digits as one integer, looked up among the wanted ones
+            # (a binary search per row: no sort of the part's ids, no string compares), then
+            # each candidate compared whole
+            data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)
+            heads = np.ascontiguousarray(data[:, :8]).view(np.uint64).ravel()
+            want_heads = np.sort(np.frombuffer(wanted.tobytes(), dtype=np.uint8).reshape(-1, 64)[:, :8].copy().view(np.uint64).ravel())
+            at = np.minimum(np.searchsorted(want_heads, heads), len(want_heads) - 1)
+            whole = set(wanted.tolist())
+            hits = np.zeros(n, dtype=bool)
+            for i in np.flatnonzero(want_heads[at] == heads).tolist():
+                hits[i] = data[i].tobytes() in whole
+            return hits
+    keep = set(wanted.astype(str).tolist())
+    return np.fromiter((o in keep for o in ids.to_pylist()), dtype=bool, count=n)
+
+
+def _vectors(column) -> list:
+    """A fixed-size-list column as float32 arrays (None for a missing vector), read from its
+    buffers: pyarrow's own numpy conversion imports pandas, seconds of start-up."""
+    import numpy as np
+
+    arr = column.combine_chunks()
+    width, n = arr.type.list_size, len(arr)
+    values = arr.values.cast("float32") if str(arr.values.type) != "float" else arr.values
+    flat = np.frombuffer(values.buffers()[1], dtype=np.float32)[values.offset:]
+    start = arr.offset * width
+    rows = flat[start:start + n * width].reshape(n, width)
+    valid = arr.is_valid().to_pylist() if arr.null_count else [True] * n
+    return [rows[i].copy() if ok else None for i, ok in enumerate(valid)]

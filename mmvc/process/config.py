@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from mmvc.process.neardup import NearDupConfig
 
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
-KEEP_POLICIES = ("first", "largest", "quality")
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
-_KNOWN = {"gated", "gates", "neardup", "semantic", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license", "dtype"}
+_KNOWN = {"gated", "gates", "neardup", "semantic", "dedup", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
+          "dtype", "in_process_max"}
+IN_PROCESS_MAX = 2000  # uncached items a stage runs in the driver rather than on Ray
 
 
 @dataclass
@@ -26,7 +27,8 @@ class ProcessConfig:
     gates: GateConfig
     neardup: NearDupConfig
     semantic_eps: float = 0.01
-    keep: str = "first"
+    cross_modality: bool = False  # semantic verdicts between items of different modalities
+    keep: str = "quality"  # [process.dedup] keep: which member of a duplicate group survives
     text_model: str | None = None
     image_model: str | None = None
     families: dict = field(default_factory=lambda: dict.fromkeys(FAMILY_BY_NAME, True))
@@ -34,6 +36,7 @@ class ProcessConfig:
     num_gpus: float = 0.0
     num_cpus: int | None = None
     ray_address: str | None = None
+    in_process_max: int = IN_PROCESS_MAX
     dtype: str = "auto"  # embedding precision: auto = bf16 on a GPU, fp32 on CPUs
     license_allow: list = field(default_factory=list)
     license_deny: list = field(default_factory=list)
@@ -53,21 +56,42 @@ class ProcessConfig:
         for k in fams:
             if k not in FAMILY_BY_NAME:
                 raise FormatError(f"unknown embedding family {k!r} under [process.families]", f"the families are {' and '.join(FAMILY_BY_NAME)}")
-        keep = sem.get("keep", "first")
+        from mmvc.process.keep import DEFAULT_KEEP, KEEP_POLICIES
+
+        if "keep" in sem:
+            raise FormatError("[process.semantic] keep has moved to [process.dedup] keep, which every dedup tier follows",
+                              f"write keep = one of {', '.join(KEEP_POLICIES)} under [process.dedup] (docs/process.md)")
+        unknown = set(sem) - {"eps", "cross_modality"}
+        if unknown:
+            raise FormatError(f"unknown setting(s) under [process.semantic]: {', '.join(sorted(unknown))}", "valid ones: eps, cross_modality")
+        dedup = table.get("dedup", {})
+        unknown = set(dedup) - {"keep"}
+        if unknown:
+            raise FormatError(f"unknown setting(s) under [process.dedup]: {', '.join(sorted(unknown))}", "valid ones: keep")
+        keep = dedup.get("keep", DEFAULT_KEEP)
         if keep not in KEEP_POLICIES:
-            raise FormatError(f"unknown keep policy {keep!r} under [process.semantic]", f"use one of {', '.join(KEEP_POLICIES)}")
+            raise FormatError(f"unknown keep policy {keep!r} under [process.dedup]", f"use one of {', '.join(KEEP_POLICIES)}")
+        cross = sem.get("cross_modality", False)
+        if not isinstance(cross, bool):
+            raise FormatError(f"[process.semantic] cross_modality must be true or false, got {cross!r}",
+                              "false (the default) compares only items of the same modality")
         nd = dict(table.get("neardup", {}))
         try:
             neardup = NearDupConfig(**nd)
         except TypeError as e:
             raise FormatError(f"bad [process.neardup] setting: {e}", "see docs/process.md") from None
         lic = table.get("license", {})
+        in_process_max = table.get("in_process_max", IN_PROCESS_MAX)
+        if isinstance(in_process_max, bool) or not isinstance(in_process_max, int) or in_process_max < 0:
+            raise FormatError(f"[process] in_process_max must be a whole number ≥ 0, got {in_process_max!r}",
+                              "the most uncached items a stage runs without starting Ray; 0 always uses Ray")
         if str(table.get("dtype", "auto")).lower() not in _DTYPES:
             raise FormatError(f"unknown [process] dtype {table.get('dtype')!r}", f"use one of {', '.join(sorted(_DTYPES))}")
         return cls(
             gates=GateConfig.from_toml(table.get("gates", {})),
             neardup=neardup,
             semantic_eps=float(sem.get("eps", 0.01)),
+            cross_modality=cross,
             keep=keep,
             text_model=models.get("text") or None,
             image_model=models.get("image") or None,
@@ -76,6 +100,7 @@ class ProcessConfig:
             num_gpus=float(table.get("num_gpus", 0)),
             num_cpus=table.get("num_cpus"),
             ray_address=table.get("ray_address"),
+            in_process_max=in_process_max,
             dtype=str(table.get("dtype", "auto")),
             license_allow=list(lic.get("allow", [])),
             license_deny=list(lic.get("deny", [])),
@@ -115,13 +140,17 @@ class ProcessConfig:
             on = self.families.get(CLIP_FAMILY.name, True)
             return {"v": PIPELINE_VERSION, "on": on, "model": self.image_model_id() if on else None}
         if stage == "semantic":
-            return {"v": PIPELINE_VERSION, "eps": self.semantic_eps, "keep": self.keep}
+            return {"v": PIPELINE_VERSION, "eps": self.semantic_eps, "cross_modality": self.cross_modality}
+        if stage == "dedup":
+            from mmvc.process.keep import KeepPolicy
+
+            return {"v": PIPELINE_VERSION, **KeepPolicy(self.keep).config_dict()}
         raise KeyError(stage)
 
-    STAGES = ("decode", "gates", "neardup", TEXT_FAMILY.stage, CLIP_FAMILY.stage, "semantic")
+    STAGES = ("decode", "gates", "neardup", TEXT_FAMILY.stage, CLIP_FAMILY.stage, "semantic", "dedup")
 
     def config_hash(self) -> str:
-        """What an item's verdict depends on; batch size, GPUs and the Ray address do not."""
+        """What an item's verdict depends on; batch size, GPUs, the engine and the Ray address do not."""
         from mmvc.core.hashing import hash_bytes
 
         return hash_bytes(canonical_json({s: self._stage_doc(s) for s in self.STAGES}))

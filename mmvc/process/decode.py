@@ -28,7 +28,7 @@ from mmvc.core.modality import AUDIO, IMAGE, TEXT, UNKNOWN, VIDEO, modality_name
 
 # Bump when a change to this module can change a Decoded for the same bytes, so cached results
 # keyed on the stage config are recomputed.
-DECODE_VERSION = 2  # 2: a damaged PNG/JPEG/GIF/BMP/WebP/TIFF is corrupt, not unsupported_format
+DECODE_VERSION = 3  # 2: a damaged PNG/JPEG/GIF/BMP/WebP/TIFF is corrupt, not unsupported_format; 3: JPEG quality
 
 # Pillow's own hard limit (2 x Image.MAX_IMAGE_PIXELS with Pillow's default): above it Pillow
 # refuses to open an image, so mmvc's default matches it.
@@ -123,6 +123,15 @@ def decode_item(
     elif modality in (IMAGE, AUDIO) and meta:
         out.text = _meta_text(meta, modality)
     return out
+
+
+def describe_other(size: int, path: str) -> Decoded:
+    """Stage 1 of an ``other`` item: nothing to decode, so nothing is read. Its features are
+    its size and extension, all that ``[process.gates.other]`` looks at; an empty file (a
+    marker, an empty annotation) is as valid as any other."""
+    base = path.rsplit("/", 1)[-1]
+    ext = base.rsplit(".", 1)[1].lower() if "." in base.lstrip(".") else ""
+    return Decoded(status="ok", features={"bytes": int(size), "extension": ext})
 
 
 def _note_mislabel(out: Decoded, data: bytes, modality: int) -> None:
@@ -284,8 +293,28 @@ def _decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, **_)
         except (SyntaxError, ValueError, struct.error, EOFError, IndexError) as e:
             raise _Reject("corrupt", f"{type(e).__name__}: {e}") from None
         features = {"width": width, "height": height, "mode": img.mode, "format": img.format or ""}
+        quality = jpeg_quality(getattr(img, "quantization", None)) if img.format == "JPEG" else None
+        if quality is not None:
+            features["quality"] = quality
         thumb = _thumbnail(img)
     return Decoded(status="ok", features=features, thumb=thumb)
+
+
+# The IJG (libjpeg) luminance table, which quality settings scale (it is quality 50).
+_IJG_LUMA_SUM = sum((16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99))
+
+
+def jpeg_quality(tables) -> int | None:
+    """The libjpeg quality (1–100) a JPEG's luminance quantisation table was scaled from,
+    inverted from libjpeg's own scaling (≤ 50: 5000/q %, above: 200 − 2q %). An encoder with
+    tables of its own still gets the quality whose tables quantise as coarsely."""
+    if not tables or 0 not in tables:
+        return None
+    scale = 100.0 * sum(tables[0]) / _IJG_LUMA_SUM
+    q = 5000.0 / scale if scale > 100 else (200.0 - scale) / 2.0
+    return int(min(100, max(1, round(q))))
 
 
 def _thumbnail(img) -> np.ndarray | None:

@@ -34,6 +34,8 @@ audio.min_duration_s           0.2        audio_too_short        shorter
 audio.max_duration_s           36000      audio_too_long         longer
 audio.min_sample_rate          8000       audio_sample_rate      lower sample rate
 audio.max_silence_ratio        0.95       audio_silent           share of 20 ms windows below -50 dBFS above
+other.max_size                 (off)      other_too_large        more bytes
+other.extensions               (off)      other_extension        extension (lowercase, no dot) not listed
 =============================  =========  =====================  ===========================================
 
 Reason codes are stored with rejected items, so ``GATE_REASONS`` is append-only.
@@ -46,7 +48,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeGuard, TypeVar
 
-from mmvc.core.modality import AUDIO, IMAGE, MODALITIES, TEXT, VIDEO
+from mmvc.core.modality import AUDIO, IMAGE, MODALITIES, OTHER, TEXT, VIDEO
 from mmvc.errors import FormatError
 from mmvc.process.decode import DEFAULT_MAX_PIXELS, language_detector_available, split_words
 
@@ -72,6 +74,8 @@ GATE_REASONS = {
     "audio_too_long": "duration above audio.max_duration_s",
     "audio_sample_rate": "sample rate below audio.min_sample_rate",
     "audio_silent": "silence ratio above audio.max_silence_ratio",
+    "other_too_large": "size above other.max_size",
+    "other_extension": "extension not in other.extensions",
 }
 
 
@@ -112,7 +116,13 @@ class AudioGates:
     max_silence_ratio: float | None = 0.95
 
 
-_TABLES = {"text": TextGates, "image": ImageGates, "video": VideoGates, "audio": AudioGates}
+@dataclass
+class OtherGates:
+    max_size: int | None = None  # bytes
+    extensions: list[str] | None = None  # lowercase, without the dot; "" for a file without one
+
+
+_TABLES = {"text": TextGates, "image": ImageGates, "video": VideoGates, "audio": AudioGates, "other": OtherGates}
 
 
 @dataclass
@@ -121,6 +131,7 @@ class GateConfig:
     image: ImageGates = field(default_factory=ImageGates)
     video: VideoGates = field(default_factory=VideoGates)
     audio: AudioGates = field(default_factory=AudioGates)
+    other: OtherGates = field(default_factory=OtherGates)
 
     @classmethod
     def from_toml(cls, table: dict | None) -> GateConfig:
@@ -165,6 +176,12 @@ class GateConfig:
 def _setting(where: str, key: str, value):
     if value is None or value is False:
         return None
+    if key == "extensions":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise FormatError(f"{where} must be a list of file extensions", 'e.g. extensions = ["npy", "csv", "json"], or false for any')
+        return sorted({v.strip().lstrip(".").lower() for v in value}) or None
     if key == "languages":
         if isinstance(value, str):
             value = [value]
@@ -209,6 +226,8 @@ def check(decoded, modality: int, cfg: GateConfig | None = None) -> tuple[str | 
         return _check_video(f, cfg.video)
     if modality == AUDIO:
         return _check_audio(f, cfg.audio)
+    if modality == OTHER:
+        return _check_other(f, cfg.other)
     return "unknown_modality", f"no gates for modality {MODALITIES.get(modality, modality)!r}"
 
 
@@ -313,4 +332,14 @@ def _check_audio(f: dict, g: AudioGates) -> tuple[str | None, str]:
         return "audio_sample_rate", f"{sr} Hz < min_sample_rate {g.min_sample_rate}"
     if _on(g.max_silence_ratio) and silence > g.max_silence_ratio:
         return "audio_silent", f"silence ratio {silence:.3f} > max_silence_ratio {g.max_silence_ratio}"
+    return _OK
+
+
+def _check_other(f: dict, g: OtherGates) -> tuple[str | None, str]:
+    size, ext = int(f.get("bytes", 0)), str(f.get("extension", ""))
+    if _on(g.max_size) and size > g.max_size:
+        return "other_too_large", f"{size:,} bytes > max_size {g.max_size:,}"
+    if g.extensions is not None and ext not in g.extensions:
+        shown = ", ".join(e or '""' for e in g.extensions)
+        return "other_extension", f"extension {ext or '(none)'} is not one of other.extensions ({shown})"
     return _OK

@@ -1,11 +1,14 @@
 """Ray Data wiring of the process stages, and the verdict every staged item ends with.
 
-Per-blob work (decode + validate + gates + fingerprints, and each embedding family) runs in
-Ray Data on the blobs that the feature cache does not already hold, deduplicated by blob id so
-identical files are decoded once. Set-wide work (exact, near-exact and semantic dedup) runs in
-the driver on the cached features; it is cheap next to decoding and embedding and must see the
-whole staged set at once. Ray is started only when some per-blob work is left, so a re-run with
-nothing changed costs a fraction of the first.
+Per-blob work (decode + validate + gates + fingerprints, and each embedding family) runs on
+the blobs that the feature cache does not already hold, deduplicated by blob id so identical
+files are decoded once. Each stage is a list of ``Step``s (a class UDF and its batch size) that
+one of two engines runs: Ray Data, or, when the uncached work is small (``[process]
+in_process_max``) and no cluster or GPU is asked for, the driver itself, calling the very same
+UDFs on the same numpy batches, so verdicts do not depend on the engine and a one-caption change
+does not pay for starting Ray. Set-wide work (exact, near-exact and semantic dedup) runs in the
+driver on the cached features; it is cheap next to decoding and embedding and must see the
+whole staged set at once.
 
 CPU decoding and GPU embedding are separate Ray stages, so GPUs never wait on decode; item-level
 failures are caught inside the UDFs and become rejections with a reason, not job failures.
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmvc.core.families import BY_NAME as FAMILY_BY_NAME
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO, modality_name
+from mmvc.core.modality import AUDIO, IMAGE, OTHER, TEXT, VIDEO, modality_name
 
 _U64 = (1 << 64) - 1
 
@@ -34,6 +37,7 @@ class ItemRef:
     modality: int
     size: int
     meta: dict = field(default_factory=dict)
+    mtime_ns: int = 0  # the file's modification time when staged (the keep policy "oldest")
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Verdict:
     features: dict = field(default_factory=dict)
     text_vector: object = None
     clip_vector: object = None
+    kept: str = ""  # a duplicate: why its duplicate_of was kept instead; a survivor: whom it was kept over
+    kept_over: list = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +65,20 @@ class RunStats:
     embedded_text: int = 0
     embedded_clip: int = 0
     ray_started: bool = False
+    engine: str = "none"  # none (everything cached) | in-process | ray
     seconds: dict = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    """One map over batches of a stage: a class UDF built once per worker (or once in the driver)
+    and called on numpy batches of ``batch_size`` rows. ``pool`` says where Ray runs it: "cpu",
+    an actor per core; "model", one actor holding the model (and the GPUs, when asked for)."""
+
+    udf: type
+    kwargs: dict
+    batch_size: int
+    pool: str = "cpu"
 
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -134,6 +153,30 @@ def _dataset(ray, rows: list[dict], blocks: int):
     return ray.data.from_arrow([table.slice(i, step) for i in range(0, len(rows), step)])
 
 
+def _object_array(values: list):
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # element by element: a list value stays one cell
+        out[i] = v
+    return out
+
+
+def _numpy_batch(rows: list[dict]) -> dict:
+    """``rows`` as the dict of numpy columns a UDF receives from Ray's numpy batch format."""
+    import numpy as np
+
+    out = {}
+    for c in rows[0]:
+        values = [r[c] for r in rows]
+        out[c] = np.asarray(values) if all(type(v) is int for v in values) else _object_array(values)
+    return out
+
+
+def _output_rows(batch: dict, column: str) -> list[dict]:
+    return [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
+
+
 def _worker_death_errors(ray) -> tuple:
     ex = ray.exceptions
     names = ("ActorDiedError", "ActorUnavailableError", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
@@ -168,19 +211,20 @@ def _unpng(data: bytes):
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict) -> dict:
-    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage."""
-    from mmvc.process.decode import decode_item
+def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
+    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage. An ``other``
+    item is judged on its size and extension alone: its bytes are never read here."""
+    from mmvc.process.decode import DEFAULT_MAX_PIXELS, decode_item, describe_other
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
     row: dict[str, Any] = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
     try:
-        data = store.get(oid)
-        from mmvc.process.decode import DEFAULT_MAX_PIXELS
-
-        d = decode_item(data, modality, key, meta, max_pixels=getattr(gate_cfg.image, "max_pixels", None) or DEFAULT_MAX_PIXELS)
+        if modality == OTHER:
+            d = describe_other(size, key)
+        else:
+            d = decode_item(store.get(oid), modality, key, meta, max_pixels=getattr(gate_cfg.image, "max_pixels", None) or DEFAULT_MAX_PIXELS)
         row["features"] = json.dumps(d.features, sort_keys=True, default=str)
         row["detail"] = d.detail or ""
         if d.status != "ok":
@@ -219,8 +263,8 @@ class PrepUDF:
         import pyarrow as pa
 
         _failpoint(self.failpoint, "decode", batch["key"])
-        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {})
-                for oid, m, k, meta in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"])]
+        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {}, int(n))
+                for oid, m, k, meta, n in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"], batch["size"])]
         # An explicit schema: left to infer, a block of texts gets a null-typed hash column that
         # a block of images cannot be concatenated with, and pandas would carry 64-bit hashes
         # through float64 and lose their low bits.
@@ -266,7 +310,9 @@ class Pipeline:
             import logging
 
             import ray
+            import ray.data
 
+            # after importing ray.data, which sets its own logger up (to DEBUG, with a console handler)
             for name in ("ray", "ray.data", "ray._private"):
                 logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -297,11 +343,52 @@ class Pipeline:
         n = max(1, min(cores, -(-rows // batch)))
         return ray.data.ActorPoolStrategy(min_size=1, max_size=n, initial_size=n)
 
-    def _run_stage(self, stage: str, inputs: list[dict], build, batch_format: str, column: str | None = None):
-        """Run one Ray Data stage over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
-        for the rows that kept killing their worker).
+    def _in_process(self, todo: int) -> bool:
+        """Small uncached work runs in the driver: starting Ray costs more than the work itself.
+        A cluster, GPUs or the worker-death failpoint (deaths only exist with workers) ask for
+        Ray, and a run that has started Ray keeps it for its later stages."""
+        return (self._ray is None and todo <= self.cfg.in_process_max and not self.cfg.ray_address
+                and not self.cfg.num_gpus and not os.environ.get(FAILPOINT_ENV))
 
-        Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
+    def _run_stage(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None = None):
+        """Run one stage's steps over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
+        for the rows that kept killing their worker). ``column``: the output column an embedding
+        stage yields per row; None, whole rows (the prep stage's Arrow rows)."""
+        if self._in_process(len(inputs)):
+            self.stats.engine = "in-process"
+            return self._run_in_process(stage, inputs, steps, column), {}
+        self.stats.engine = "ray"
+        return self._run_on_ray(stage, inputs, steps, column)
+
+    def _run_in_process(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None) -> list[dict]:
+        """The steps' UDFs built once here and called on the numpy batches Ray would hand them."""
+        udfs = [s.udf(**s.kwargs) for s in steps]
+        size = steps[0].batch_size
+        done: list[dict] = []
+        self.progress(stage, 0, len(inputs))
+        for start in range(0, len(inputs), size):
+            batch = _numpy_batch(inputs[start:start + size])
+            for udf in udfs:
+                if not isinstance(batch, dict):  # an Arrow table handed on to a further step
+                    batch = {c: _object_array(batch.column(c).to_pylist()) for c in batch.column_names}
+                batch = udf(batch)
+            done += batch.to_pylist() if column is None else _output_rows(batch, column)
+            self.progress(stage, len(done), len(inputs))
+        return done
+
+    def _ray_steps(self, ray, ds, steps: list[Step], rows: int):
+        gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
+        for s in steps:
+            if s.pool == "model":
+                where = {"compute": ray.data.ActorPoolStrategy(size=1), **gpu}
+            else:
+                where = {"compute": self._cpu_pool(ray, rows, s.batch_size), "num_cpus": 1}
+            ds = ds.map_batches(s.udf, fn_constructor_kwargs=s.kwargs, batch_size=s.batch_size, batch_format="numpy",
+                                **where, **_RETRIES)
+        return ds
+
+    def _run_on_ray(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None):
+        """Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
         times, ``_RETRIES``). A batch that still cannot finish is split in halves and each half
         run again, down to single rows, so one poisonous input (a decoder crash, a model that runs
         out of memory on it) becomes that item's verdict instead of the whole run's failure.
@@ -323,13 +410,9 @@ class Pipeline:
                     # Bounded restarts can only be asked for as ray_remote_args (deprecated, no named
                     # parameter yet in Ray 2.60); Ray Data's default is to retry a dying actor forever.
                     warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
-                    staged = build(ray, ds)
-                for batch in staged.iter_batches(batch_format=batch_format, batch_size=None):
-                    if batch_format == "pyarrow":
-                        rows = batch.to_pylist()
-                    else:
-                        rows = [{"oid": str(o), column: v} for o, v in zip(batch["oid"], batch[column])]
-                    for r in rows:
+                    staged = self._ray_steps(ray, ds, steps, len(chunk))
+                for batch in staged.iter_batches(batch_format="pyarrow" if column is None else "numpy", batch_size=None):
+                    for r in batch.to_pylist() if column is None else _output_rows(batch, column):
                         done[str(r["oid"])] = r
                     self.progress(stage, len(done) + len(died), total)
             except died_errors as e:
@@ -352,6 +435,7 @@ class Pipeline:
     def _prep(self, items: list[ItemRef]) -> dict[str, dict]:
         from mmvc.process.cache import PREP, FeatureCache
 
+        items = [it for it in items if it.modality != OTHER]  # judged by name and size: see _other_row
         cache = FeatureCache(self.repo, PREP, self.cfg.describe())
         rows = cache.load({it.oid for it in items})
         todo = {}
@@ -363,14 +447,9 @@ class Pipeline:
         if todo:
             gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
             kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
-
-            def build(ray, ds):
-                return ds.map_batches(PrepUDF, fn_constructor_kwargs=kwargs, batch_size=32, num_cpus=1,
-                                      compute=self._cpu_pool(ray, len(inputs), 32), **_RETRIES)
-
-            inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else ""}
-                      for it in todo.values()]
-            done, died = self._run_stage("decode", inputs, build, "pyarrow")
+            inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else "",
+                       "size": it.size} for it in todo.values()]
+            done, died = self._run_stage("decode", inputs, [Step(PrepUDF, kwargs, 32)])
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
@@ -398,51 +477,36 @@ class Pipeline:
         if not todo:
             return vectors
         from mmvc.process.models import resolve_model
-        from mmvc.process.udfs import TextEmbedUDF
 
-        gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
-        device = "cuda" if self.cfg.num_gpus else "cpu"
+        gpu = bool(self.cfg.num_gpus)
         bs = self.cfg.batch_size
-        # On a GPU the host work (tokenising) would starve the model, so it gets CPU workers of
-        # its own ahead of the GPU actor, and the actor is handed several model batches per call.
+        # On a GPU the host work (tokenising; decoding and cropping pictures) would starve the
+        # model, so it gets CPU workers of its own ahead of the GPU actor, and the actor is handed
+        # several model batches per call. CPU steps take every core from the start (an autoscaling
+        # pool that starts at one worker was seen to stay there, starving the GPU actor).
+        model_kw = {"batch_size": bs, "device": "cuda" if gpu else "cpu", "dtype": self.cfg.embed_dtype(),
+                    "failpoint": os.environ.get(FAILPOINT_ENV)}
         rows_per_call = bs * 8 if gpu else bs
-        # CPU stages: every core from the start (an autoscaling pool that starts at one worker was
-        # seen to stay there, starving the GPU actor), in model-sized batches so work spreads evenly.
-        cpu_pool = {"compute": None, "num_cpus": 1, "batch_size": bs, "batch_format": "numpy", **_RETRIES}
-        model_kw = {"batch_size": bs, "device": device, "dtype": self.cfg.embed_dtype(), "failpoint": os.environ.get(FAILPOINT_ENV)}
         if family == "text":
+            from mmvc.process.udfs import TextEmbedUDF, TextTokenizeUDF
+
             path = resolve_model(self.cfg.text_model, "text")
             inputs = [{"oid": oid, "text": r["text"]} for oid, r in todo.items()]
-
-            def build(ray, ds):
-                if gpu:
-                    from mmvc.process.udfs import TextTokenizeUDF
-
-                    ds = ds.map_batches(TextTokenizeUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
-                return ds.map_batches(_Failing(TextEmbedUDF), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
-                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
+            host = [Step(TextTokenizeUDF, {"model": path}, bs)] if gpu else []
+            steps = host + [Step(_Failing(TextEmbedUDF), {"model": path, **model_kw}, rows_per_call, pool="model")]
             col = "text_vector"
         else:
+            from mmvc.process.udfs import ClipEmbedUDF, ClipPixelsUDF
+
             path = resolve_model(self.cfg.image_model_id(), "clip")
             inputs = [{"oid": oid, "thumb": r.get("thumb"), "keyframes": r.get("keyframes")} for oid, r in todo.items()]
-
-            def build(ray, ds):
-                if gpu:  # decode and crop on CPU workers, so the GPU actor only copies and runs the model
-                    from mmvc.process.udfs import ClipEmbedUDF, ClipPixelsUDF
-
-                    ds = ds.map_batches(ClipPixelsUDF, fn_constructor_kwargs={"model": path},
-                                        **{**cpu_pool, "compute": self._cpu_pool(ray, len(inputs), bs)})
-                    udf = ClipEmbedUDF
-                else:
-                    udf = ClipFromPngUDF
-                return ds.map_batches(_Failing(udf), fn_constructor_kwargs={"model": path, **model_kw}, batch_size=rows_per_call,
-                                      batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=1), **gpu, **_RETRIES)
+            host = [Step(ClipPixelsUDF, {"model": path}, bs)] if gpu else []
+            steps = host + [Step(_Failing(ClipEmbedUDF if gpu else ClipFromPngUDF), {"model": path, **model_kw}, rows_per_call, pool="model")]
             col = "clip_vector"
         import numpy as np
 
         t = time.perf_counter()
-        done, died = self._run_stage(f"embed {family}", inputs, build, "numpy", column=col)
+        done, died = self._run_stage(f"embed {family}", inputs, steps, column=col)
         self.stats.seconds[f"embed {family}"] = time.perf_counter() - t
         new: list[dict[str, Any]] = []
         for r in done:
@@ -461,13 +525,14 @@ class Pipeline:
     # -- the run
 
     def run(self, items: list[ItemRef], head_paths_by_oid: Callable[[], dict[str, tuple[str, int]]]) -> list[Verdict]:
-        from mmvc.process.neardup import audio_groups, image_groups, near_duplicate_groups, video_groups
-        from mmvc.process.semantic import semantic_duplicates
+        from mmvc.process.keep import KeepPolicy
 
         cfg = self.cfg
         t0 = time.perf_counter()
         items = sorted(items, key=lambda it: it.key)
         verdicts = {it.key: Verdict(it.key, it.oid, it.modality, it.size) for it in items}
+        self.keep = KeepPolicy(cfg.keep)
+        self._items = {it.key: it for it in items}
         quiet = _RayChatterToFile(self.repo.layout.ray_log)
         try:
             quiet.__enter__()
@@ -476,7 +541,7 @@ class Pipeline:
             alive = []
             for it in items:
                 v = verdicts[it.key]
-                row = prep[it.oid]
+                row = prep[it.oid] if it.modality != OTHER else self._other_row(it)
                 v.features = json.loads(row.get("features") or "{}")
                 if row["status"] != "ok":
                     v.status, v.stage, v.reason, v.detail = "rejected", row["stage"], row["reason"], row.get("detail") or ""
@@ -488,82 +553,56 @@ class Pipeline:
                     continue
                 alive.append(it)
 
-            # exact: identical blobs, within the staged set and against HEAD
+            # exact: identical blobs, against HEAD (which always keeps its item), then within the staged set
             t = time.perf_counter()
             head_items = head_paths_by_oid()
             head = {o: p for o, (p, _) in head_items.items()}
-            first_by_oid: dict[str, str] = {}
-            survivors = []
+            same_bytes: dict[str, list[str]] = {}
             for it in alive:
                 other = head.get(it.oid)
                 if other is not None and other != it.key:
-                    self._dup(verdicts[it.key], "exact", other, "same bytes as an item already in HEAD")
-                elif it.oid in first_by_oid:
-                    self._dup(verdicts[it.key], "exact", first_by_oid[it.oid], "same bytes as another staged item")
+                    self._dup(verdicts[it.key], "exact", other, "same bytes as an item already in HEAD", kept="already in HEAD")
                 else:
-                    first_by_oid[it.oid] = it.key
-                    survivors.append(it)
+                    same_bytes.setdefault(it.oid, []).append(it.key)
+            for group in same_bytes.values():
+                if len(group) > 1:
+                    self._settle(group, verdicts, "exact", "same bytes as another staged item")
+            survivors = [it for it in alive if verdicts[it.key].status == "passed"]
             self.stats.seconds["exact"] = time.perf_counter() - t
 
             # near-exact, per modality
             t = time.perf_counter()
             self.progress("near-dup", 0, len(survivors))
-            # Items already in HEAD take part as anchors, listed first: a group's representative
-            # is its first member, so a staged item near one becomes a duplicate of it, and an
-            # anchor is never judged (it crossed the gate when it entered the version).
+            # Items already in HEAD take part as anchors: a group holding one keeps HEAD's item,
+            # and an anchor is never judged (it crossed the gate when it entered the version).
             # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
             head = {o: p for o, p in head.items() if p not in verdicts}
-            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()}, {it.oid for it in items})
-            anchor_keys = {a.key: head_key for a, head_key in anchors}
+            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()})
             prep = {**self._anchor_rows, **prep}
-            by_mod = {m: [a for a, _ in anchors if a.modality == m] + [it for it in survivors if it.modality == m]
-                      for m in (TEXT, IMAGE, VIDEO, AUDIO)}
-            groups: dict[str, str] = {}
-            texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
-            if texts:
-                groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg.neardup))
-            imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
-            if imgs:
-                groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.neardup.image_max_hamming))
-            vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
-            if vids:
-                groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],  # type: ignore[misc]
-                                           cfg.neardup.video_max_hamming, min_matched=cfg.neardup.video_min_matched,
-                                           min_length_ratio=cfg.neardup.video_min_length_ratio))
-            auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
-            if auds:
-                import numpy as np
-
-                groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64) for it in auds],
-                                           cfg.neardup))
-            for key, rep in groups.items():
-                if key in anchor_keys:
-                    continue
-                if rep in anchor_keys:
-                    self._dup(verdicts[key], "near", anchor_keys[rep], "near-duplicate of an item already in HEAD")
-                else:
-                    self._dup(verdicts[key], "near", rep, "near-duplicate")
+            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup)
+            self._near(groups, {a.key: head_key for a, head_key in anchors}, verdicts)
             survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
             self.stats.seconds["near"] = time.perf_counter() - t
 
-            # embeddings, then semantic dedup within each family
+            # embeddings, then semantic dedup within each family (and modality, unless cross_modality)
             t = time.perf_counter()
+            head_modality = {o: m for o, (_, m) in head_items.items()}
             if cfg.families.get("text", True):
                 want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in FAMILY_BY_NAME["text"].modalities]
                 vecs = self._embed("text", want)
                 fam = [it for it in survivors if vecs.get(it.oid) is not None]
                 for it in fam:
                     verdicts[it.key].text_vector = vecs[it.oid]
-                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
-                self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
+                self._semantic(fam, vecs, verdicts)
+                self._semantic_head("text", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head, head_modality)
             if cfg.families.get("clip", True):
                 want = [(it.oid, prep[it.oid]) for it in survivors if it.modality in FAMILY_BY_NAME["clip"].modalities and (prep[it.oid].get("thumb") or prep[it.oid].get("keyframes"))]
                 vecs = self._embed("clip", want)
                 fam = [it for it in survivors if verdicts[it.key].status == "passed" and vecs.get(it.oid) is not None]
                 for it in fam:
                     verdicts[it.key].clip_vector = vecs[it.oid]
-                self._semantic(fam, [vecs[it.oid] for it in fam], verdicts, semantic_duplicates)
-                self._semantic_head("clip", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head)
+                self._semantic(fam, vecs, verdicts)
+                self._semantic_head("clip", [it for it in fam if verdicts[it.key].status == "passed"], vecs, verdicts, head, head_modality)
             for it in survivors:
                 why = self.embed_failures.get(it.oid)
                 if why and verdicts[it.key].status == "passed":
@@ -573,40 +612,155 @@ class Pipeline:
         finally:
             self.shutdown()
             quiet.__exit__()
+        for v in verdicts.values():
+            if v.status == "passed" and v.kept_over:
+                v.kept = f"kept over {len(v.kept_over)} duplicate(s): {', '.join(sorted(v.kept_over)[:3])}" + (" …" if len(v.kept_over) > 3 else "")
         self.stats.items = len(items)
         self.stats.seconds["total"] = time.perf_counter() - t0
         return [verdicts[it.key] for it in items]
 
-    def _semantic(self, fam: list[ItemRef], vectors: list, verdicts: dict, semantic_duplicates) -> None:
-        if len(fam) < 2:
-            return
+    def cross_duplicates(self, left: list[ItemRef], right: list[ItemRef]) -> list[tuple[str, str, str, str]]:
+        """(left key, right key, tier, detail) for each pair of duplicates that spans the two
+        sets, by every tier the run applies (exact, near, semantic), on the features the
+        cache holds. Only what this repository never judged (items a fetch brought) is
+        computed, once, and cached like any run's. Keys must be unique across both sets.
+        Within one set nothing is compared: each side crossed the gate on its own."""
         import numpy as np
 
-        dups = semantic_duplicates([it.key for it in fam], np.stack(vectors).astype(np.float32), eps=self.cfg.semantic_eps, keep=self.cfg.keep,
-                                   sizes=[it.size for it in fam])
-        for key, kept in dups.items():
-            self._dup(verdicts[key], "semantic", kept, f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
+        from mmvc.process.cache import PREP, FeatureCache
+        from mmvc.process.keep import member_groups
+        from mmvc.process.semantic import semantic_duplicates
 
-    def _head_anchors(self, head: dict[str, str], modality: dict[str, int], staged_oids: set[str]) -> list[tuple[ItemRef, str]]:
+        cfg = self.cfg
+        side = {**{it.key: 0 for it in left}, **{it.key: 1 for it in right}}
+        pairs: list[tuple[str, str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def cross(group: list[str], tier: str, detail: str) -> None:
+            for a in (k for k in group if side[k] == 0):
+                for b in (k for k in group if side[k] == 1):
+                    if (a, b) not in seen:
+                        seen.add((a, b))
+                        pairs.append((a, b, tier, detail))
+
+        by_oid: dict[str, list[str]] = {}
+        for it in left + right:
+            by_oid.setdefault(it.oid, []).append(it.key)
+        for group in by_oid.values():
+            cross(group, "exact", "same bytes")
+        items = [it for it in left + right if it.modality != OTHER]
+        if not items:
+            return pairs
+        quiet = _RayChatterToFile(self.repo.layout.ray_log)
+        try:
+            quiet.__enter__()
+            cache = FeatureCache(self.repo, PREP, cfg.describe())
+            prep = cache.load({it.oid for it in items}, columns=["status", "text", "phash", "video_sig", "audio_fp"])
+            missing = [it for it in items if it.oid not in prep]
+            if missing:
+                prep.update(self._prep(missing))
+            items = [it for it in items if prep[it.oid].get("status") == "ok"]
+            for group in member_groups(near_groups(items, prep, cfg.neardup)):
+                cross(group, "near", "near-duplicate")
+            for family, mods in ((f, FAMILY_BY_NAME[f].modalities) for f in ("text", "clip")):
+                if not cfg.families.get(family, True):
+                    continue
+                fam = [it for it in items if it.modality in mods]
+                vecs = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, cfg.describe()).load(
+                    {it.oid for it in fam}, columns=["vector"])
+                vecs = {o: r["vector"] for o, r in vecs.items()}
+                todo = [it for it in fam if it.oid not in vecs]
+                if todo:  # embedding needs what the prep stage kept for it (text, thumbnails, keyframes)
+                    rows = {**prep, **cache.load({it.oid for it in todo})}  # whole rows over the fingerprint columns
+                    want = [(it.oid, {"text": rows[it.oid].get("text")} if family == "text" else rows[it.oid]) for it in todo
+                            if (rows[it.oid].get("text") if family == "text" else rows[it.oid].get("thumb") or rows[it.oid].get("keyframes"))]
+                    vecs.update(self._embed(family, want))
+                fam = [it for it in fam if vecs.get(it.oid) is not None]
+                parts = [fam] if cfg.cross_modality else [[it for it in fam if it.modality == m] for m in mods]
+                for part in parts:
+                    if len({side[it.key] for it in part}) < 2:
+                        continue
+                    dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                               eps=cfg.semantic_eps)
+                    for group in member_groups(dups):
+                        cross(group, "semantic", f"embedding within cosine {1 - cfg.semantic_eps:.3f}")
+        finally:
+            self.shutdown()
+            quiet.__exit__()
+        return pairs
+
+    def _other_row(self, it: ItemRef) -> dict:
+        """The prep row of an ``other`` item, computed here for each item: its gates read the
+        item's name (extension) as well as its size, so unlike a decoded blob's it is never cached
+        by blob id."""
+        return prep_one(None, self.cfg.gates, it.oid, OTHER, it.key, {}, it.size)
+
+    def _candidate(self, key: str, verdicts: dict):
+        from mmvc.process.keep import Candidate
+
+        it = self._items[key]
+        return Candidate(key, it.modality, it.size, verdicts[key].features, it.mtime_ns)
+
+    def _settle(self, group: list[str], verdicts: dict, stage: str, detail: str) -> None:
+        """One group of staged duplicates: the keep policy's choice stays, the rest are its duplicates."""
+        members = [self._candidate(k, verdicts) for k in group]
+        winner = self.keep.choose(members)
+        for c in members:
+            if c.key != winner.key:
+                self._dup(verdicts[c.key], stage, winner.key, detail, kept=self.keep.reason(winner, c))
+                verdicts[winner.key].kept_over.append(c.key)
+
+    def _near(self, groups: dict[str, str], anchor_keys: dict[str, str], verdicts: dict) -> None:
+        from mmvc.process.keep import member_groups
+
+        for group in member_groups(groups):
+            held = sorted(anchor_keys[k] for k in group if k in anchor_keys)
+            staged = [k for k in group if k not in anchor_keys]
+            if held:
+                for k in staged:
+                    self._dup(verdicts[k], "near", held[0], "near-duplicate of an item already in HEAD", kept="already in HEAD")
+            elif len(staged) > 1:
+                self._settle(staged, verdicts, "near", "near-duplicate")
+
+    def _semantic(self, fam: list[ItemRef], vecs: dict, verdicts: dict) -> None:
+        """Groups within the radius, per modality unless ``cross_modality``; the keep policy picks each survivor."""
+        import numpy as np
+
+        from mmvc.process.keep import member_groups
+        from mmvc.process.semantic import semantic_duplicates
+
+        parts = [fam] if self.cfg.cross_modality else [[it for it in fam if it.modality == m] for m in sorted({it.modality for it in fam})]
+        for part in parts:
+            if len(part) < 2:
+                continue
+            dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                       eps=self.cfg.semantic_eps)
+            for group in member_groups(dups):
+                self._settle(group, verdicts, "semantic", f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
+
+    def _head_anchors(self, head: dict[str, str], modality: dict[str, int]) -> list[tuple[ItemRef, str]]:
         """HEAD's items whose fingerprints this repository computed before (under the current
-        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns."""
+        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns. Every one of
+        them anchors, also one whose bytes a staged item repeats: that staged item is an exact
+        duplicate already, and leaving the anchor out let a near copy of it pass."""
         from mmvc.process.cache import PREP, FeatureCache
 
         self._anchor_rows: dict[str, dict] = {}
-        oids = {o for o in head if o not in staged_oids}
-        if not oids:
+        if not head:
             return []
         rows = FeatureCache(self.repo, PREP, self.cfg.describe()).load(
-            oids, columns=["status", "text", "phash", "video_sig", "audio_fp"])
+            set(head), columns=["status", "text", "phash", "video_sig", "audio_fp"])
         out = []
         for o in sorted((o for o, r in rows.items() if r.get("status") == "ok"), key=lambda o: head[o]):
             self._anchor_rows[o] = rows[o]
             out.append((ItemRef("\0head:" + head[o], o, modality[o], 0), head[o]))
         return out
 
-    def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str]) -> None:
-        """Staged items within the semantic radius of an item already in HEAD are duplicates of
-        it; HEAD's vectors come from the feature cache (what this repository embedded before)."""
+    def _semantic_head(self, family: str, fam: list[ItemRef], vecs: dict, verdicts: dict, head: dict[str, str],
+                       head_modality: dict[str, int]) -> None:
+        """Staged items within the semantic radius of an item already in HEAD (of their own
+        modality, unless ``cross_modality``) are duplicates of it; HEAD's vectors come from the
+        feature cache (what this repository embedded before)."""
         if not fam or not head:
             return
         import numpy as np
@@ -616,26 +770,63 @@ class Pipeline:
         staged = {it.oid for it in fam}
         rows = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, self.cfg.describe()).load(
             {o for o in head if o not in staged}, columns=["vector"])
-        known = sorted((head[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
-        if not known:
-            return
-        base = np.stack([v for _, v in known]).astype(np.float32)
-        base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
-        q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in fam])
-        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        known = sorted((head[o], head_modality[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
         radius = 1.0 - self.cfg.semantic_eps
-        step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
-        for start in range(0, len(q), step):
-            sims = q[start:start + step] @ base.T
-            best = sims.argmax(axis=1)
-            for i, j in enumerate(best):
-                if sims[i, j] >= radius - 1e-6:
-                    self._dup(verdicts[fam[start + i].key], "semantic", known[j][0],
-                              f"embedding within cosine {radius:.3f} of an item already in HEAD")
+        modalities = [None] if self.cfg.cross_modality else sorted({it.modality for it in fam})
+        for m in modalities:
+            part = [it for it in fam if m is None or it.modality == m]
+            base_rows = [k for k in known if m is None or k[1] == m]
+            if not part or not base_rows:
+                continue
+            base = np.stack([v for _, _, v in base_rows]).astype(np.float32)
+            base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
+            q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in part])
+            q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+            step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
+            for start in range(0, len(q), step):
+                sims = q[start:start + step] @ base.T
+                best = sims.argmax(axis=1)
+                for i, j in enumerate(best):
+                    if sims[i, j] >= radius - 1e-6:
+                        self._dup(verdicts[part[start + i].key], "semantic", base_rows[j][0],
+                                  f"embedding within cosine {radius:.3f} of an item already in HEAD", kept="already in HEAD")
 
     @staticmethod
-    def _dup(v: Verdict, stage: str, of: str, detail: str) -> None:
+    def _dup(v: Verdict, stage: str, of: str, detail: str, kept: str = "") -> None:
         v.status, v.stage, v.reason, v.duplicate_of, v.detail = "duplicate", stage, f"{stage}_duplicate", of, detail
+        v.kept = kept
+
+
+def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, str]:
+    """{member: representative} of the near-exact tier over ``items``, each modality on its own
+    fingerprints (prep rows by blob id): MinHash for text, pHash for pictures, keyframe hashes
+    for video, landmark hashes for audio. Other items have no near tier."""
+    from mmvc.process.neardup import (
+        audio_groups,
+        image_groups,
+        near_duplicate_groups,
+        video_groups,
+    )
+
+    by_mod = {m: [it for it in items if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
+    groups: dict[str, str] = {}
+    texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
+    if texts:
+        groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg))
+    imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
+    if imgs:
+        groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.image_max_hamming))
+    vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
+    if vids:
+        groups.update(video_groups([it.key for it in vids], [[_unsigned(h) for h in prep[it.oid]["video_sig"]] for it in vids],
+                                   cfg.video_max_hamming, min_matched=cfg.video_min_matched, min_length_ratio=cfg.video_min_length_ratio))
+    auds = [it for it in by_mod[AUDIO] if prep[it.oid].get("audio_fp")]
+    if auds:
+        import numpy as np
+
+        groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64)
+                                                             for it in auds], cfg))
+    return groups
 
 
 class _RayChatterToFile:

@@ -1,11 +1,20 @@
-"""The trust boundary: the one function that decides which staged entries may enter a version.
+"""The trust boundary: what may enter a version (docs/process.md, "The gate").
 
-Every path into a version (commit, and merge through commit) goes through ``admit``. In a gated
-repository (the default) an addition or modification crosses only if ``mmvc process`` judged it
-``passed`` under the repository's *current* process config; duplicates and rejections are held
-back (they stay staged, with their verdict in the report); anything unprocessed, or processed
-under another config, refuses the whole commit. Deletions always cross. An ungated repository
-(``mmvc init --ungated``) admits everything and every such commit says so.
+Two checks, one invariant: a gated version holds no item that was not judged ``passed``, and no
+two items that are duplicates of each other.
+
+* ``admit`` runs inside every commit (so also at the end of every merge and pull). An addition
+  or modification crosses only if ``mmvc process`` judged it ``passed`` under the repository's
+  *current* process config; duplicates and rejections are held back (they stay staged, with
+  their verdict in the report); anything unprocessed, or processed under another config,
+  refuses the whole commit. Deletions always cross, and so does an entry identical to the
+  other parent's in a merge: it crossed when it entered that version.
+* ``curate_merge`` runs when two lines of history meet (merge, pull, and any future
+  cherry-pick or rebase): each side's items passed against their own side only, so the items
+  one side brings are checked against those the other brings, by every tier of the pipeline,
+  on the features already computed. A pair it finds is a curation conflict the merge stops on.
+
+An ungated repository (``mmvc init --ungated``) admits everything and every such commit says so.
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from dataclasses import dataclass, field
 
 from mmvc.core.index import PROC_DUPLICATE, PROC_NONE, PROC_PASSED, PROC_REJECTED
 from mmvc.core.objects import Gate
+
+CURATION_TIERS = ("exact", "near", "semantic")
 
 
 @dataclass
@@ -73,3 +84,14 @@ def require_gated(repo, commit_oid: str, rev: str, allow_ungated: bool = False, 
     if repo.read_commit(commit_oid).gate.mode != "gated":
         raise GateError(f"{rev} ({commit_oid[:12]}) is an ungated version: its items never passed `mmvc process`",
                         f"pass --allow-ungated to use it with {what} anyway, or process and commit it in a gated repository")
+
+
+@dataclass
+class CurationConflict:
+    """Two items, one brought by each side of a merge, that a tier of the pipeline finds to be
+    duplicates of each other: only one of them may enter the merged version."""
+
+    ours: str  # path of the item the current branch brought
+    theirs: str  # path of the item the merged branch brings
+    tier: str  # exact | near | semantic
+    detail: str = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-REPORT_COLUMNS = ("path", "oid", "modality", "size", "status", "stage", "reason", "duplicate_of", "detail", "features")
+REPORT_COLUMNS = ("path", "oid", "modality", "size", "status", "stage", "reason", "duplicate_of", "detail", "features", "kept")
 
 
 def report_bytes(verdicts) -> bytes:
@@ -35,6 +35,7 @@ def report_bytes(verdicts) -> bytes:
         "duplicate_of": [v.duplicate_of for v in verdicts],
         "detail": [v.detail for v in verdicts],
         "features": [json.dumps(v.features, sort_keys=True) for v in verdicts],
+        "kept": [v.kept for v in verdicts],
     }
     from mmvc.core.objects import encode_report
 
@@ -51,7 +52,8 @@ def read_report(repo, report_id: str, columns=None):
 
     from mmvc.core.objects import report_parquet
 
-    return pq.read_table(io.BytesIO(report_parquet(repo.store.get(report_id), report_id)), columns=list(columns) if columns is not None else None)
+    data = io.BytesIO(report_parquet(repo.store.get(report_id), report_id))
+    return pq.ParquetFile(data).read(columns=list(columns) if columns is not None else None)  # read_table would import pandas
 
 
 def run_bytes(config: str, config_doc: dict, report: str, time: int, items: int, counts: dict) -> bytes:

@@ -126,9 +126,11 @@ def test_errors_and_exit_codes(run, tree, tmp_path):
     res = run("show", "nosuchbranch", expect=ExitCode.BAD_INPUT)
     assert "unknown revision" in res.output
     (tree / "junk.bin").write_bytes(bytes(range(256)) * 4)
-    res = run("add", "junk.bin", expect=ExitCode.BAD_INPUT)
-    assert "modality" in res.output and "--modality" in res.output
+    res = run("add", "junk.bin")  # what matches no modality is versioned as other, never refused
+    assert "(1 other)" in res.output
     run("add", "--modality", "image", "junk.bin")
+    res = run("add", "--modality", "pointcloud", "junk.bin", expect=ExitCode.BAD_INPUT)
+    assert "unknown modality 'pointcloud'" in res.output and "other" in res.output
 
 
 def test_lock_held_and_stale(run, tree):

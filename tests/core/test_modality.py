@@ -9,6 +9,7 @@ import pytest
 from mmvc.core.modality import (
     AUDIO,
     IMAGE,
+    OTHER,
     SNIFF_BYTES,
     TEXT,
     UNKNOWN,
@@ -90,9 +91,10 @@ def test_content_wins_over_a_misleading_extension():
     assert detect("clip.mp4", M4A) == AUDIO
 
 
-def test_binary_junk_is_unknown_unless_the_extension_names_a_modality():
-    assert detect("blob.bin", JUNK) == UNKNOWN
-    assert detect("blob", JUNK) == UNKNOWN
+def test_binary_junk_is_other_unless_the_extension_names_a_modality():
+    assert detect("blob.bin", JUNK) == OTHER
+    assert detect("blob", JUNK) == OTHER
+    assert detect("weights.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f4'") == OTHER
     # a .txt that is not UTF-8 stays "text" so that `process` rejects it (not_utf8) instead of
     # `add` refusing it: the failure belongs in the report, with the rest of the curation
     assert detect("blob.txt", JUNK) == TEXT
@@ -103,15 +105,15 @@ def test_binary_junk_is_unknown_unless_the_extension_names_a_modality():
 
 
 def test_invalid_utf8_is_not_text():
-    assert detect("x", b"caption \xff\xfe here") == UNKNOWN
-    assert detect("x", b"\xc3\x28" * 20) == UNKNOWN
+    assert detect("x", b"caption \xff\xfe here") == OTHER
+    assert detect("x", b"\xc3\x28" * 20) == OTHER
 
 
 def test_text_cut_inside_a_multibyte_character_at_the_sniff_window_is_still_text():
     head = ("é" * SNIFF_BYTES).encode()[: SNIFF_BYTES - 1]  # ends in half a character
     assert detect("x", head) == TEXT
     short = "é".encode()[:1]  # a short file really ending in half a character is not text
-    assert detect("x", b"abc" + short) == UNKNOWN
+    assert detect("x", b"abc" + short) == OTHER
 
 
 def test_empty_files():
@@ -123,8 +125,9 @@ def test_empty_files():
 
 
 def test_modality_codes_are_part_of_the_format():
-    assert (UNKNOWN, TEXT, IMAGE, VIDEO, AUDIO) == (0, 1, 2, 3, 4)
-    assert [modality_name(c) for c in range(6)] == ["unknown", "text", "image", "video", "audio", "unknown"]
+    assert (UNKNOWN, TEXT, IMAGE, VIDEO, AUDIO, OTHER) == (0, 1, 2, 3, 4, 5)
+    assert [modality_name(c) for c in range(7)] == ["unknown", "text", "image", "video", "audio", "other", "unknown"]
+    assert parse_modality("other") == OTHER
 
 
 def test_parse_modality_and_extension_hints():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO
+from mmvc.core.modality import AUDIO, IMAGE, OTHER, TEXT, VIDEO
 from mmvc.errors import BadInputError, RemoteError
 from mmvc.importers.base import ImportOptions
 from tests.importers import mirrors
@@ -163,8 +163,8 @@ def test_folder_with_sidecars_and_metadata_table(repo, tmp_path):
     (d / "metadata.jsonl").write_text('{"file_name": "sub/b.png", "caption": "second", "license": "cc0-1.0"}\n')
     r = repo.import_("folder", [str(d)], options=ImportOptions(license="cc-by-4.0"))
     items = metas(repo)
-    assert sorted(items) == ["pics/a.jpg", "pics/sub/b.png"]
-    assert r.skipped == [("file sub/c.bin", "cannot tell its modality; pass --modality text|image|video|audio")]
+    assert sorted(items) == ["pics/a.jpg", "pics/sub/b.png", "pics/sub/c.bin"]
+    assert r.skipped == [] and items["pics/sub/c.bin"][0].modality == OTHER  # what matches nothing is versioned as other
     assert items["pics/a.jpg"][1]["caption"] == "first" and items["pics/a.jpg"][1]["extra"] == {"photographer": "kim"}
     assert items["pics/a.jpg"][1]["license"] == "cc-by-4.0"  # the flag wins for the whole source
     assert items["pics/sub/b.png"][1]["caption"] == "second" and items["pics/sub/b.png"][0].modality == IMAGE

@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from mmvc.core.modality import AUDIO, IMAGE, TEXT, VIDEO
+from mmvc.core.modality import AUDIO, IMAGE, OTHER, TEXT, VIDEO
 from mmvc.errors import FormatError
 from mmvc.process import decode as dec
-from mmvc.process.decode import Decoded, decode_item
+from mmvc.process.decode import Decoded, decode_item, describe_other
 from mmvc.process.gates import GATE_REASONS, GateConfig, check, text_scores
 
 GOOD_TEXT = (
@@ -181,6 +181,28 @@ def test_real_files_through_both_stages():
 def test_decode_rejections_pass_through():
     d = decode_item(b"", IMAGE)
     assert check(d, IMAGE, GateConfig()) == ("empty", d.detail)
+
+
+# ------------------------------------------------------------------ other
+
+
+def test_other_passes_by_default_whatever_its_size_or_name():
+    assert describe_other(0, "data/.keep").features == {"bytes": 0, "extension": ""}
+    for size, path in ((0, "empty"), (50 << 30, "ckpt/model.safetensors"), (12, "labels.CSV")):
+        assert check(describe_other(size, path), OTHER) == (None, "")
+
+
+def test_other_gates_size_and_extensions():
+    g = gates('[process.gates.other]\nmax_size = 1000\nextensions = [".NPY", "csv", ""]\n')
+    assert g.other.extensions == ["", "csv", "npy"]
+    assert check(describe_other(1000, "a/w.npy"), OTHER, g) == (None, "")
+    assert check(describe_other(2048, "a/w.npy"), OTHER, g) == ("other_too_large", "2,048 bytes > max_size 1,000")
+    reason, detail = check(describe_other(10, "blob.bin"), OTHER, g)
+    assert reason == "other_extension" and detail == 'extension bin is not one of other.extensions ("", csv, npy)'
+    assert check(describe_other(10, "README"), OTHER, g) == (None, "")  # "" lists files without an extension
+    assert gates("[process.gates.other]\nextensions = []\n").other.extensions is None  # an empty list is off, like false
+    with pytest.raises(FormatError, match="list of file extensions"):
+        gates("[process.gates.other]\nextensions = 3\n")
 
 
 # ------------------------------------------------------------------ config
