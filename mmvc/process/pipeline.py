@@ -588,7 +588,7 @@ class Pipeline:
             t = time.perf_counter()
             head_modality = {o: m for o, (_, m) in head_items.items()}
             if cfg.families.get("text", True):
-                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if prep[it.oid].get("text") and it.modality in FAMILY_BY_NAME["text"].modalities]
+                want = [(it.oid, {"text": prep[it.oid]["text"]}) for it in survivors if it.modality in FAMILY_BY_NAME["text"].modalities and prep[it.oid].get("text")]
                 vecs = self._embed("text", want)
                 fam = [it for it in survivors if vecs.get(it.oid) is not None]
                 for it in fam:
