@@ -299,8 +299,9 @@ def test_in_process_and_ray_give_the_same_verdicts(tmp_path, tiny_models, ray_lo
 
 
 def test_keep_policy_keeps_the_better_copy_and_report_says_why(tmp_path, tiny_models):
-    """The bundled sample's case: the copies sort before the original, yet the original (more
-    pixels, lossless) survives under the default policy; `first-path` keeps the first path."""
+    """The bundled sample's case: the copies sort before the original byte by byte, yet the
+    original (more pixels, lossless) survives under the default policy; `oldest` keeps the
+    file with the oldest modification time instead."""
     from click.testing import CliRunner
 
     from mmvc.cli.main import cli
@@ -308,8 +309,12 @@ def test_keep_policy_keeps_the_better_copy_and_report_says_why(tmp_path, tiny_mo
     from mmvc.ops.process import process
 
     original = png(11, (200, 150))
-    repo = tiny_repo(tmp_path, tiny_models, {"images/ocean.png": original, "images/ocean-copy.png": _resized_png(original, 0.9),
-                                             "images/ocean-60.jpg": jpeg(original, quality=60)})
+    repo = tiny_repo(tmp_path, tiny_models)
+    build(tmp_path, {"images/ocean.png": original, "images/ocean-copy.png": _resized_png(original, 0.9),
+                     "images/ocean-60.jpg": jpeg(original, quality=60)})
+    for age, name in enumerate(("ocean-60.jpg", "ocean-copy.png", "ocean.png")):  # the worst copy is the oldest file
+        os.utime(tmp_path / "images" / name, ns=(1_600_000_000_000_000_000 + age * 10**9,) * 2)
+    repo.add(["images"], cwd=repo.root)
     process(repo)
     rows = rows_by_path(repo)
     for copy in ("images/ocean-copy.png", "images/ocean-60.jpg"):
@@ -320,12 +325,12 @@ def test_keep_policy_keeps_the_better_copy_and_report_says_why(tmp_path, tiny_mo
     out = CliRunner().invoke(cli, ["-C", repo.root, "report"], catch_exceptions=False).output
     assert "images/ocean-60.jpg: duplicate of images/ocean.png  (kept: higher quality: 200×150 px at quality 100" in out
 
-    set_value(repo, "process.dedup", "keep", "first-path")
+    set_value(repo, "process.dedup", "keep", "oldest")
     repo.__dict__.pop("config", None)
     process(repo)
     rows = rows_by_path(repo)
     assert rows["images/ocean-60.jpg"].status == "passed" and rows["images/ocean.png"].duplicate_of == "images/ocean-60.jpg"
-    assert rows["images/ocean.png"].kept == "earlier path"
+    assert rows["images/ocean.png"].kept == "older file: 2020-09-13 12:26:40 against 2020-09-13 12:26:42"
 
 
 def _resized_png(data: bytes, scale: float) -> bytes:
