@@ -67,8 +67,11 @@ def run(fn, calls: list[tuple], workers: int, store, preload: tuple[str, ...] = 
             for f in finished:
                 yield futures[f], f.result()
     except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        procs = list(getattr(pool, "_processes", {}).values())
+        for proc in procs:
             proc.terminate()
+        for proc in procs:  # a worker still alive could begin a temp file after the clean-up below
+            proc.join(timeout=5)
         pool.shutdown(wait=False, cancel_futures=True)
         if store is not None:
             remove_temp_files(store, since=started)

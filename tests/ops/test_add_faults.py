@@ -55,7 +55,11 @@ def test_ctrl_c_in_the_middle_of_add_leaves_no_partial_state(tmp_path):
     before = _index_bytes(repo)
     proc = subprocess.Popen([sys.executable, "-m", "mmvc.cli.main", "-C", str(tmp_path), "add", "data"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(0.6)
+    tmp_dir = os.path.join(repo.dir, "objects", "tmp")
+    deadline = time.monotonic() + 60
+    # interrupt once the workers are writing (a fixed delay lands in interpreter start-up on a busy machine)
+    while proc.poll() is None and time.monotonic() < deadline and not os.listdir(tmp_dir):
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mmvc.cli.main import cli
 from mmvc.errors import BadInputError, ExitCode
-from mmvc.ops.init import init
+from mmvc.repo import Repo
 from mmvc.ops.process import process
 from tests.process_fixtures import build, use_tiny_models
 
@@ -50,7 +50,7 @@ def commit_processed(repo, files: dict, message: str) -> None:
 def two_branches(tmp_path, tiny_models):
     """The issue's repro: a base of 12 texts; branch a adds a text, branch b the same text with
     one word edited, each processed and committed on its own branch; b is checked out."""
-    repo = init(str(tmp_path))
+    repo = Repo.init(str(tmp_path))
     use_tiny_models(repo, tiny_models)
     commit_processed(repo, {f"t/{i:02d}.txt": text(i) for i in range(12)}, "base")
     new = text(100)
@@ -120,7 +120,7 @@ def test_abort_puts_everything_back(two_branches):
 
 
 def test_the_same_bytes_added_under_two_paths_are_an_exact_pair(tmp_path, tiny_models):
-    repo = init(str(tmp_path))
+    repo = Repo.init(str(tmp_path))
     use_tiny_models(repo, tiny_models)
     commit_processed(repo, {"t/base.txt": text(1)}, "base")
     mmvc(repo, "switch", "-c", "other")
@@ -135,7 +135,7 @@ def test_a_strategy_that_keeps_and_drops_the_same_item_is_refused_before_anythin
     """Ours brings two texts that are not duplicates of each other; theirs brings one that is
     a near duplicate of both. Rules that keep theirs against one and drop it against the other
     cannot be followed."""
-    repo = init(str(tmp_path))
+    repo = Repo.init(str(tmp_path))
     use_tiny_models(repo, tiny_models)
     commit_processed(repo, {"t/base.txt": text(1)}, "base")
     core = text(50, words=100).rstrip(".\n")
@@ -158,7 +158,7 @@ def test_a_strategy_that_keeps_and_drops_the_same_item_is_refused_before_anythin
 
 
 def test_an_ungated_repository_merges_without_the_check_and_says_so(tmp_path):
-    repo = init(str(tmp_path), ungated=True)
+    repo = Repo.init(str(tmp_path), ungated=True)
     build(repo.root, {"t/base.txt": text(1)})
     repo.add(["t"], cwd=repo.root)
     repo.commit("base")
@@ -181,7 +181,7 @@ def test_pull_goes_through_the_same_gate(tmp_path, tiny_models):
     from mmvc.ops.remote import add_remote
     from mmvc.repo import Repo
 
-    origin = init(str(tmp_path / "origin"))
+    origin = Repo.init(str(tmp_path / "origin"))
     use_tiny_models(origin, tiny_models)
     commit_processed(origin, {f"t/{i:02d}.txt": text(i) for i in range(4)}, "base")
     url = f"file://{tmp_path}/remote"
