@@ -28,7 +28,7 @@ from blake3 import blake3
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.manifest import ManifestEntry
 from mmvc.core.store import atomic_write
-from mmvc.errors import CorruptError, FormatError
+from mmvc.errors import CorruptError, FormatError, storage_error
 
 INDEX_MAGIC = b"MMIX"
 BASE_MAGIC = b"MMIB"
@@ -542,6 +542,12 @@ class Index:
         self._write(None)
 
     def _write(self, tables) -> None:
+        try:
+            self._write_files(tables)
+        except OSError as e:
+            raise storage_error(e, "writing the index") from e
+
+    def _write_files(self, tables) -> None:
         """Write the base first (a new file named by its checksum), then the overlay naming it."""
         now = time.time_ns()
         old_base = self.base_id

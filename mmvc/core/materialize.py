@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from mmvc.core.hashing import new_hasher
+from mmvc.core.tempname import temp_path
 from mmvc.errors import CorruptError, storage_error
 
 
@@ -13,10 +14,9 @@ def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_
     d = os.path.dirname(dest)
     if not os.path.isdir(d):
         os.makedirs(d, exist_ok=True)
-    tmp = f"{dest}.mmvc-tmp-{os.getpid()}"  # the lock makes this name ours; no random name needed
+    tmp = temp_path(dest)
     try:
         h = new_hasher()
-        _unlink(tmp)  # a leftover from an interrupted run; O_EXCL below never follows a planted link
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if executable else 0o644)
         with os.fdopen(fd, "wb") as out, store.open(oid) as src:
             while chunk := src.read(8 << 20):

@@ -25,6 +25,7 @@ from typing import BinaryIO, Iterable, Iterator
 from blake3 import blake3
 
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
+from mmvc.core.tempname import temp_path
 from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
 
 PACK_MAGIC = b"MMPK"
@@ -259,7 +260,7 @@ def _fsync_dir(path: str) -> None:
 def atomic_write(path: str, data, fsync: bool = True) -> None:
     """Write ``path`` so that readers see either the old file or the whole new one. ``data`` is
     bytes, or an iterable of byte chunks for a file too large to build in memory first."""
-    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             if isinstance(data, (bytes, bytearray, memoryview)):
@@ -446,7 +447,8 @@ class LocalObjectStore(ObjectStore):
                         yield name
 
     def writer(self, durable: bool | None = None) -> "LocalObjectWriter":
-        """``durable`` forces fsync (commits, whose refs will point at what they write)."""
+        """``durable`` forces an fsync per object (commits, whose refs will point at what they
+        write); otherwise the store's mode applies (``core.fsync_objects``: batch, each, never)."""
         return LocalObjectWriter(self, fsync=self.fsync if durable is None else durable)
 
     def close(self) -> None:
@@ -461,9 +463,10 @@ class LocalObjectStore(ObjectStore):
 class LocalObjectWriter(ObjectWriter):
     """Packs small objects into one temp pack (finished on close) and writes large ones loose."""
 
-    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES, fsync: bool = False):
+    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES, fsync: bool | str = False):
         self.store = store
-        self.fsync = fsync
+        self.fsync = fsync is True or fsync == "each"
+        self.batch: list[str] | None = [] if fsync == "batch" else None  # files to flush at once on close
         self.pack_max_bytes = pack_max_bytes
         self._pack = None  # open temp pack file
         self._pack_tmp = None
@@ -598,6 +601,8 @@ class LocalObjectWriter(ObjectWriter):
             atomic_write(base + ".idx", idx, fsync=self.fsync)
         except OSError as e:
             raise storage_error(e, "finishing a pack file") from e
+        if self.batch is not None:
+            self.batch += (base + ".pack", base + ".idx")
         self.finished_packs.append(base + ".idx")
         self.store._register_pack(base + ".idx")
         self._pack_tmp = None
@@ -616,6 +621,8 @@ class LocalObjectWriter(ObjectWriter):
             atomic_write(path, data, fsync=self.fsync)
         except OSError as e:
             raise storage_error(e, f"writing object {oid}") from e
+        if self.batch is not None:
+            self.batch.append(path)
         self.written += 1
 
     def put_file(self, path: str, expected: FileFingerprint | None = None, head: int = 0) -> tuple[str, int, bytes]:
@@ -678,6 +685,8 @@ class LocalObjectWriter(ObjectWriter):
                 tmp = None
             else:
                 self._link_into_store(path, fd, st, target)
+            if self.batch is not None:
+                self.batch.append(target)
             self.written += 1
             return oid, total, first
         except OSError as e:
@@ -737,6 +746,14 @@ class LocalObjectWriter(ObjectWriter):
 
     def close(self) -> None:
         self._finish_pack()
+        if self.batch:
+            from mmvc.core.durable import sync_written
+
+            try:
+                sync_written(self.batch, self.store.root)
+            except OSError as e:
+                raise storage_error(e, "flushing new objects to disk") from e
+            self.batch = []
 
     def abort(self) -> None:
         if self._pack is not None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.materialize import write_item
-from mmvc.core.worktree import prune_empty_dirs, validate_key
+from mmvc.core.pathrules import validate_key
+from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
 SPARSE_FILE = "sparse.json"

@@ -24,7 +24,7 @@ from typing import Callable
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, UNKNOWN, detect, modality_name
 from mmvc.core.objects import canonical_json
-from mmvc.core.worktree import validate_key
+from mmvc.core.pathrules import validate_key
 from mmvc.errors import BadInputError, MmvcError
 from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
 

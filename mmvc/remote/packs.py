@@ -336,6 +336,10 @@ class RemoteObjects:
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
             tmp = None
+            if getattr(local_store, "fsync", True) not in (False, "never"):  # durable before a ref names it
+                from mmvc.core.durable import sync_written
+
+                sync_written([target], local_store.root)
             return total
         finally:
             if tmp is not None:
