@@ -22,10 +22,18 @@ def command(paths, modality, force, jobs, as_json):
     if as_json:
         emit_json(r)
         return
+    from rich.markup import escape
+
+    from mmvc.core.pathrules import display_path
+
     for key, why in r.skipped[:20]:
-        chatter(f"[yellow]skipped[/] {key}: {why}")
+        chatter(f"[yellow]skipped[/] {escape(display_path(key))}: {why}")
     if len(r.skipped) > 20:
         chatter(f"[yellow]skipped[/] {len(r.skipped) - 20} more")
+    for key, why in r.warnings[:20]:
+        chatter(f"[yellow]warning[/] {escape(display_path(key))}: {why}")
+    if len(r.warnings) > 20:
+        chatter(f"[yellow]warning[/] {len(r.warnings) - 20} more path(s) some platform cannot check out")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     chatter(
         f"staged {r.added} new, {r.modified} modified, {r.removed} removed"

@@ -10,6 +10,7 @@ from mmvc.cli.main import MmvcCommand
 def command(item, rev, as_json):
     """Where an item came from: source chain, license, and the process config and models behind its features."""
     from mmvc.cli.render import emit_json, fmt_time
+    from mmvc.core.pathrules import display_path
     from mmvc.ops.lineage import lineage
     from mmvc.repo import Repo
 
@@ -17,7 +18,7 @@ def command(item, rev, as_json):
     if as_json:
         emit_json(r)
         return
-    click.echo(click.style(f"{r.key} @ {r.rev} ({r.commit[:12]})", bold=True))
+    click.echo(click.style(f"{display_path(r.key)} @ {r.rev} ({r.commit[:12]})", bold=True))
     click.echo(f"blob        {r.oid}  ({r.modality}, {r.size} bytes)")
     click.echo(f"license     {r.license or '(none)'}   policy: {r.license_policy.get('verdict')}"
                + (f" (allow {', '.join(r.license_policy['allow']) or '-'}; deny {', '.join(r.license_policy['deny']) or '-'})"

@@ -23,6 +23,8 @@ def command(rev, prefix, long_, as_json):
         return
     import sys
 
+    from mmvc.core.pathrules import display_path
+
     write = sys.stdout.write
     for e in entries:
-        write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {e.path}\n" if long_ else e.path + "\n")
+        write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {display_path(e.path)}\n" if long_ else display_path(e.path) + "\n")

@@ -17,6 +17,7 @@ from mmvc.cli.main import MmvcCommand
 def command(ctx, rev, strategies, message, no_ff, cont, abort, no_verify, as_json):
     """Merge REV into the current branch (fast-forward when possible, else three-way)."""
     from mmvc.cli.render import chatter, emit_json
+    from mmvc.core.pathrules import display_path
     from mmvc.errors import ExitCode
     from mmvc.ops import merge as ops
     from mmvc.repo import Repo
@@ -44,7 +45,7 @@ def command(ctx, rev, strategies, message, no_ff, cont, abort, no_verify, as_jso
         if not as_json:
             click.echo(f"{len(r.conflicts)} conflict(s): the same path changed differently on both sides", err=True)
             for c in r.conflicts[:50]:
-                click.echo(f"  both changed: {c.path}", err=True)
+                click.echo(f"  both changed: {display_path(c.path)}", err=True)
             click.echo("hint: stage the version you want with `mmvc add` (or use --strategy ours|theirs[:GLOB]), "
                        "then `mmvc merge --continue`; `mmvc merge --abort` gives up", err=True)
         ctx.exit(ExitCode.CONFLICT)

@@ -15,6 +15,7 @@ def command(ctx, remote, branch, strategies, jobs, as_json):
     """Fetch from REMOTE (default origin) and merge its BRANCH (default: the current branch's name)."""
     from mmvc.cli.fetch_cmd import _report
     from mmvc.cli.render import chatter, emit_json, human_bytes, progress_bar
+    from mmvc.core.pathrules import display_path
     from mmvc.errors import ExitCode
     from mmvc.ops.pull import pull
     from mmvc.repo import Repo
@@ -35,7 +36,7 @@ def command(ctx, remote, branch, strategies, jobs, as_json):
         elif m.status == "conflicts":
             click.echo(f"{len(m.conflicts)} conflict(s): the same path changed differently here and on the remote", err=True)
             for c in m.conflicts[:50]:
-                click.echo(f"  both changed: {c.path}", err=True)
+                click.echo(f"  both changed: {display_path(c.path)}", err=True)
             click.echo("hint: stage the version you want with `mmvc add` (or pull with --strategy ours|theirs[:GLOB]), "
                        "then `mmvc merge --continue`; `mmvc merge --abort` gives up", err=True)
     if r.merge.status == "conflicts":

@@ -11,6 +11,7 @@ from mmvc.cli.main import MmvcCommand
 def command(rev, by_reason, include_passed, as_json):
     """Why each item was rejected or deduplicated (the failure dataset of a process run)."""
     from mmvc.cli.render import emit_json
+    from mmvc.core.pathrules import display_path
     from mmvc.ops.report import report
     from mmvc.repo import Repo
 
@@ -25,4 +26,4 @@ def command(rev, by_reason, include_passed, as_json):
     for row in r.rows:
         why = f"duplicate of {row.duplicate_of}" if row.status == "duplicate" else f"{row.stage}/{row.reason}"
         detail = f"  ({row.detail})" if row.detail and row.status != "duplicate" else ""
-        click.echo(f"{row.status:<9} {row.path}: {why}{detail}")
+        click.echo(f"{row.status:<9} {display_path(row.path)}: {why}{detail}")

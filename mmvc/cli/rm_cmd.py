@@ -10,8 +10,9 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-f", "--force", is_flag=True, help="Delete files even if they have unstaged changes.")
 def command(paths, cached, recursive, force):
     """Stop tracking items and delete their files."""
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().rm(list(paths), cached=cached, recursive=recursive, force=force)
     for k in r.removed:
-        click.echo(f"rm '{k}'")
+        click.echo(f"rm '{display_path(k)}'")

@@ -17,6 +17,7 @@ from mmvc.cli.main import MmvcCommand
 def command(query, image, text_file, rev, modality, k, where, columns, allow_ungated, as_json):
     """Find the items of a version nearest to a text or an example; results per embedding family."""
     from mmvc.cli.render import emit_json
+    from mmvc.core.pathrules import display_path
     from mmvc.ops.search import search
     from mmvc.repo import Repo
 
@@ -31,4 +32,4 @@ def command(query, image, text_file, rev, modality, k, where, columns, allow_ung
             click.echo(f"  {fam.note}", err=True)
         for i, h in enumerate(fam.hits, 1):
             extra = "  ".join(f"{c}={v}" for c, v in h.row.items() if v is not None and c not in ("caption", "transcript"))
-            click.echo(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {h.key}" + (f"  {extra}" if extra else ""))
+            click.echo(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {display_path(h.key)}" + (f"  {extra}" if extra else ""))

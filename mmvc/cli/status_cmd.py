@@ -16,6 +16,7 @@ def limit_or_all(verbose: bool):
 def command(as_json, verbose, untracked):
     """Show staged changes, unstaged changes and untracked files, with counts per modality."""
     from mmvc.cli.render import emit_json
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().status(untracked=untracked)
@@ -32,7 +33,7 @@ def command(as_json, verbose, untracked):
         n = len(r.merging["conflicts"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
         for p in r.merging["conflicts"][:limit_or_all(verbose)]:
-            out(click.style(f"    both changed: {p}", fg="red"))
+            out(click.style(f"    both changed: {display_path(p)}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),
@@ -51,7 +52,7 @@ def command(as_json, verbose, untracked):
                 out("  run `mmvc process` before committing: unprocessed or stale items cannot enter a version")
         for c in changes[:limit]:
             label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
-            out(click.style(f"    {label}{c.path}", fg=color))
+            out(click.style(f"    {label}{display_path(c.path)}", fg=color))
         if limit is not None and len(changes) > limit:
             out(f"    … and {len(changes) - limit} more (-v lists all)")
     if r.clean:

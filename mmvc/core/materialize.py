@@ -6,7 +6,7 @@ import os
 
 from mmvc.core.hashing import new_hasher
 from mmvc.core.tempname import temp_path
-from mmvc.errors import CorruptError, storage_error
+from mmvc.errors import BadInputError, CorruptError, storage_error
 
 
 def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_result:
@@ -32,6 +32,15 @@ def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_
         _unlink(tmp)
         raise
     return os.lstat(dest)
+
+
+def check_no_link_in_path(root: str, key: str) -> None:
+    """Refuse to write ``key`` through a symbolic link to a folder, which could lead outside the work tree."""
+    d = root
+    for part in key.split("/")[:-1]:
+        d = os.path.join(d, part)
+        if os.path.islink(d):
+            raise BadInputError(f"refusing to write {key}: {os.path.relpath(d, root)} is a symbolic link", "replace the link with a real folder")
 
 
 def _unlink(path: str) -> None:

@@ -37,6 +37,7 @@ WINDOWS_MAX_PATH = 260  # Windows without long-path support
 _WINDOWS_RESERVED = frozenset(["con", "prn", "aux", "nul", *(f"com{i}" for i in "123456789¹²³"), *(f"lpt{i}" for i in "123456789¹²³")])
 _WINDOWS_BAD_CHARS = re.compile(r'[<>:"|?*\\\x00-\x1f]')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NEEDS_QUOTES = re.compile('[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"\\\\]')
 
 
 def is_protected_component(part: str) -> bool:
@@ -162,14 +163,25 @@ def prefix_conflicts(sorted_keys, open_keys: tuple[str, ...] = ()) -> tuple[list
     return found, tuple(stack)
 
 
+def tree_keys_problems(sorted_keys, open_keys: tuple[str, ...] = ()) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """(key, why) for each key of a version (a run of its sorted keys) that breaks a rule:
+    ``key_problem``, or a key that is also the folder of another. Returns the open keys too, to
+    continue over the next run (see ``prefix_conflicts``)."""
+    keys = list(sorted_keys)
+    found = [(k, why) for k in keys if (why := key_problem(k)) is not None]
+    clashes, open_keys = prefix_conflicts(keys, open_keys)
+    found += [(b, f"{a!r} is a file, so it cannot also be the folder of {b!r}") for a, b in clashes]
+    return found, open_keys
+
+
 # --------------------------------------------------------------------------- display
 
 
 def display_path(key: str) -> str:
-    """``key`` as it may safely be written to a terminal: unchanged unless it holds control
-    characters (escape sequences, bidirectional overrides), in which case it is quoted C-style
-    as Git does ("a\\033[31m.txt")."""
-    if not _CONTROL.search(key):
+    """``key`` as it may safely be written to a terminal or a line-based listing: unchanged
+    unless it holds control characters (escape sequences, newlines, bidirectional overrides), a
+    double quote or a backslash, in which case it is quoted C-style as Git does ("a\\033[31m.txt")."""
+    if not _NEEDS_QUOTES.search(key):
         return key
     body = key.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + _CONTROL.sub(_escape, body) + '"'

@@ -89,6 +89,8 @@ def test_prefix_conflicts_span_sorted_runs():
     ("new\nline", '"new\\nline"'),
     ('q"uote\x07', '"q\\"uote\\a"'),
     ("back\\slash\x7f", '"back\\\\slash\\177"'),
+    ("back\\slash", '"back\\\\slash"'),
+    ('a"b', '"a\\"b"'),
     ("evil\u202etxt.exe", '"evil\\u202etxt.exe"'),
 ])
 def test_display_path_escapes_what_a_terminal_would_obey(name, shown):
