@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.materialize import check_no_link_in_path, write_item
-from mmvc.core.pathrules import validate_key
+from mmvc.core.pathrules import display_path, key_problem, validate_key
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
@@ -213,10 +213,15 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
     Returns (files written, files removed, entries left out by the sparse filter)."""
     wt = repo.worktree
     written = removed = skipped = 0
+    for p, b, write in todo:
+        if b is not None:
+            validate_key(p, "path in the target version")
+        if write:
+            check_no_link_in_path(wt.root, p)
     if not force:
-        conflicts = _local_changes(repo, index, staged, todo)
+        conflicts = _local_changes(repo, index, staged, [t for t in todo if key_problem(t[0]) is None])
         if conflicts:
-            shown = "; ".join(f"{p} ({why})" for p, why in conflicts[:10])
+            shown = "; ".join(f"{display_path(p)} ({why})" for p, why in conflicts[:10])
             more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
             raise ConflictError(
                 f"{len(conflicts)} local change(s) would be overwritten: {shown}{more}",
@@ -229,15 +234,11 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
             f"{len(missing)} object(s) needed by version {target[:12]} are missing: {', '.join(m[:12] for m in missing[:5])}",
             "run `mmvc fsck`; nothing in the work tree was changed",
         )
-    for p, b, write in todo:
-        validate_key(p, "path in the target version")
-        if write:
-            check_no_link_in_path(wt.root, p)
     _check_case_collisions(index, todo)
     _check_file_folder_clashes(index, todo, target)
 
     for p, b, write in todo:  # removals first, so a file can give way to a folder
-        if b is None or not write:
+        if (b is None or not write) and key_problem(p) is None:  # a bad path leaves the index, never touching the disk
             full = wt.abspath(p)
             if os.path.lexists(full) and not os.path.isdir(full):
                 os.unlink(full)

@@ -16,7 +16,7 @@ class RestoreResult:
 
 
 def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None = None, source: str | None = None,
-            cwd: str | None = None) -> RestoreResult:
+            cwd: str | None = None, literal: bool = False) -> RestoreResult:
     """Put back work-tree files (from the index, or ``source``) and/or index entries (from HEAD,
     or ``source``), as ``git restore`` does."""
     if worktree is None:
@@ -40,7 +40,7 @@ def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None 
                 if e.path not in seen:
                     yield e.path
 
-        keys = tracked_matches(repo, keys_from_source, paths, cwd, recursive=True)
+        keys = tracked_matches(repo, keys_from_source, paths, cwd, recursive=True, literal=literal)
         from_tree = repo.tree.get_many(src_root, keys) if src_root else {}
         if staged:
             from mmvc.core.index import IndexEntry

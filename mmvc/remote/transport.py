@@ -161,10 +161,21 @@ class Remote:
             parent = path.rsplit("/", 1)[0]
             self.fs.makedirs(parent, exist_ok=True)
             tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-            write_to(tmp)
-            self.fs.mv(tmp, path)
+            try:
+                write_to(tmp)
+                self.fs.mv(tmp, path)
+            except BaseException:
+                self._remove_quietly(tmp)  # a failed upload leaves nothing behind on the remote
+                raise
 
         self.guard(f"{verb} {path}", write)
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            if self.fs.exists(path):
+                self.fs.rm_file(path)
+        except Exception:  # noqa: BLE001 - the original failure is what the user needs to see
+            pass
 
     def exists(self, path: str) -> bool:
         self.count("head")
