@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
+from mmvc.core.lock import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from mmvc.errors import FormatError
 
 FORMAT_VERSION = 1
@@ -22,7 +23,7 @@ class Config:
     pack_threshold: int = 256 * 1024
     fsync_objects: str = "batch"  # one of FSYNC_MODES
     jobs: int = 0  # 0 = one per core
-    lock_timeout: float = 10.0
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     portability: str = "refuse"  # one of mmvc.core.pathrules.PORTABILITY_MODES
     user_name: str = ""
     user_email: str = ""
@@ -55,7 +56,7 @@ class Config:
             pack_threshold=get("core", "pack_threshold", int, 256 * 1024),
             fsync_objects=_fsync_mode(get, get("core", "fsync_objects", (bool, str), "batch")),
             jobs=get("core", "jobs", int, 0),
-            lock_timeout=float(get("core", "lock_timeout", (int, float), 10.0)),
+            lock_timeout=float(get("core", "lock_timeout", (int, float), DEFAULT_LOCK_TIMEOUT)),
             portability=get.choice("core", "portability", PORTABILITY_MODES, "refuse"),
             user_name=get("user", "name", str, ""),
             user_email=get("user", "email", str, ""),
@@ -146,7 +147,7 @@ def initial_config_text(gated: bool) -> str:
         "# but after a power loss a version may name objects that never reached the disk)\n"
         'fsync_objects = "batch"\n'
         "# seconds a writer waits for another one to release the repository lock\n"
-        "lock_timeout = 10\n"
+        f"lock_timeout = {DEFAULT_LOCK_TIMEOUT:g}\n"
         '# "refuse" | "warn" | "off": file names that Linux, macOS or Windows cannot check out\n'
         'portability = "refuse"\n'
         "\n"

@@ -12,7 +12,7 @@ stale and is taken over by the next writer, with a note on stderr:
   older than ``GARBLED_GRACE`` seconds.
 
 A lock of another host with a free flock is never taken over: a network filesystem may not
-carry flocks between hosts. Writers wait up to ``core.lock_timeout`` seconds (default 10) for
+carry flocks between hosts. Writers wait up to ``core.lock_timeout`` seconds (default 30) for
 a live holder, then fail with exit 5 naming it.
 """
 
@@ -35,7 +35,7 @@ try:
 except ImportError:  # Windows: liveness by pid alone
     fcntl = None
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 30.0  # well above what eight writers queueing for a commit each need
 GARBLED_GRACE = 5.0
 log = logging.getLogger("mmvc")
 

@@ -103,6 +103,60 @@ def test_rm_mv_restore(run, tree):
     assert "captions/apple.txt" in [c["path"] for c in json.loads(run("status", "--json").output)["untracked"]]
 
 
+def test_names_with_glob_characters_can_be_named_literally(run, tree):
+    (tree / "data[1].txt").write_text("one\n")
+    (tree / "data1.txt").write_text("also one\n")
+    (tree / "weird*").mkdir()
+    (tree / "weird*" / "x.txt").write_text("x\n")
+    run("init", "--ungated")
+    run("config", "core.portability", "warn")  # Windows cannot hold '*' in a name
+    run("add", ".")
+    run("commit", "-m", "v1")
+    (tree / "data[1].txt").write_text("changed\n")
+    run("restore", "data[1].txt")  # the literal name wins over the glob, which would match data1.txt
+    assert (tree / "data[1].txt").read_text() == "one\n"
+    run("rm", "--cached", "data[1].txt")
+    staged = [c["path"] for c in json.loads(run("status", "--json").output)["staged"]]
+    assert staged == ["data[1].txt"]
+    run("restore", "--staged", "--literal", "data[1].txt")
+    run("rm", "--literal", "data[?].txt", expect=ExitCode.BAD_INPUT)  # taken as a name: no such file
+    run("rm", "-r", "--cached", ":(literal)weird*")
+    assert [c["path"] for c in json.loads(run("status", "--json").output)["staged"]] == ["weird*/x.txt"]
+    run("rm", "--cached", "data?.txt")  # still a glob when no file has that name
+    assert "data1.txt" in [c["path"] for c in json.loads(run("status", "--json").output)["staged"]]
+
+
+def test_listings_never_pass_terminal_escapes_through(run, tree):
+    evil = "evil\x1b]0;pwned\x07\x1b[2J.txt"
+    (tree / evil).write_text("x\n")
+    run("init", "--ungated")
+    for args in (("status",), ("status", "-v")):
+        out = run(*args).output
+        assert "\x1b" not in out and "\x07" not in out
+        assert '"evil\\033]0;pwned\\a\\033[2J.txt"' in out
+    run("config", "core.portability", "off")
+    run("add", ".")
+    run("commit", "-m", "v1")
+    for args in (("ls-files",), ("ls-files", "-l", "HEAD"), ("diff", "HEAD~0", "--name-status"), ("rm", "--cached", evil)):
+        out = run(*args).output
+        assert "\x1b" not in out and "\x07" not in out, args
+    assert evil in [e["path"] for e in json.loads(run("ls-files", "HEAD", "--json").output)]  # JSON keeps the name exact
+
+
+def test_cat_object_refuses_a_corrupt_object(run, tree):
+    run("init", "--ungated")
+    run("add", ".")
+    run("commit", "-m", "v1")
+    blob = [e for e in json.loads(run("ls-files", "--json").output) if e["path"] == "captions/a.txt"][0]["oid"]
+    pack_dir = tree / ".mmvc" / "objects" / "pack"
+    pack = next(p for p in pack_dir.iterdir() if p.suffix == ".pack" and b"a red apple" in p.read_bytes())
+    data = pack.read_bytes()
+    at = data.index(b"a red apple")
+    pack.write_bytes(data[:at] + b"A" + data[at + 1 :])
+    res = run("cat-object", blob, expect=ExitCode.CORRUPT)
+    assert "corrupt" in res.output and "A red apple" not in res.output
+
+
 def test_rm_refuses_to_lose_unstaged_work(run, tree):
     run("init", "--ungated")
     run("add", ".")
