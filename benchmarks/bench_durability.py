@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""What durable objects cost: ``mmvc add . && mmvc commit`` of many small files under each
+``core.fsync_objects`` mode, and the ratio to the mode that never flushes.
+
+* ``never``: objects are left to the OS's write-back (a power loss can lose objects a ref names);
+* ``batch`` (the default): one ``syncfs`` of the store's filesystem (elsewhere an fsync per new
+  file) before the index or a ref names the new objects;
+* ``each``: every pack and loose object is fsynced as it is finished.
+
+Each run starts from a fresh repository over the same files, after a ``sync`` so that no run
+pays for flushing the files the benchmark itself created. Whole processes are timed (start-up
+included); the median of ``--repeats`` runs is printed.
+
+    python benchmarks/bench_durability.py                  # 20,000 files of 200 bytes
+    python benchmarks/bench_durability.py --files 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("never", "batch", "each")
+
+
+def make_files(root: Path, n: int, size: int) -> None:
+    for i in range(n):
+        d = root / f"shard{i % 100:03d}"
+        d.mkdir(exist_ok=True)
+        body = (f"caption {i} " * (size // 10 + 1)).encode()[:size]
+        (d / f"item{i:07d}.txt").write_bytes(body)
+
+
+def run(mmvc: list[str], cwd: Path, *args: str) -> None:
+    subprocess.run([*mmvc, *args], cwd=cwd, check=True, capture_output=True)
+
+
+def one(mmvc: list[str], src: Path, work: Path, mode: str) -> float:
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(src, work)
+    run(mmvc, work, "init", "--ungated")
+    run(mmvc, work, "config", "core.fsync_objects", mode)
+    os.sync()  # nothing of the setup left to flush: the timed run pays only for its own writes
+    t = time.perf_counter()
+    run(mmvc, work, "add", ".")
+    run(mmvc, work, "commit", "-m", "bench")
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=20_000)
+    ap.add_argument("--size", type=int, default=200, help="bytes per file")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dir", help="work folder (default: a temp folder on the same disk as /tmp)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    mmvc = [sys.executable, "-m", "mmvc.cli.main"]
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = f"{REPO_ROOT}{os.pathsep}{env_path}" if env_path else str(REPO_ROOT)
+    base = Path(tempfile.mkdtemp(prefix="mmvc-durability-", dir=args.dir))
+    try:
+        src = base / "src"
+        src.mkdir()
+        make_files(src, args.files, args.size)
+        times = {m: [] for m in MODES}
+        for _ in range(args.repeats):
+            for m in MODES:  # interleaved, so drift in the machine's load hits every mode alike
+                times[m].append(one(mmvc, src, base / "work", m))
+        med = {m: statistics.median(v) for m, v in times.items()}
+        result = {"files": args.files, "size": args.size, "repeats": args.repeats, "seconds": med,
+                  "batch_vs_never": med["batch"] / med["never"], "each_vs_never": med["each"] / med["never"]}
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return
+        print(f"add + commit of {args.files:,} files of {args.size} bytes, median of {args.repeats}")
+        for m in MODES:
+            print(f"  fsync_objects = {m:<5}  {med[m]:7.2f} s   ({', '.join(f'{t:.2f}' for t in times[m])})")
+        print(f"  batch / never = {result['batch_vs_never']:.3f}   each / never = {result['each_vs_never']:.3f}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
