@@ -36,11 +36,19 @@ def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_
 
 def check_no_link_in_path(root: str, key: str) -> None:
     """Refuse to write ``key`` through a symbolic link to a folder, which could lead outside the work tree."""
+    link = link_in_path(root, key)
+    if link is not None:
+        raise BadInputError(f"refusing to write {key}: {link} is a symbolic link", "replace the link with a real folder")
+
+
+def link_in_path(root: str, key: str) -> str | None:
+    """The first folder of ``key`` (relative to ``root``) that is a symbolic link, or None."""
     d = root
     for part in key.split("/")[:-1]:
         d = os.path.join(d, part)
         if os.path.islink(d):
-            raise BadInputError(f"refusing to write {key}: {os.path.relpath(d, root)} is a symbolic link", "replace the link with a real folder")
+            return os.path.relpath(d, root)
+    return None
 
 
 def _unlink(path: str) -> None:

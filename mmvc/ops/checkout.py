@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
-from mmvc.core.materialize import check_no_link_in_path, write_item
+from mmvc.core.materialize import check_no_link_in_path, link_in_path, write_item
 from mmvc.core.pathrules import display_path, key_problem, validate_key
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
@@ -238,7 +238,8 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
     _check_file_folder_clashes(index, todo, target)
 
     for p, b, write in todo:  # removals first, so a file can give way to a folder
-        if (b is None or not write) and key_problem(p) is None:  # a bad path leaves the index, never touching the disk
+        # a bad path, or one below a link to a folder, leaves the index without touching the disk
+        if (b is None or not write) and key_problem(p) is None and link_in_path(wt.root, p) is None:
             full = wt.abspath(p)
             if os.path.lexists(full) and not os.path.isdir(full):
                 os.unlink(full)

@@ -174,3 +174,18 @@ def test_stale_temp_files_are_never_added(base):
     r = base.add(["."], cwd=base.root)
     assert r.added == 0
     assert base.status().untracked == []
+
+
+def test_leaving_a_version_never_deletes_through_a_link_to_a_folder(base, tmp_path):
+    base.branch("without")
+    write(base.root, "data/x.txt", "tracked\n")
+    base.add(["data"], cwd=base.root)
+    base.commit("with data")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_text("not mmvc's to delete\n")
+    os.unlink(os.path.join(base.root, "data", "x.txt"))
+    os.rmdir(os.path.join(base.root, "data"))
+    os.symlink(outside, os.path.join(base.root, "data"))
+    base.switch("without", force=True)
+    assert (outside / "x.txt").read_text() == "not mmvc's to delete\n"
