@@ -140,3 +140,14 @@ def test_a_config_that_is_not_utf8_names_the_line(repo):
         f.write(b"\n# caf\xe9\n")
     res = mmvc(repo.root, "log", expect=ExitCode.FORMAT)
     assert "not UTF-8" in res.output and "byte 0xe9" in res.output and "line" in res.output
+
+
+def test_a_process_setting_of_the_wrong_type_is_a_config_error(tmp_path):
+    root = tmp_path / "gated"
+    init(str(root))
+    with open(root / ".mmvc" / "config.toml", "a") as f:
+        f.write('[process.semantic]\neps = "tight"\n')
+    (root / "a.txt").write_text("a caption\n")
+    mmvc(root, "add", "a.txt")
+    res = mmvc(root, "commit", "-m", "x", expect=ExitCode.FORMAT)
+    assert "[process]" in res.output and "'tight'" in res.output
