@@ -107,8 +107,11 @@ def _state(fd: int, release: bool) -> LockState:
             return LockState(owner, True, "no process holds it any more")
         return LockState(owner, False)
     finally:
-        if free and release:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        if free and release and fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
 
 
 def _try_flock(fd: int) -> bool:
