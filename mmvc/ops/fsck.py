@@ -123,11 +123,11 @@ def _path_findings(walk, inv: Inventory) -> list[Finding]:
 
     memo: dict[tuple[bytes, tuple], tuple[list, tuple]] = {}
 
-    def scan(raw: bytes, open_keys: tuple) -> tuple[list, tuple]:
-        hit = memo.get((raw, open_keys))
+    def scan(raw: bytes, carried: tuple) -> tuple[list, tuple]:
+        hit = memo.get((raw, carried))
         if hit is not None:
             return hit
-        res: tuple[list, tuple] = ([], open_keys)
+        res: tuple[list, tuple] = ([], carried)
         data = None if raw in walk.bad else inv.read(raw)
         if data is not None:  # a missing or corrupt node is reported as such already
             try:
@@ -135,14 +135,15 @@ def _path_findings(walk, inv: Inventory) -> list[Finding]:
             except CorruptError:
                 node = None
             if node is not None and node.is_leaf:
-                res = tree_keys_problems(node.keys, open_keys)
+                res = tree_keys_problems(node.keys, carried)
             elif node is not None:
                 found: list = []
+                open_keys = carried
                 for it in node.items:
                     f, open_keys = scan(it[1], open_keys)
                     found += f
                 res = (found, open_keys)
-        memo[(raw, open_keys)] = res
+        memo[(raw, carried)] = res
         return res
 
     by_path: dict[tuple[str, str], list[str]] = {}
