@@ -189,3 +189,19 @@ def test_leaving_a_version_never_deletes_through_a_link_to_a_folder(base, tmp_pa
     os.symlink(outside, os.path.join(base.root, "data"))
     base.switch("without", force=True)
     assert (outside / "x.txt").read_text() == "not mmvc's to delete\n"
+
+
+def test_fsck_finds_a_file_folder_clash_across_manifest_nodes(base):
+    """``d`` and ``d/x`` sort 400 keys apart (``d-000`` … sort between them), in different leaves."""
+    items = {"d": (b"file\n", 0), "d/x": (b"below\n", 0), **{f"d-{i:03d}": (b"%d\n" % i, 0) for i in range(400)}}
+    bad = craft(base, items)
+
+    def leaves(oid):
+        node = base.tree.node(oid)
+        return [node.keys] if node.is_leaf else [keys for it in node.items for keys in leaves(it[1].hex())]
+
+    keys_per_leaf = leaves(base.read_commit(bad).tree)
+    assert next(i for i, ks in enumerate(keys_per_leaf) if "d" in ks) != next(i for i, ks in enumerate(keys_per_leaf) if "d/x" in ks)
+    r = base.fsck(quick=True)
+    assert [(f.kind, f.path) for f in r.errors] == [("bad-path", "d/x")]
+    assert r.errors[0].versions == [bad]
