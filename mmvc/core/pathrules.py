@@ -86,19 +86,20 @@ def validate_key(key: str, what: str = "path") -> str:
 
 def fold_name(name: str) -> str:
     """The form under which case-insensitive, normalising filesystems (macOS, Windows) compare names."""
-    return unicodedata.normalize("NFC", name).casefold()
+    return name.lower() if name.isascii() else unicodedata.normalize("NFC", name).casefold()
 
 
 def name_problem(name: str) -> tuple[str, str] | None:
     """(severity, why) when one component cannot be checked out on some supported platform;
     severity "refuse" for what one of them cannot hold at all, "warn" for what only some setups refuse."""
-    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+    if len(name) * 4 > NAME_MAX_BYTES and len(name.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
         return "refuse", f"name longer than {NAME_MAX_BYTES} bytes (Linux, macOS and Windows limit)"
     if _WINDOWS_BAD_CHARS.search(name):
         return "refuse", 'name holds a character Windows forbids (< > : " | ? * \\ or a control character)'
     if name[-1] in ". ":
         return "refuse", "name ends with a dot or a space (Windows drops them)"
-    if name.split(".", 1)[0].rstrip(" ").lower() in _WINDOWS_RESERVED:
+    stem = name.split(".", 1)[0]
+    if len(stem) < 16 and stem.rstrip(" ").lower() in _WINDOWS_RESERVED:
         return "refuse", "reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)"
     return None
 

@@ -26,4 +26,4 @@ def temp_path(path: str) -> str:
 
 def is_temp_name(name: str) -> bool:
     """Whether a file name (not a path) is one of mmvc's temp files."""
-    return name.startswith(TEMP_PREFIX) or _LEGACY.search(name) is not None
+    return name.startswith(TEMP_PREFIX) or "tmp-" in name and _LEGACY.search(name) is not None
