@@ -21,8 +21,7 @@ def tracked_matches(repo, keys_source, specs: list[str], cwd: str | None, recurs
     out: list[str] = []
     for spec in specs:
         verbatim = literal or spec.startswith(LITERAL_MAGIC)
-        if spec.startswith(LITERAL_MAGIC):
-            spec = spec[len(LITERAL_MAGIC):]
+        spec = spec.removeprefix(LITERAL_MAGIC)
         hits = None
         if not verbatim and set("*?[") & set(spec):
             import os

@@ -17,6 +17,7 @@ in ``.mmvc/config.toml``, which is not part of any version.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -171,11 +172,9 @@ class Remote:
         self.guard(f"{verb} {path}", write)
 
     def _remove_quietly(self, path: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the original failure is what the user needs to see
             if self.fs.exists(path):
                 self.fs.rm_file(path)
-        except Exception:  # noqa: BLE001 - the original failure is what the user needs to see
-            pass
 
     def exists(self, path: str) -> bool:
         self.count("head")

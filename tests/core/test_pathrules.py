@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from mmvc.core.pathrules import display_path, key_problem, portability_problems, prefix_conflicts, validate_key
+from mmvc.core.pathrules import (
+    display_path,
+    key_problem,
+    portability_problems,
+    prefix_conflicts,
+    validate_key,
+)
 from mmvc.errors import BadInputError
 
 PROTECTED = [

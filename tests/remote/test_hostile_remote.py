@@ -18,6 +18,7 @@ from mmvc.ops.remote import add_remote
 from mmvc.repo import Repo
 from tests.crafted import EVIL, craft
 
+
 def worktree_files(root) -> list[str]:
     out = []
     for d, dirs, names in os.walk(root):
