@@ -12,6 +12,11 @@ pays for flushing the files the benchmark itself created. Whole processes are ti
 included); the median and the minimum of ``--repeats`` runs are printed (on a shared machine
 the minimum is the least disturbed figure; the modes run interleaved so load hits each alike).
 
+The batch flush is also timed on its own, inside one ``add`` run in this process (one hashing
+process, so every flush happens here): the seconds spent in the flush beside the seconds of
+the whole ``add``. That share is what durability costs, free of the noise other processes add
+to whole-process timings.
+
     python benchmarks/bench_durability.py                  # 20,000 files of 200 bytes
     python benchmarks/bench_durability.py --files 100000
 """
@@ -58,6 +63,33 @@ def one(mmvc: list[str], src: Path, work: Path, mode: str) -> float:
     return time.perf_counter() - t
 
 
+def flush_share(src: Path, work: Path) -> tuple[float, float]:
+    """(seconds spent in the batch flush, seconds of the whole add), inside one in-process add."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from mmvc.core import durable
+    from mmvc.ops.init import init
+
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(src, work)
+    repo = init(str(work), ungated=True)
+    real, spent = durable.sync_written, [0.0]
+
+    def timed(paths, where):
+        t = time.perf_counter()
+        real(paths, where)
+        spent[0] += time.perf_counter() - t
+
+    durable.sync_written = timed
+    try:
+        os.sync()
+        t = time.perf_counter()
+        repo.add(["."], jobs=1, cwd=str(work))
+        return spent[0], time.perf_counter() - t
+    finally:
+        durable.sync_written = real
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20_000)
@@ -78,11 +110,13 @@ def main() -> None:
         for _ in range(args.repeats):
             for m in MODES:  # interleaved, so drift in the machine's load hits every mode alike
                 times[m].append(one(mmvc, src, base / "work", m))
+        shares = [flush_share(src, base / "work") for _ in range(args.repeats)]
         med = {m: statistics.median(v) for m, v in times.items()}
         low = {m: min(v) for m, v in times.items()}
         result = {"files": args.files, "size": args.size, "repeats": args.repeats, "seconds": times, "median": med, "min": low,
                   "batch_vs_never": {"median": med["batch"] / med["never"], "min": low["batch"] / low["never"]},
-                  "each_vs_never": {"median": med["each"] / med["never"], "min": low["each"] / low["never"]}}
+                  "each_vs_never": {"median": med["each"] / med["never"], "min": low["each"] / low["never"]},
+                  "flush_in_add": [{"flush_s": f, "add_s": a, "share": f / a} for f, a in shares]}
         if args.json:
             print(json.dumps(result, indent=2))
             return
@@ -92,6 +126,9 @@ def main() -> None:
         for m in ("batch", "each"):
             r = result[f"{m}_vs_never"]
             print(f"  {m} / never = {r['median']:.3f} (medians), {r['min']:.3f} (minimums)")
+        share = statistics.median(f / a for f, a in shares)
+        print(f"  the batch flush inside one add (one process): {', '.join(f'{f:.3f} s of {a:.2f} s' for f, a in shares)}"
+              f"; median share {share:.1%}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
