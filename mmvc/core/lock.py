@@ -210,7 +210,8 @@ class RepoLock:
         return True
 
     def _storage(self, e: OSError) -> StorageError:
-        return storage_error(e, f"creating the repository lock {self.path}")
+        # named after the lock, not the temp file it is written through
+        return storage_error(OSError(e.errno, e.strerror, self.path), "taking the repository lock")
 
     def _take_over_if_stale(self) -> LockState | None:
         """The live holder's state; None after removing a stale lock (or finding none)."""
