@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.materialize import check_no_link_in_path, link_in_path, write_item
-from mmvc.core.pathrules import display_path, key_problem, validate_key
+from mmvc.core.pathrules import display_path, key_problem, prefix_conflicts, validate_key
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 
@@ -291,8 +291,6 @@ def _check_file_folder_clashes(index, todo: list, target: str) -> None:
     manifest, or a merge of a file and a folder of one name): ``d`` cannot be a file and a folder
     at once. The result is the index with ``todo`` applied, so only the paths ``todo`` sets and
     their parent folders are looked at."""
-    from mmvc.core.pathrules import display_path, prefix_conflicts
-
     after = {p: b is not None for p, b, _ in todo}
     setting = sorted(p for p, b, _ in todo if b is not None)
     clash = next(iter(prefix_conflicts(setting)[0]), None)
