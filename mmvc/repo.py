@@ -151,6 +151,13 @@ class Repo:
 
         return resolve(self, rev)
 
+    def rev_parse(self, rev: str, abbrev_ref: bool = False) -> str:
+        """``mmvc rev-parse``: the id of the object ``rev`` names (a commit, or a tree for
+        ``REV^{tree}``); ``abbrev_ref``: the short name of the ref it stands for instead."""
+        from mmvc.ops.revparse import abbrev_ref as short_ref, parse
+
+        return short_ref(self, rev) if abbrev_ref else parse(self, rev)[0]
+
     # -- verbs: every command of the CLI is one of these (each lives in mmvc/ops/<verb>.py)
 
     # staging
