@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from blake3 import blake3
 
-from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
+from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, hash_threads, is_object_id, new_hasher
 from mmvc.errors import BadInputError, CorruptError, NewerFormatError, ObjectNotFound, storage_error
 
 PACK_MAGIC = b"MMPK"
@@ -169,7 +169,7 @@ class PackIndex:
         # A flipped offset or length would hand back the wrong bytes under a valid id, so the
         # index's own checksum is checked once on load (BLAKE3: milliseconds per million ids).
         with memoryview(self.buf) as view:
-            intact = blake3(view[:-32], max_threads=blake3.AUTO).digest() == view[-32:]
+            intact = blake3(view[:-32], max_threads=hash_threads(len(view))).digest() == view[-32:]
         if not intact:
             raise CorruptError(f"pack index {idx_path} is corrupt (checksum mismatch)", "run `mmvc fsck`")
         self.ids = _IdColumn(self.buf, self.ids_off, count)
