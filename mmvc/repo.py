@@ -465,6 +465,34 @@ class Repo:
 
         return delete_recipe(self, name)
 
+    def add_eval(self, rev: str, name: str, metrics, format: str = "auto", model: str | None = None, run: str | None = None,
+                 recipe: str | None = None, export: str | None = None, notes: str | None = None, higher: Sequence[str] = (),
+                 lower: Sequence[str] = ()):
+        """``mmvc eval add``: pin a model's results to version ``rev``. ``metrics``: a file path
+        (JSON, lm-eval results, CSV), a file's bytes, or a mapping of names to numbers."""
+        from mmvc.ops.eval import add_eval
+
+        return add_eval(self, rev, name, metrics, fmt=format, model=model, run=run, recipe=recipe, export=export, notes=notes,
+                        higher=list(higher), lower=list(lower))
+
+    def list_evals(self, rev: str | None = None, name: str | None = None):
+        """``mmvc eval list``: the evals of ``rev`` (default: every version), oldest first."""
+        from mmvc.ops.eval import list_evals
+
+        return list_evals(self, rev, name=name)
+
+    def show_eval(self, eval_id: str):
+        """``mmvc eval show``: one eval by its id or a unique prefix of it."""
+        from mmvc.ops.eval import show_eval
+
+        return show_eval(self, eval_id)
+
+    def compare_evals(self, rev_a: str, rev_b: str, name: str | None = None):
+        """``mmvc eval compare``: per metric, the two versions' values (mean ± spread) and the delta."""
+        from mmvc.ops.eval import compare_evals
+
+        return compare_evals(self, rev_a, rev_b, name=name)
+
     def export(self, target: str, rev: str | None = None, where: str | None = None, recipe: str | None = None,
                mix: str | None = None, seed: int | None = None, epoch_size: int | None = None,
                shard_size: int | str | None = None, shard_items: int | None = None, with_embeddings: bool = False,

@@ -100,9 +100,11 @@ class Commit:
 
 
 def object_kind(data: bytes) -> str:
-    """What a stored object is: 'commit', 'node', or 'blob' (user content)."""
+    """What a stored object is: 'commit', 'node', 'tag', 'recipe', 'eval', 'training-run', or 'blob' (user content)."""
     if data[:4] == b"MMVN":
         return "node"
+    if data.startswith(b'{"author":') and data.endswith((b'"type":"eval"}', b'"type":"training-run"}')):
+        return "eval" if data.endswith(b'"eval"}') else "training-run"  # mmvc.core.evals, mmvc.core.training_runs
     if data.startswith(b'{"author":') and b'"type":"commit"' in data:
         return "commit"
     if data.startswith(b'{"format":') and data.endswith(b'"type":"tag"}'):

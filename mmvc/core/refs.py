@@ -96,6 +96,16 @@ class RefStore:
                     out[ref] = oid
         return dict(sorted(out.items()))
 
+    def names(self, prefix: str) -> builtins.list[str]:
+        """The refs under ``prefix``, by name only: for refs whose name already says what they
+        hold (``refs/evals/<commit>/<eval id>``), without opening a file per ref."""
+        out: builtins.list[str] = []
+        root = self._path(prefix)
+        for dirpath, _, files in os.walk(root):
+            rel = os.path.relpath(dirpath, self.dir).replace(os.sep, "/")
+            out.extend(f"{rel}/{name}" for name in files if ".tmp-" not in name)
+        return sorted(out)
+
     # -- moving
 
     def update(self, ref: str, new: str, expected_old: str | None, message: str = "", who: str = "") -> None:

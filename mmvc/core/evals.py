@@ -1,0 +1,98 @@
+"""Eval objects: one model's results on one version, stored as an immutable fact.
+
+An eval is canonical JSON (``"type": "eval"``, eval format 1, docs/format.md "Evaluations")
+named by ``refs/evals/<commit id>/<eval id>``: the commit comes first so that the evals of one
+version are one folder listing, and the eval's own id comes last so that a name can only ever
+hold one object (several evals of one version and one name, seeds and reruns, sit side by side).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from mmvc.core.objects import Signature, canonical_json
+from mmvc.errors import CorruptError, NewerFormatError
+
+EVAL_FORMAT = 1
+REF_PREFIX = "refs/evals/"
+DIRECTIONS = ("higher", "lower")  # append-only: which way a metric gets better
+
+
+@dataclass(frozen=True)
+class Eval:
+    commit: str
+    name: str
+    metrics: dict  # metric name -> float
+    author: Signature
+    better: dict = field(default_factory=dict)  # metric name -> "higher" | "lower" (only where known)
+    model: str | None = None
+    run: str | None = None  # a run name or id as the trainer knows it
+    run_record: str | None = None  # the training-run object ``run`` named when the eval was added
+    recipe: str | None = None  # recipe object id
+    export: str | None = None  # export id (the BLAKE3 of its index.json)
+    notes: str = ""
+    extra: dict = field(default_factory=dict)  # keys written by a newer mmvc, kept as they are
+
+    def to_json(self) -> dict:
+        doc = {"author": self.author.to_json(), "better": dict(self.better), "commit": self.commit, "export": self.export,
+               "format": EVAL_FORMAT, "metrics": dict(self.metrics), "model": self.model, "name": self.name, "notes": self.notes,
+               "recipe": self.recipe, "run": self.run, "run_record": self.run_record, "type": "eval"}
+        doc.update(self.extra)
+        return doc
+
+    def encode(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    @property
+    def oid(self) -> str:
+        from mmvc.core.hashing import hash_bytes
+
+        return hash_bytes(self.encode())
+
+    @property
+    def ref(self) -> str:
+        return eval_ref(self.commit, self.oid)
+
+    @classmethod
+    def decode(cls, data: bytes, oid: str = "?") -> Eval:
+        try:
+            doc = json.loads(data)
+            if not isinstance(doc, dict) or doc.get("type") != "eval":
+                raise ValueError("not an eval")
+            if doc.get("format", 0) > EVAL_FORMAT:
+                raise NewerFormatError(f"eval {oid}", doc["format"], EVAL_FORMAT)
+            metrics = doc["metrics"]
+            if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                                        for v in metrics.values()):
+                raise ValueError("metrics must map names to finite numbers")
+            better = doc.get("better") or {}
+            if not isinstance(better, dict) or any(v not in DIRECTIONS for v in better.values()):
+                raise ValueError("better must map metric names to 'higher' or 'lower'")
+            known = {"author", "better", "commit", "export", "format", "metrics", "model", "name", "notes", "recipe", "run",
+                     "run_record", "type"}
+            return cls(commit=doc["commit"], name=doc["name"], metrics={k: float(v) for k, v in metrics.items()},
+                       author=Signature(**doc["author"]), better=better, model=doc.get("model"), run=doc.get("run"),
+                       run_record=doc.get("run_record"), recipe=doc.get("recipe"), export=doc.get("export"),
+                       notes=doc.get("notes") or "", extra={k: v for k, v in doc.items() if k not in known})
+        except (ValueError, KeyError, TypeError) as e:
+            raise CorruptError(f"object {oid} is not a valid eval ({e})", "run `mmvc fsck`") from None
+
+    def linked(self) -> list[str]:
+        """Objects besides the commit that the eval names and keeps alive (its run record, recipe)."""
+        return [o for o in (self.run_record, self.recipe) if o]
+
+
+def eval_ref(commit: str, oid: str) -> str:
+    return f"{REF_PREFIX}{commit}/{oid}"
+
+
+def parse_eval_ref(ref: str) -> tuple[str, str] | None:
+    """(commit, eval id) of ``refs/evals/<commit>/<eval>``; None for any other name."""
+    from mmvc.core.hashing import is_object_id
+
+    if not ref.startswith(REF_PREFIX):
+        return None
+    commit, _, oid = ref[len(REF_PREFIX):].partition("/")
+    return (commit, oid) if is_object_id(commit) and is_object_id(oid) else None
