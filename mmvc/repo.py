@@ -223,11 +223,13 @@ class Repo:
 
     # history
 
-    def log(self, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False):
-        """``mmvc log``: an iterator of the commits reachable from ``rev``, newest first."""
+    def log(self, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False,
+            evals: bool = False):
+        """``mmvc log``: an iterator of the commits reachable from ``rev``, newest first; ``evals``
+        adds each version's evals, summarised per name (mean and spread per metric)."""
         from mmvc.ops.log import log
 
-        return log(self, rev, max_count=max_count, all_refs=all_refs, graph=graph)
+        return log(self, rev, max_count=max_count, all_refs=all_refs, graph=graph, evals=evals)
 
     def show(self, rev: str = "HEAD"):
         """``mmvc show``: a version's commit and its counts and bytes per modality."""

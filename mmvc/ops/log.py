@@ -20,13 +20,15 @@ class LogEntry:
     gate: str
     refs: tuple[str, ...] = ()
     graph: str = ""
+    evals: dict | None = None  # with ``evals=True``: eval name -> mmvc.ops.eval.EvalSummary
 
 
 def _entry(oid, c, refs=()) -> LogEntry:
     return LogEntry(oid, c.parents, c.author.name, c.author.email, c.committer.time, c.committer.tz, c.message, c.gate.mode, refs)
 
 
-def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False) -> Iterator[LogEntry]:
+def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False,
+        evals: bool = False) -> Iterator[LogEntry]:
     starts = [repo.resolve(rev)] if not all_refs else []
     decorations: dict[str, list[str]] = {}
     if all_refs or graph:
@@ -47,7 +49,23 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
         import itertools
 
         entries = itertools.islice(entries, max_count)
+    if evals:
+        entries = _with_evals(repo, entries)
     return entries
+
+
+def _with_evals(repo, entries) -> Iterator[LogEntry]:
+    """Each entry with its evals summarised; the eval names are listed once, objects read only
+    for the commits shown."""
+    from mmvc.ops.eval import eval_ids, read_evals, summarize
+
+    by_commit: dict[str, list[str]] = {}
+    for c, o in eval_ids(repo):
+        by_commit.setdefault(c, []).append(o)
+    for e in entries:
+        ids = by_commit.get(e.oid)
+        e.evals = summarize(ev for _, ev in read_evals(repo, ids)) if ids else {}
+        yield e
 
 
 def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:

@@ -77,3 +77,19 @@ def test_compare_text_json_and_markdown(run, versions, monkeypatch):
     assert md[2].startswith("| eval | metric | HEAD~1 (") and md[3] == "| --- | --- | ---: | ---: | ---: | --- |"
     assert md[4] == "| mmlu | acc | 0.6 | 0.66 ± 0.0283 (2 runs) | +0.06 | ↑ better |"
     run("eval", "compare", "HEAD~1", "HEAD", "--json", "--md", expect=ExitCode.USAGE)
+
+
+def test_log_evals_shows_a_metrics_column_per_version(run, versions, monkeypatch):
+    run("eval", "add", "HEAD~1", "--name", "mmlu", "--metrics", "-", input='{"acc": 0.6, "f1": 0.5}')
+    for t, acc in (("1700000002", 0.64), ("1700000003", 0.68)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", t)
+        run("eval", "add", "HEAD", "--name", "mmlu", "--metrics", "-", input=json.dumps({"acc": acc}))
+    lines = run("log", "--oneline", "--evals").stdout.splitlines()
+    assert lines[0].endswith("b  [mmlu (2 runs): acc=0.66]")
+    assert lines[1].endswith("a  [mmlu: acc=0.6 f1=0.5]")
+    assert "Evals:  mmlu (2 runs): acc=0.66" in run("log", "--evals", "-n", "1").stdout
+    assert "Evals:" not in run("log").stdout and "[" not in run("log", "--oneline").stdout
+    doc = json.loads(run("log", "--evals", "--json").stdout)
+    top = doc[0]["evals"]["mmlu"]
+    assert top["runs"] == 2 and top["metrics"]["acc"]["values"] == [0.64, 0.68]
+    assert doc[1]["evals"]["mmlu"]["metrics"]["f1"]["mean"] == 0.5
