@@ -297,6 +297,7 @@ class Walk:
         self.commits: dict[bytes, tuple[bytes, tuple[bytes, ...], bytes | None]] = {}  # raw -> (tree, parents, report)
         self.root_commits: dict[str, set[bytes]] = {}  # root name -> commits (or bad objects) it names
         self.tag_targets: dict[bytes, bytes] = {}  # annotated tag -> the object it names
+        self.linked: list[tuple[str, str]] = []  # (root name, id) of records an eval or training run names besides its commit
         self.counts = {"commit": 0, "node": 0, "blob": 0, "tag": 0, "object": 0}
         self.to_hash: list[tuple[bytes, str]] = []  # (raw, what) of blob-like objects, hashed later
         self.index = None
@@ -443,6 +444,7 @@ class Walk:
                     self._bad(raw, "malformed", "tag", f"tag object {raw.hex()} names no object")
                     return
                 self.tag_targets[raw] = bytes.fromhex(target)
+                self.linked.extend((name, o) for o in doc.get("linked", ()) if isinstance(o, str) and is_object_id(o))
                 raw = self.tag_targets[raw]
                 continue
             if kind == "commit":
@@ -483,6 +485,8 @@ class Walk:
         trees: list = []
         for name, hexid in self.roots:
             self._start(name, hexid, queue, trees)
+        while self.linked:
+            self._start(*self.linked.pop(), queue, trees)
         while queue:
             raw = queue.popleft()
             if raw in self.reached or raw in self.bad:
@@ -747,6 +751,15 @@ def _classify(data: bytes) -> tuple[str, object]:
             return "tag", {"object": json.loads(data).get("commit")}
         except ValueError:
             return "tag", {}
+    if kind in ("eval", "training-run"):  # refs/evals/**, refs/runs/*: like a tag, plus the records they link
+        from mmvc.core.evals import Eval
+        from mmvc.core.training_runs import TrainingRun
+
+        try:
+            obj = (Eval if kind == "eval" else TrainingRun).decode(data)
+        except CorruptError:
+            return "tag", {}
+        return "tag", {"object": obj.commit, "linked": obj.linked()}
     if kind == "blob" and (data[:1] != b"{" or b'"tag"' not in data):
         return kind, None
     if kind not in ("blob", "tag"):
