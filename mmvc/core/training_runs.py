@@ -62,3 +62,22 @@ class TrainingRun:
     def linked(self) -> list[str]:
         """Objects besides the commit that this record keeps alive: the record it follows, its recipe."""
         return [o for o in (self.previous, self.recipe) if o]
+
+
+def chain(get, tip: str, limit: int | None = None):
+    """(id, record) from ``tip`` back to the run's first record; ``get`` reads an object's bytes
+    (None when it is not here, which ends the walk)."""
+    oid: str | None = tip
+    n = 0
+    while oid and (limit is None or n < limit):
+        data = get(oid)
+        if data is None:
+            return
+        rec = TrainingRun.decode(data, oid)
+        yield oid, rec
+        oid, n = rec.previous, n + 1
+
+
+def follows(get, newer: str, older: str) -> bool:
+    """Whether ``older`` is in the chain that ends at ``newer`` (a run record only moves forward)."""
+    return any(oid == older for oid, _ in chain(get, newer))
