@@ -372,11 +372,13 @@ class Repo:
         return remove_remote(self, name)
 
     def push(self, remote: str | None = None, refs: Sequence[str] = (), all_branches: bool = False, tags: bool = False,
-             recipes: bool = False, force: bool = False, no_verify: bool = False, jobs: int = 8, progress=None):
-        """``mmvc push``: send the current branch (or ``refs``) and the objects the remote lacks."""
+             recipes: bool = False, evals: bool = False, force: bool = False, no_verify: bool = False, jobs: int = 8,
+             progress=None):
+        """``mmvc push``: send the current branch (or ``refs``) and the objects the remote lacks;
+        ``evals`` sends every eval and training run with the versions they name."""
         from mmvc.ops.push import push
 
-        return push(self, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, force=force,
+        return push(self, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, evals=evals, force=force,
                     no_verify=no_verify, jobs=jobs, progress=progress)
 
     def fetch(self, remote: str | None = None, jobs: int = 8, progress=None):

@@ -1,7 +1,9 @@
 """``mmvc fetch``: bring a remote's commits, manifests and (unless this is a partial clone) blobs
-here, and record its branches as ``refs/remotes/NAME/BRANCH``. Its tags and recipes become local
-``refs/tags/*`` and ``refs/recipes/*`` where no such name exists here; a local one with another
-value is kept and reported as rejected (both kinds are immutable).
+here, and record its branches as ``refs/remotes/NAME/BRANCH``. Its tags, recipes, evals and
+training runs become local ``refs/tags/*``, ``refs/recipes/*``, ``refs/evals/**`` and
+``refs/runs/*`` where no such name exists here; a local one with another value is kept and
+reported as rejected (they are immutable), except a training run whose remote record continues
+the local chain, which moves forward.
 
 The walk asks the remote only for what is not stored here, a tree level at a time, and skips
 every subtree a local version already holds. Every object is re-hashed on arrival. Blobs and
@@ -33,6 +35,13 @@ class FetchResult:
     partial: bool = False  # blobs were left on the remote (a partial clone)
     requests: dict = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def _run_moves(local, old: str, new: str) -> bool:
+    """Whether training-run record ``new`` continues the chain that ``old`` ends (both stored here)."""
+    from mmvc.core.training_runs import follows
+
+    return local.has(new) and follows(lambda o: local.get(o) if local.has(o) else None, new, old)
 
 
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
@@ -70,7 +79,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
-            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag", "recipe")}
+            keep_for_last = {o for o, d in got.items() if object_kind(d) in ("commit", "tag", "recipe", "eval", "training-run")}
             with local.writer() as w:
                 for o, d in got.items():
                     if o not in keep_for_last:
@@ -120,7 +129,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     # Commits, tags and recipes last: from here on each one stands for a whole version.
     if plan.data:
         with local.writer(durable=True) as w:
-            for o in reversed(plan.recipes + plan.commits + plan.tags):
+            for o in reversed(plan.records + plan.recipes + plan.commits + plan.tags):
                 if o in plan.data:
                     w.put_bytes(plan.data[o])
     res.objects, res.bytes = stats["objects"], stats["bytes"]
@@ -132,13 +141,16 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                 if old != oid:
                     repo.refs.update(mine, oid, old, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(mine, old, oid, "new" if old is None else "updated"))
-            elif ref.startswith(("refs/tags/", "refs/recipes/")):
+            elif ref.startswith(("refs/tags/", "refs/recipes/", "refs/evals/", "refs/runs/")):
                 old = repo.refs.read(ref)
                 if old is None:
                     repo.refs.update(ref, oid, None, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(ref, None, oid, "new"))
-                elif old != oid:
-                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag or recipe is never moved by a fetch
+                elif old != oid and ref.startswith("refs/runs/") and _run_moves(local, old, oid):
+                    repo.refs.update(ref, oid, old, f"fetch from {spec.name}", "")
+                    res.updates.append(RefUpdate(ref, old, oid, "fast-forward"))
+                elif old != oid and not (ref.startswith("refs/runs/") and _run_moves(local, oid, old)):
+                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag, recipe, eval or run is never replaced
         gone = set(repo.refs.list(f"refs/remotes/{spec.name}")) - {f"refs/remotes/{spec.name}/{r[len('refs/heads/'):]}"
                                                                    for r in theirs if r.startswith("refs/heads/")}
         for ref in sorted(gone):

@@ -30,6 +30,7 @@ class Plan:
     commits: list[str] = field(default_factory=list)  # newest first (walk order)
     tags: list[str] = field(default_factory=list)
     recipes: list[str] = field(default_factory=list)  # recipe objects (each names one commit)
+    records: list[str] = field(default_factory=list)  # eval and training-run objects (a commit and the records they link)
     others: list[str] = field(default_factory=list)  # process reports
     nodes: list[str] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)  # id -> size as the manifest records it
@@ -38,7 +39,7 @@ class Plan:
 
     @property
     def structural(self) -> list[str]:
-        return self.nodes + self.others + self.commits + self.tags + self.recipes
+        return self.nodes + self.others + self.commits + self.tags + self.recipes + self.records
 
 
 def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, have_commit_tree, extra_have_trees=(),
@@ -73,6 +74,13 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 target = Tag.decode(data, oid).object if kind == "tag" else Recipe.decode(data, oid).commit
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
+            elif kind in ("eval", "training-run"):
+                plan.records.append(oid)
+                if keep_data:
+                    plan.data[oid] = data
+                for target in _named(kind, data, oid):
+                    plan.origin.setdefault(target, plan.origin.get(oid, oid))
+                    frontier.append(target)
             elif kind == "commit":
                 c = Commit.decode(data, oid)
                 plan.commits.append(oid)
@@ -96,6 +104,15 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
     _walk_trees(plan, read_want, read_have, want_roots, have_roots, with_blobs, decode_node)
     plan.others = list(dict.fromkeys(plan.others))
     return plan
+
+
+def _named(kind: str, data: bytes, oid: str) -> list[str]:
+    """What an eval or a training-run record needs beside it: its commit, then the records it links."""
+    from mmvc.core.evals import Eval
+    from mmvc.core.training_runs import TrainingRun
+
+    obj = (Eval if kind == "eval" else TrainingRun).decode(data, oid)
+    return [obj.commit, *obj.linked()]
 
 
 def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], have_roots: set[str], with_blobs: bool, decode_node) -> None:
@@ -172,7 +189,8 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
 
 
 def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
-    """Every commit reachable from ``tips`` that is stored locally (tags and recipes peeled)."""
+    """Every commit reachable from ``tips`` that is stored locally (tags, recipes, evals and
+    training-run records peeled)."""
     from mmvc.core.objects import Commit, Tag
     from mmvc.export.recipe import Recipe
 
@@ -193,5 +211,7 @@ def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
             todo.append(Tag.decode(data, oid).object)
         elif kind == "recipe":
             todo.append(Recipe.decode(data, oid).commit)
+        elif kind in ("eval", "training-run"):
+            todo.extend(_named(kind, data, oid))
     return out
 
