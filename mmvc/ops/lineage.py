@@ -111,7 +111,7 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
 
 def _seen_by(repo, key: str, entry) -> tuple[list, list]:
     """The training runs and evals whose version holds this item with these bytes."""
-    from mmvc.core.training_runs import REF_PREFIX, TrainingRun, chain
+    from mmvc.core.training_runs import REF_PREFIX, chain
     from mmvc.errors import MmvcError
     from mmvc.ops.eval import eval_ids, read_evals
 
