@@ -109,3 +109,34 @@ def test_lineage_names_the_runs_and_evals_that_saw_the_item(repo_dir):
     assert "run         " not in text and "eval        " in text
     text = mmvc(repo_dir, "lineage", f"doc0.txt@{first[:12]}").stdout
     assert "run         r1  on " in text and "(1 checkpoint(s); epoch 0, 1 of 3 samples)" in text
+
+
+def test_datasheet_lists_the_versions_evals_and_plots_each_across_its_ancestors(repo_dir, monkeypatch):
+    from mmvc.repo import Repo
+
+    repo = Repo(str(repo_dir))
+    for i, acc in enumerate((0.5, 0.55)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", str(1700000100 + i))
+        repo.add_eval("HEAD", "mmlu", {"acc": acc}, model="tiny", higher=["acc"])
+        (repo_dir / f"more{i}.txt").write_text(f"more {i}\n")
+        repo.add([f"more{i}.txt"], cwd=str(repo_dir))
+        repo.commit(f"more {i}")
+    (repo_dir / "no-evals.txt").write_text("an unevaluated version in between\n")
+    repo.add(["no-evals.txt"], cwd=str(repo_dir))
+    repo.commit("unevaluated")
+    for t, acc in ((1700000200, 0.6), (1700000201, 0.64)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", str(t))
+        repo.add_eval("HEAD", "mmlu", {"acc": acc}, model="tiny", higher=["acc"])
+    doc = json.loads(mmvc(repo_dir, "datasheet", "-o", "sheet", "--json").stdout)
+    ev = doc["summary"]["evals"]["mmlu"]
+    assert ev["runs"] == 2 and ev["models"] == ["tiny"] and ev["better"] == {"acc": "higher"}
+    assert round(ev["metrics"]["acc"]["mean"], 6) == 0.62
+    points = doc["summary"]["eval_history"]["mmlu"]["acc"]
+    assert [round(v, 6) for _, v in points] == [0.5, 0.55, 0.62]  # oldest first; the unevaluated versions are skipped
+    plot = [p for p in doc["plots"] if os.path.basename(p).startswith("eval_mmlu_")]
+    assert len(plot) == 1 and open(plot[0], "rb").read(4) == b"\x89PNG"
+    md = (repo_dir / "sheet" / "datasheet.md").read_text()
+    assert "## Evaluations" in md and "| mmlu | acc | 0.62 ± 0.028 | 2 | higher | tiny |" in md
+    assert f"]({os.path.basename(plot[0])})" in md
+    md = mmvc(repo_dir, "datasheet", "HEAD~1", "-o", "sheet2").stdout.strip()
+    assert "No evals are recorded for this version" in open(os.path.join(repo_dir, md)).read()
