@@ -61,10 +61,15 @@ def evaluations_text(rows, label_a: str, label_b: str) -> list[str]:
             for row in table]
 
 
+SUMMARY_METRICS = 6  # metrics per eval name on a line of `log --evals` (JSON has them all)
+
+
 def summary_line(summaries: dict) -> str:
     """``mmlu: acc=0.652 acc_norm=0.71; hellaswag (3 runs): acc=0.8`` for one version."""
     parts = []
     for name, s in summaries.items():
         runs = f" ({s.runs} runs)" if s.runs > 1 else ""
-        parts.append(f"{name}{runs}: " + " ".join(f"{m}={fmt_value(st.mean)}" for m, st in s.metrics.items()))
+        shown = list(s.metrics.items())[:SUMMARY_METRICS]
+        more = f" (+{len(s.metrics) - len(shown)})" if len(s.metrics) > len(shown) else ""
+        parts.append(f"{name}{runs}: " + " ".join(f"{m}={fmt_value(st.mean)}" for m, st in shown) + more)
     return "; ".join(parts)

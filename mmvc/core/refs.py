@@ -100,10 +100,20 @@ class RefStore:
         """The refs under ``prefix``, by name only: for refs whose name already says what they
         hold (``refs/evals/<commit>/<eval id>``), without opening a file per ref."""
         out: builtins.list[str] = []
-        root = self._path(prefix)
-        for dirpath, _, files in os.walk(root):
-            rel = os.path.relpath(dirpath, self.dir).replace(os.sep, "/")
-            out.extend(f"{rel}/{name}" for name in files if ".tmp-" not in name)
+
+        def walk(path: str, rel: str) -> None:
+            try:
+                it = os.scandir(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            with it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        walk(e.path, f"{rel}/{e.name}")
+                    elif ".tmp-" not in e.name:
+                        out.append(f"{rel}/{e.name}")
+
+        walk(self._path(prefix), prefix.rstrip("/"))
         return sorted(out)
 
     # -- moving

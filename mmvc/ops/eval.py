@@ -255,6 +255,8 @@ def show_eval(repo, eval_id: str) -> EvalInfo:
 
 def _stat(values: list[float]) -> MetricStat:
     n = len(values)
+    if n == 1:
+        return MetricStat(values[0], 0.0, 1, values)
     mean = math.fsum(values) / n
     spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     return MetricStat(mean, spread, n, list(values))
@@ -275,13 +277,71 @@ def summarize(evals: Iterable) -> dict[str, EvalSummary]:
 
 
 def summaries_of(repo, commits: Iterable[str]) -> dict[str, dict[str, EvalSummary]]:
-    """commit → eval name → summary, for the commits that have evals (one listing of the names)."""
+    """commit → eval name → summary, for the commits that have evals (one listing of the names).
+    Many versions at once (``log --evals``) go through the summary cache."""
     wanted = set(commits)
-    by_commit: dict[str, list[str]] = {}
+    every: dict[str, list[str]] = {}
     for c, o in eval_ids(repo):
-        if c in wanted:
-            by_commit.setdefault(c, []).append(o)
-    return {c: summarize(e for _, e in read_evals(repo, ids)) for c, ids in by_commit.items()}
+        every.setdefault(c, []).append(o)
+    by_commit = {c: ids for c, ids in every.items() if c in wanted}
+    if len(by_commit) < CACHE_FROM:
+        return {c: summarize(e for _, e in read_evals(repo, ids)) for c, ids in by_commit.items()}
+    return _cached_summaries(repo, by_commit, every)
+
+
+# -- the summary cache: derived data, safe to delete, keyed by the exact set of evals it summarises
+
+CACHE_FROM = 32  # versions per call from which reading the cache beats reading the evals
+CACHE_FORMAT = 1
+
+
+def _cache_path(repo) -> str:
+    import os
+
+    return os.path.join(repo.dir, "cache", "eval-summaries.json")
+
+
+def _ids_key(ids: list[str]) -> str:
+    from mmvc.core.hashing import hash_bytes
+
+    return hash_bytes("".join(sorted(ids)).encode())
+
+
+def _cached_summaries(repo, by_commit: dict[str, list[str]], every: dict[str, list[str]]) -> dict[str, dict[str, EvalSummary]]:
+    import json
+    import os
+
+    try:
+        with open(_cache_path(repo), "rb") as f:
+            doc = json.loads(f.read())
+        cache = doc["summaries"] if isinstance(doc, dict) and doc.get("format") == CACHE_FORMAT else {}
+    except (OSError, ValueError, KeyError):
+        cache = {}
+    out: dict[str, dict[str, EvalSummary]] = {}
+    dirty = False
+    for c, ids in by_commit.items():
+        key = _ids_key(ids)
+        hit = cache.get(c)
+        if isinstance(hit, dict) and hit.get("key") == key:
+            out[c] = {n: EvalSummary(n, s["runs"], {m: MetricStat(v[0], v[1], len(v[2]), v[2]) for m, v in s["metrics"].items()}, s["better"])
+                      for n, s in hit["evals"].items()}
+            continue
+        out[c] = summarize(e for _, e in read_evals(repo, ids))
+        cache[c] = {"key": key, "evals": {n: {"runs": s.runs, "better": s.better,
+                                                "metrics": {m: [st.mean, st.spread, st.values] for m, st in s.metrics.items()}}
+                                            for n, s in out[c].items()}}
+        dirty = True
+    if dirty:
+        from mmvc.core.store import atomic_write
+
+        keep = {c: v for c, v in cache.items() if c in every}  # versions whose evals are gone drop out
+        try:
+            os.makedirs(os.path.dirname(_cache_path(repo)), exist_ok=True)
+            atomic_write(_cache_path(repo), json.dumps({"format": CACHE_FORMAT, "summaries": keep}, separators=(",", ":")).encode(),
+                         fsync=False)
+        except OSError:
+            pass  # a cache that cannot be written is only a slower next read
+    return out
 
 
 def metric_deltas(a: dict[str, EvalSummary], b: dict[str, EvalSummary], name: str | None = None,

@@ -55,16 +55,13 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
 
 
 def _with_evals(repo, entries) -> Iterator[LogEntry]:
-    """Each entry with its evals summarised; the eval names are listed once, objects read only
-    for the commits shown."""
-    from mmvc.ops.eval import eval_ids, read_evals, summarize
+    """Each entry with its evals summarised, all shown versions at once (through the summary cache)."""
+    from mmvc.ops.eval import summaries_of
 
-    by_commit: dict[str, list[str]] = {}
-    for c, o in eval_ids(repo):
-        by_commit.setdefault(c, []).append(o)
-    for e in entries:
-        ids = by_commit.get(e.oid)
-        e.evals = summarize(ev for _, ev in read_evals(repo, ids)) if ids else {}
+    shown = list(entries)
+    sums = summaries_of(repo, [e.oid for e in shown])
+    for e in shown:
+        e.evals = sums.get(e.oid, {})
         yield e
 
 

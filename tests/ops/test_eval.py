@@ -112,3 +112,29 @@ def test_show_by_id_or_prefix(two_versions):
         repo.show_eval(other)
     with pytest.raises(BadInputError, match="is not an eval id"):
         repo.show_eval("xyz")
+
+
+def test_many_versions_read_through_the_summary_cache_which_follows_every_new_eval(repo, monkeypatch):
+    from mmvc.ops.eval import CACHE_FROM, read_evals, summaries_of, summarize
+
+    commits = [_commit(repo, f"f{i}.txt", str(i)) for i in range(CACHE_FROM + 2)]
+    for i, c in enumerate(commits):
+        _at(monkeypatch, 1700000000 + i)
+        repo.add_eval(c, "mmlu", {"acc": i / 100, "n": i}, higher=["acc"])
+    direct = {c: summarize(e for _, e in read_evals(repo, [i.id for i in repo.list_evals(c)]))
+              for c in commits}
+    first = summaries_of(repo, commits)
+    cache = os.path.join(repo.dir, "cache", "eval-summaries.json")
+    assert first == direct and os.path.exists(cache)
+    assert summaries_of(repo, commits) == direct  # now read from the cache
+
+    _at(monkeypatch, 1800000000)
+    repo.add_eval(commits[3], "mmlu", {"acc": 0.5, "n": 3})  # a second run: that version's entry is stale
+    again = summaries_of(repo, commits)
+    assert again[commits[3]]["mmlu"].runs == 2 and again[commits[3]]["mmlu"].metrics["acc"].values == [0.03, 0.5]
+    assert {c: s for c, s in again.items() if c != commits[3]} == {c: s for c, s in direct.items() if c != commits[3]}
+    assert [e.evals["mmlu"].runs for e in repo.log("HEAD", evals=True)][-4] == 2
+
+    with open(cache, "w") as f:
+        f.write("not json")  # a damaged cache is rebuilt, never trusted
+    assert summaries_of(repo, commits) == again
