@@ -280,6 +280,9 @@ def summaries_of(repo, commits: Iterable[str]) -> dict[str, dict[str, EvalSummar
     """commit → eval name → summary, for the commits that have evals (one listing of the names).
     Many versions at once (``log --evals``) go through the summary cache."""
     wanted = set(commits)
+    if len(wanted) < CACHE_FROM:  # a few versions: their folders only
+        by_commit = {c: [o for _, o in eval_ids(repo, c)] for c in wanted}
+        return {c: summarize(e for _, e in read_evals(repo, ids)) for c, ids in by_commit.items() if ids}
     every: dict[str, list[str]] = {}
     for c, o in eval_ids(repo):
         every.setdefault(c, []).append(o)
