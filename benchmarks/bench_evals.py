@@ -6,7 +6,9 @@ Setup (not timed): one real version made with `add` + `commit`, then --versions 
 of the same tree and --evals evals per version (three names, several runs each, 12 metrics), all
 written through the library in a few packs. Each command is then timed as a whole process and in
 process (the library call alone, without the interpreter's start), median of --repeats, in two
-states of the store: as written, and after `mmvc gc` has folded everything into one pack.
+states of the store: as written, and after `mmvc gc` has folded everything into one pack. The
+first `log --evals` after the evals were written builds the summary cache
+(.mmvc/cache/eval-summaries.json) and is timed on its own ("cold cache").
 
     python benchmarks/bench_evals.py [--versions 1000] [--evals 10] [--repeats 5]
 """
@@ -97,7 +99,11 @@ def measure(root: Path, mmvc: list[str], commits: list[str], versions: int, repe
         c = Repo(str(root)).compare_evals(a, b)
         assert c.rows
 
+    cache = root / ".mmvc" / "cache" / "eval-summaries.json"
+    if cache.exists():
+        cache.unlink()
     out = {
+        "log_evals_cold_cache_process_s": timed_process([*mmvc, "log", "--evals", "--oneline", "-n", str(versions)], root),
         "log_evals_process_s": median([timed_process([*mmvc, "log", "--evals", "--oneline", "-n", str(versions)], root)
                                        for _ in range(repeats)]),
         "log_evals_in_process_s": median([timed_call(log_in_process) for _ in range(repeats)]),
