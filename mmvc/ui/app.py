@@ -85,7 +85,7 @@ def create_app(repo, rev: str = "HEAD"):
             a, b = q(request, "a"), q(request, "b")
             if not a or not b:
                 raise views.PageError(400, "a diff needs two revisions", "e.g. /diff?a=main~1&b=main")
-            return views.diff(repo, a, b)
+            return views.diff(repo, a, b, views.int_param(q(request, "limit"), "limit", views.DIFF_LIMIT, 1, views.MAX_DIFF_LIMIT))
         return respond(request, "diff.html", build)
 
     def page_datasheet(request):
@@ -174,7 +174,7 @@ def create_app(repo, rev: str = "HEAD"):
 
     pages = [("/", page_versions), ("/grid", page_grid), ("/item", page_item), ("/curation", page_curation),
              ("/diff", page_diff), ("/datasheet", page_datasheet)]
-    routes = [Route(p, fn) for p, fn in pages]
+    routes: list = [Route(p, fn) for p, fn in pages]
     routes += [Route("/api" + (p if p != "/" else "/versions"), fn) for p, fn in pages]
     routes += [Route("/search", page_search, methods=["GET", "POST"]), Route("/api/search", page_search, methods=["GET", "POST"]),
                Route("/thumb/{oid}", thumb), Route("/raw", raw), Route("/datasheet-plot/{commit}/{name}", plot),

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import math
 import os
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from mmvc.core.modality import AUDIO, IMAGE, MODALITIES, TEXT, VIDEO, modality_name
 from mmvc.errors import BadInputError, MmvcError
@@ -17,7 +17,8 @@ PER_PAGE = 100
 MAX_PER_PAGE = 500
 MAX_PAGE = 10**9
 LOG_LIMIT = 200
-DIFF_LIMIT = 200  # changes listed per kind; the summary counts all of them
+DIFF_LIMIT = 100  # changes listed per kind by default; the summary counts all of them
+MAX_DIFF_LIMIT = 1000
 THUMBED = (IMAGE, VIDEO, AUDIO, TEXT)
 
 
@@ -32,8 +33,10 @@ class PageError(Exception):
 
 
 def url(path: str, **params) -> str:
-    q = {k: v for k, v in params.items() if v not in (None, "")}
-    return path + ("?" + urlencode(q) if q else "")
+    """``path`` with its query; revision and key characters that are safe in a query stay as
+    they are, so links stay readable (``/grid?rev=main~1``)."""
+    q = "&".join(f"{k}={quote(str(v), safe='/~^:@')}" for k, v in params.items() if v not in (None, ""))
+    return path + "?" + q if q else path
 
 
 def resolve(repo, rev: str) -> str:
@@ -162,8 +165,9 @@ def item(repo, rev: str, key: str) -> dict:
     """One item: its entry, metadata and lineage (when the catalog can tell it)."""
     commit = resolve(repo, rev)
     e = _entry(repo, commit, rev, key)
-    out = {"rev": rev, "commit": commit, "item": _entry_card(rev, e), "lineage": None, "lineage_note": ""}
-    out["item"]["download"] = url("/raw", rev=rev, key=key, download=1)
+    card = _entry_card(rev, e)
+    card["download"] = url("/raw", rev=rev, key=key, download=1)
+    out: dict = {"rev": rev, "commit": commit, "item": card, "lineage": None, "lineage_note": ""}
     try:
         out["lineage"] = _plain(repo.lineage(key, commit))
     except MmvcError as e:
@@ -248,7 +252,7 @@ def diff(repo, a: str, b: str, limit: int = DIFF_LIMIT) -> dict:
 def search(repo, rev: str, q: str | None, image: str | None, modality: str | None, k: int, where: str | None) -> dict:
     """The per-family nearest items, exactly as ``mmvc search`` finds them."""
     commit = resolve(repo, rev)
-    out = {"rev": rev, "commit": commit, "q": q or "", "modality": modality, "k": k, "where": where, "families": []}
+    out: dict = {"rev": rev, "commit": commit, "q": q or "", "modality": modality, "k": k, "where": where, "families": []}
     if not q and not image:
         return out
     try:
