@@ -144,6 +144,18 @@ class Repo(Repository):
 
         return ls_files(self, rev, prefix)
 
+    def ls_page(self, rev: str = "HEAD", offset: int = 0, limit: int = 100):
+        """One page of a version's items in path order, with the version's item count (``mmvc ui``'s grid)."""
+        from mmvc.ops.ls_files import ls_page
+
+        return ls_page(self, rev, offset, limit)
+
+    def item(self, key: str, rev: str = "HEAD"):
+        """The manifest entry of the item at ``key`` in ``rev``; BadInputError when it has none."""
+        from mmvc.ops.ls_files import item
+
+        return item(self, key, rev)
+
     def cat_object(self, oid: str, with_data: bool = True):
         """``mmvc cat-object``: a stored object's kind, size and (``with_data``) bytes."""
         from mmvc.ops.cat_object import cat_object

@@ -48,6 +48,7 @@ COMMANDS = {
     "clone": ("mmvc.cli.clone_cmd", "Make a repository from a remote (--filter blob:none for metadata only)"),
     "config": ("mmvc.cli.config_cmd", "Read or set a repository setting"),
     "completion": ("mmvc.cli.completion_cmd", "Print a shell completion script"),
+    "ui": ("mmvc.cli.ui_cmd", "Browse versions, items, curation, diffs and search in a local web page"),
 }
 
 

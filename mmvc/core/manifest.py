@@ -282,6 +282,30 @@ class ManifestTree:
                 break
             yield from self._iter_items(self.node(items[i][1].hex()), prefix)
 
+    def entries_at(self, root: str, offset: int, limit: int) -> list[ManifestEntry]:
+        """Up to ``limit`` entries starting at the ``offset``-th (in path order), skipping whole
+        subtrees by their recorded counts: a page deep into a million items reads one node per
+        level plus the leaves the page spans."""
+        out: list[ManifestEntry] = []
+        if limit > 0 and offset >= 0:
+            self._entries_at(self.node(root), offset, limit, out)
+        return out
+
+    def _entries_at(self, node: Node, skip: int, limit: int, out: list) -> int:
+        if node.is_leaf:
+            for it in node.items[skip : skip + limit - len(out)]:
+                out.append(item_to_entry(it))
+            return max(0, skip - len(node.items))
+        for it in node.items:
+            if len(out) >= limit:
+                break
+            n = sum(it[2][:MODALITY_SLOTS])
+            if skip >= n:
+                skip -= n
+                continue
+            skip = self._entries_at(self.node(it[1].hex()), skip, limit, out)
+        return skip
+
     def get_many(self, root: str, paths: Sequence[str]) -> dict[str, ManifestEntry]:
         """Entries for the given sorted paths, touching only the nodes that can hold them."""
         out: dict[str, ManifestEntry] = {}

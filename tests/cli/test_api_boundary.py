@@ -14,7 +14,8 @@ CLI_DIR = os.path.dirname(mmvc.cli.__file__)
 
 # What a command module may import from mmvc: the CLI itself, the API, its errors, the version,
 # and the names of modalities (for rendering).
-ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout")
+# `mmvc ui` starts the web front end (mmvc.ui), which itself reads only through Repo.
+ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout", "mmvc.ui")
 
 
 def _mmvc_imports(path: str) -> list[tuple[int, str]]:
@@ -52,7 +53,7 @@ VERBS = {
     "catalog": ["catalog_status", "rebuild_catalog", "catalog"],
     "recipe": ["create_recipe", "show_recipe", "list_recipes", "delete_recipe"], "export": ["export"],
     "remote": ["add_remote", "list_remotes", "remove_remote"], "push": ["push"], "fetch": ["fetch"], "pull": ["pull"],
-    "config": ["get_config", "set_config"], "completion": [],
+    "config": ["get_config", "set_config"], "completion": [], "ui": [],
 }
 
 

@@ -171,6 +171,15 @@ def test_prefix_iteration(initial, prefix):
         assert got == sorted(e for e in state.values() if e.path.startswith(prefix))
 
 
+@given(initial_sets, st.integers(0, 700), st.integers(0, 300))
+def test_entries_at_is_a_slice_of_the_sorted_entries(initial, offset, limit):
+    with fresh_store() as store:
+        state = {key(i): entry(i, v) for i, v in initial.items()}
+        root = build(store, state.values())
+        got = ManifestTree(store, SMALL).entries_at(root, offset, limit)
+        assert got == sorted(state.values())[offset : offset + limit]
+
+
 @given(key_sets(min_size=1), st.integers(1, 4))
 def test_deleting_everything_gives_the_empty_tree(initial, n_batches):
     with fresh_store() as store:
