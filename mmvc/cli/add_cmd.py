@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("add", cls=MmvcCommand)
+@click.command("add", cls=MmvcCommand, examples=[
+    ("mmvc add images/", "hash, store and stage a folder"),
+    ("mmvc add 'audio/**/*.flac' --modality audio", "a quoted glob, its modality forced"),
+])
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--modality", metavar="NAME", help="Force the modality (text, image, video, audio, other) instead of detecting it.")
 @click.option("-f", "--force", is_flag=True, help="Add files even if .mmvcignore ignores them.")

@@ -4,7 +4,11 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("branch", cls=MmvcCommand)
+@click.command("branch", cls=MmvcCommand, examples=[
+    ("mmvc branch -v", "every branch with its tip's subject"),
+    ("mmvc branch mix-v2 v1", "a new branch at a tag (copies no bytes)"),
+    ("mmvc branch -d mix-v2", "delete a merged branch"),
+])
 @click.argument("name", required=False)
 @click.argument("start", required=False)
 @click.option("-v", "--verbose", is_flag=True, help="Show each branch's commit and subject.")

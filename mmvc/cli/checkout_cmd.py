@@ -4,7 +4,11 @@ from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("checkout", cls=MmvcCommand)
+@click.command("checkout", cls=MmvcCommand, examples=[
+    ("mmvc checkout v1", "detach HEAD at a tagged version"),
+    ("mmvc checkout main --modality text", "materialise only the text items"),
+    ("mmvc checkout v1 -- captions/", "restore a folder from a version"),
+])
 @click.argument("rev")
 @click.argument("paths", nargs=-1)
 @click.option("-f", "--force", is_flag=True, help="Overwrite local changes.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("clone", cls=MmvcCommand)
+@click.command("clone", cls=MmvcCommand, examples=[
+    ("mmvc clone s3://bucket/datasets/captions", "a full clone into ./captions"),
+    ("mmvc clone s3://bucket/datasets/captions ci --filter blob:none --no-checkout", "history only, for a CI diff"),
+])
 @click.argument("url")
 @click.argument("directory", required=False)
 @click.option("-b", "--branch", help="Check out this branch instead of the remote's default.")

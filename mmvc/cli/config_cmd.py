@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("config", cls=MmvcCommand)
+@click.command("config", cls=MmvcCommand, examples=[
+    ("mmvc config process.families.clip", "read a setting"),
+    ("mmvc config process.families.clip false", "set one (the value is read as TOML)"),
+])
 @click.argument("key")
 @click.argument("value", required=False)
 @json_option("Print the value as JSON.")

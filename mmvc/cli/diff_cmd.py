@@ -22,7 +22,11 @@ class DiffCommand(MmvcCommand):
         return super().collect_usage_pieces(ctx) + ["[-- PATHS...]"]
 
 
-@click.command("diff", cls=DiffCommand)
+@click.command("diff", cls=DiffCommand, examples=[
+    ("mmvc diff main HEAD --stat", "counts and bytes per modality between two versions"),
+    ("mmvc diff --cached --name-status", "what the next commit records"),
+    ("mmvc diff main HEAD --md --limit 50", "Markdown for a pull-request comment"),
+])
 @click.argument("revs", nargs=-1, metavar="[REV [REV]]")
 @click.option("--cached", "--staged", "cached", is_flag=True, help="Compare REV (default HEAD) with the index.")
 @click.option("--stat", "stat", is_flag=True, help="Counts and bytes per modality instead of paths.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("export", cls=MmvcCommand)
+@click.command("export", cls=MmvcCommand, examples=[
+    ("mmvc export --webdataset out/ --rev v1 --shard-size 256MB --seed 7", "deterministic shards of a version"),
+    ("mmvc export --webdataset s3://bucket/mix-v2 --recipe mix-v2", "a recipe's epoch, into a bucket"),
+])
 @click.option("--webdataset", "target", required=True, metavar="TARGET", help="Folder or fsspec URL (s3://…) to write WebDataset shards into.")
 @click.option("--rev", help="Version to export (default HEAD).")
 @click.option("--where", help="A catalog filter, e.g. \"source = 'coco'\".")

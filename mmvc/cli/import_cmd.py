@@ -4,7 +4,11 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("import", cls=MmvcCommand)
+@click.command("import", cls=MmvcCommand, examples=[
+    ("mmvc import parquet 'fineweb/*.parquet' --text-field text --license odc-by", "one text item per row"),
+    ("mmvc import coco coco2017/ --split val", "images with their captions"),
+    ("mmvc import hf://datasets/openslr/librispeech_asr --split test --limit 100", "the first 100 items of a hub dataset"),
+])
 @click.argument("connector")
 @click.argument("sources", nargs=-1)
 @click.option("--text-field", metavar="COL", help="Tables: the column whose text is the item.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("lineage", cls=MmvcCommand)
+@click.command("lineage", cls=MmvcCommand, examples=[
+    ("mmvc lineage images/cat.jpg", "where an item of HEAD came from"),
+    ("mmvc lineage images/cat.jpg@v1 --json", "the same item in a tagged version, as JSON"),
+])
 @click.argument("item", metavar="KEY[@REV]")
 @click.option("--rev", metavar="REV", help="The version (instead of @REV).")
 @json_option("Print the lineage as JSON.")

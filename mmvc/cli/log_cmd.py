@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("log", cls=MmvcCommand)
+@click.command("log", cls=MmvcCommand, examples=[
+    ("mmvc log --oneline -n 10", "the last ten versions, one line each"),
+    ("mmvc log --all --graph", "every branch, with merges drawn"),
+])
 @click.argument("rev", default="HEAD")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("-n", "--max-count", type=click.IntRange(0), help="Show at most N commits.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("ls-files", cls=MmvcCommand)
+@click.command("ls-files", cls=MmvcCommand, examples=[
+    ("mmvc ls-files -l", "the index, with hashes, sizes and modalities"),
+    ("mmvc ls-files v1 --prefix images/ --json", "a version's items under a folder, as JSON"),
+])
 @click.argument("rev", required=False)
 @click.option("--prefix", default="", help="Only items whose path starts with this.")
 @click.option("-l", "--long", "long_", is_flag=True, help="Also print id, size and modality.")

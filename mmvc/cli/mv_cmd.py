@@ -4,7 +4,9 @@ from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("mv", cls=MmvcCommand)
+@click.command("mv", cls=MmvcCommand, examples=[
+    ("mmvc mv raw/ images/", "rename a folder in the work tree and the index"),
+])
 @click.argument("src")
 @click.argument("dst")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing destination.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("process", cls=MmvcCommand)
+@click.command("process", cls=MmvcCommand, examples=[
+    ("mmvc process", "run the pipeline over everything staged"),
+    ("mmvc process --only text,image --text-model ./minilm", "two modalities, a local text model"),
+])
 @click.option("--ray-address", metavar="ADDR", help="Run on a Ray cluster (e.g. auto) instead of Ray local mode.")
 @click.option("--num-gpus", type=float, help="GPUs per embedding actor (fractions allowed).")
 @click.option("--batch-size", type=click.IntRange(1), help="Embedding batch size (default 64).")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("pull", cls=MmvcCommand)
+@click.command("pull", cls=MmvcCommand, examples=[
+    ("mmvc pull", "fetch origin and merge the current branch's counterpart"),
+    ("mmvc pull origin main -s theirs", "settle every conflict with the remote's side"),
+])
 @click.argument("remote", required=False)
 @click.argument("branch", required=False)
 @click.option("-s", "--strategy", "strategies", multiple=True, metavar="ours|theirs[:GLOB]",

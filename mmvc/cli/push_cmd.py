@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("push", cls=MmvcCommand)
+@click.command("push", cls=MmvcCommand, examples=[
+    ("mmvc push", "the current branch to origin"),
+    ("mmvc push origin main v1 --recipes", "a branch, a tag and every recipe"),
+])
 @click.argument("remote", required=False)
 @click.argument("refs", nargs=-1)
 @click.option("--all", "all_branches", is_flag=True, help="Push every branch and every recipe.")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("query", cls=MmvcCommand)
+@click.command("query", cls=MmvcCommand, examples=[
+    ('mmvc query --where "modality = \'audio\' AND duration_s > 10" --limit 20', "a table of matching rows"),
+    ("mmvc query --rev v1 --format parquet -o v1.parquet", "a version's whole catalog as a Parquet file"),
+])
 @click.option("--where", metavar="FILTER", help="SQL-like filter over catalog columns, e.g. \"modality = 'audio' AND duration_s > 10\".")
 @click.option("--rev", default="HEAD", show_default=True, metavar="REV", help="Query this version.")
 @click.option("--columns", metavar="COLS", help="Comma-separated columns (`all` for every column, vectors included).")

@@ -1,15 +1,13 @@
 import click
 
 from mmvc.cli.console import json_option, pass_console
-from mmvc.cli.main import MmvcCommand, RichHelpMixin
+from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
 
-class RecipeGroup(RichHelpMixin, click.Group):
-    def command_summary(self, name: str) -> str:
-        return self.commands[name].get_short_help_str(80)
-
-
-@click.group("recipe", cls=RecipeGroup)
+@click.group("recipe", cls=MmvcSubgroup, examples=[
+    ('mmvc recipe create mix-v2 --rev v1 --mix "source=\'coco\':0.7,source=\'fineweb\':0.3" --epoch-size 10000', "a mixture of two sources"),
+    ("mmvc export --webdataset out/ --recipe mix-v2", "export its epoch"),
+])
 def command():
     """Name an immutable selection of a version: filter, mixture weights, seed, epoch size."""
 
@@ -30,7 +28,10 @@ def _show(con, info, stats: bool) -> None:
             out(f"  {c['samples']:>10} samples from a pool of {c['pool']:<8} {where}")
 
 
-@command.command("create", cls=MmvcCommand)
+@command.command("create", cls=MmvcCommand, examples=[
+    ("mmvc recipe create images-512 --where 'width >= 512' --seed 7", "a filtered selection of HEAD"),
+    ('mmvc recipe create mix-v2 --rev v1 --mix "source=\'coco\':0.7,source=\'fineweb\':0.3" --epoch-size 10000', "a mixture of two sources"),
+])
 @click.argument("name")
 @click.option("--rev", default="HEAD", show_default=True, help="The version the recipe selects from.")
 @click.option("--where", help="A catalog filter, e.g. \"modality IN ('image','text')\".")
@@ -53,7 +54,9 @@ def create(con, name, rev, where, mix, seed, epoch_size, force, allow_ungated, a
     _show(con, info, True)
 
 
-@command.command("show", cls=MmvcCommand)
+@command.command("show", cls=MmvcCommand, examples=[
+    ("mmvc recipe show mix-v2 --stats", "what the recipe selects and what an epoch draws from each component"),
+])
 @click.argument("name")
 @click.option("--stats", is_flag=True, help="Also count the items and samples it selects (reads the version).")
 @json_option("Print the recipe as JSON.")
@@ -69,7 +72,9 @@ def show(con, name, stats, as_json):
     _show(con, info, stats)
 
 
-@command.command("list", cls=MmvcCommand)
+@command.command("list", cls=MmvcCommand, examples=[
+    ("mmvc recipe list", "every recipe with its version and seed"),
+])
 @json_option("List recipes as JSON.")
 @pass_console
 def list_(con, as_json):
@@ -84,7 +89,9 @@ def list_(con, as_json):
         con.data(f"{i.name}  {i.oid[:12]}  {i.rev}@{i.commit[:12]}  seed={i.seed}" + (f"  mix={len(i.mix)}" if i.mix else ""))
 
 
-@command.command("delete", cls=MmvcCommand)
+@command.command("delete", cls=MmvcCommand, examples=[
+    ("mmvc recipe delete mix-v2", "drop the name (the object goes at the next gc)"),
+])
 @click.argument("name")
 @pass_console
 def delete(con, name):

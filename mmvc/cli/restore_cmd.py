@@ -4,7 +4,11 @@ from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("restore", cls=MmvcCommand)
+@click.command("restore", cls=MmvcCommand, examples=[
+    ("mmvc restore images/cat.jpg", "undo a change to a file (from the index)"),
+    ("mmvc restore --staged images/", "unstage a folder"),
+    ("mmvc restore --source v1 captions.txt", "a file as it was in a version"),
+])
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-S", "--staged", is_flag=True, help="Restore the index entries (unstage) from HEAD or --source.")
 @click.option("-W", "--worktree", is_flag=True, default=None, help="Restore the work-tree files (default unless --staged).")

@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("search", cls=MmvcCommand)
+@click.command("search", cls=MmvcCommand, examples=[
+    ("mmvc search 'a dog on a beach' -k 5", "the five nearest items per embedding family"),
+    ("mmvc search --image query.jpg --modality image --where 'width >= 512'", "query by example, with a prefilter"),
+])
 @click.argument("query", required=False)
 @click.option("--image", metavar="FILE", help="Query by example: the items nearest to this image (clip family).")
 @click.option("--text-file", metavar="FILE", help="Read the text query from a file.")

@@ -10,7 +10,10 @@ def limit_or_all(verbose: bool):
     return None if verbose else SHOW
 
 
-@click.command("status", cls=MmvcCommand)
+@click.command("status", cls=MmvcCommand, examples=[
+    ("mmvc status", "staged, unstaged and untracked changes with counts per modality"),
+    ("mmvc status --json", "the same as one JSON document"),
+])
 @json_option("Print the status as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List every path instead of the first 20 per section.")
 @click.option("--untracked/--no-untracked", default=True, help="Look for untracked files.")

@@ -11,7 +11,11 @@ def render_move(con, r) -> None:
     con.data(f"{verb} {where} ({r.written} written, {r.removed} removed{extra})")
 
 
-@click.command("switch", cls=MmvcCommand)
+@click.command("switch", cls=MmvcCommand, examples=[
+    ("mmvc switch mix-v2", "make a branch current"),
+    ("mmvc switch -c fix-captions", "create a branch at HEAD and switch to it"),
+    ("mmvc switch -", "back to the previous branch"),
+])
 @click.argument("branch")
 @click.argument("start", required=False)
 @click.option("-c", "--create", is_flag=True, help="Create BRANCH at START (default HEAD) and switch to it.")

@@ -4,7 +4,11 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("tag", cls=MmvcCommand)
+@click.command("tag", cls=MmvcCommand, examples=[
+    ("mmvc tag v1", "tag HEAD"),
+    ("mmvc tag v1-rc main~2 -m 'release candidate'", "an annotated tag on an older version"),
+    ("mmvc tag -l", "list tags"),
+])
 @click.argument("name", required=False)
 @click.argument("rev", required=False, default="HEAD")
 @click.option("-m", "--message", help="Make an annotated tag with this message.")

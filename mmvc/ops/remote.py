@@ -68,7 +68,7 @@ def remove_remote(repo, name: str) -> RemoteInfo:
     spec = get_spec(repo, name)
     if spec.promisor:
         raise BadInputError(f"remote {name} is the promisor of this partial clone: blobs not yet fetched live there",
-                            "fetch what you need first (`mmvc checkout --no-sparse`), or keep the remote")
+                            "fetch what you need first (`mmvc checkout BRANCH --no-sparse`), or keep the remote")
     with repo.locked("remote remove"):
         path = repo.layout.config
         with open(path, encoding="utf-8") as f:
