@@ -380,6 +380,12 @@ class Repo(Repository):
 
         return get_config(self, key)
 
+    def list_config(self) -> dict:
+        """``mmvc config --list``: every setting under its dotted key."""
+        from mmvc.ops.config import list_config
+
+        return list_config(self)
+
     def set_config(self, key: str, value: str):
         """``mmvc config KEY VALUE``: set a setting; ``value`` is parsed as TOML would read it."""
         from mmvc.ops.config import set_config

@@ -35,6 +35,7 @@ def _write(con, r, fmt: str, output: str | None) -> None:
         return
     if fmt == "table" and not output:
         from rich.table import Table
+        from rich.text import Text
 
         # columns with no value at all are left out of the on-screen table (not of other formats)
         shown = [c for c in r.table.column_names if c == "key" or r.table.column(c).null_count < r.table.num_rows]
@@ -42,8 +43,17 @@ def _write(con, r, fmt: str, output: str | None) -> None:
         for c in shown:
             t.add_column(c, overflow="fold", no_wrap=c == "key", min_width=min(len(c), 8))
         for row in r.records():
-            t.add_row(*("" if row[c] is None else (row[c][:12] if c in ("oid", "row_id", "item_id") else _short(row[c])) for c in shown))
-        con.rich().print(t)
+            t.add_row(*(Text("" if row[c] is None else (row[c][:12] if c in ("oid", "row_id", "item_id") else _short(row[c])))
+                        for c in shown))
+        rc = con.rich()
+        if con.to_terminal:
+            rc.print(t)
+            return
+        rc.width = 1 << 20  # piped or redirected: one line per row however wide, for grep and cut
+        with rc.capture() as captured:
+            rc.print(t)
+        for line in captured.get().splitlines():
+            con.data(line.rstrip())
         return
     out = open(output, "w", encoding="utf-8", newline="") if output else con
     try:
