@@ -392,6 +392,13 @@ class Repo(Repository):
 
         return set_config(self, key, value)
 
+    def completions(self, kind: str, incomplete: str = "") -> list[str]:
+        """What a shell's Tab offers for an argument naming a ``kind`` of thing (revision, branch,
+        tag, remote, remote-branch, recipe, config-key) that starts with ``incomplete``."""
+        from mmvc.ops.completion import completions
+
+        return completions(self, kind, incomplete)
+
     def fsck(self, quick: bool = False, progress=None):
         """``mmvc fsck``: check every version, the index and the store; ``quick`` skips re-hashing."""
         from mmvc.ops.fsck import fsck

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -10,8 +11,8 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc branch -d mix-v2", "delete a merged branch"),
     ("mmvc branch --show-current", "the current branch's name (nothing when HEAD is detached)"),
 ])
-@click.argument("name", required=False)
-@click.argument("start", required=False)
+@click.argument("name", required=False, shell_complete=complete.branches)
+@click.argument("start", required=False, shell_complete=complete.revisions)
 @click.option("-v", "--verbose", is_flag=True, help="Show each branch's commit and subject.")
 @click.option("-d", "delete", is_flag=True, help="Delete a branch that is merged into HEAD.")
 @click.option("-D", "force_delete", is_flag=True, help="Delete a branch even if it is not merged.")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -9,7 +10,7 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc config process.families.clip false", "set one (the value is read as TOML)"),
     ("mmvc config --list", "every setting as KEY=VALUE"),
 ])
-@click.argument("key", required=False)
+@click.argument("key", required=False, shell_complete=complete.config_keys)
 @click.argument("value", required=False)
 @click.option("-l", "--list", "list_", is_flag=True, help="List every setting as KEY=VALUE.")
 @json_option("Print the value (with --list: every setting) as JSON.")

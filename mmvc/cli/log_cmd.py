@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -8,7 +9,7 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc log --oneline -n 10", "the last ten versions, one line each"),
     ("mmvc log --all --graph", "every branch, with merges drawn"),
 ])
-@click.argument("rev", default="HEAD")
+@click.argument("rev", default="HEAD", shell_complete=complete.revisions)
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("-n", "--max-count", type=click.IntRange(0), help="Show at most N commits.")
 @click.option("--all", "all_refs", is_flag=True, help="Show the history of every branch and tag.")

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -8,8 +9,8 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc pull", "fetch origin and merge the current branch's counterpart"),
     ("mmvc pull origin main -s theirs", "settle every conflict with the remote's side"),
 ])
-@click.argument("remote", required=False)
-@click.argument("branch", required=False)
+@click.argument("remote", required=False, shell_complete=complete.remotes)
+@click.argument("branch", required=False, shell_complete=complete.remote_branches)
 @click.option("-s", "--strategy", "strategies", multiple=True, metavar="ours|theirs[:GLOB]",
               help="Settle merge conflicts on matching paths by taking one side (repeatable).")
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel downloads.")

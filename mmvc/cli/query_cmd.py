@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -9,12 +10,12 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc query --rev v1 --format parquet -o v1.parquet", "a version's whole catalog as a Parquet file"),
 ])
 @click.option("--where", metavar="FILTER", help="SQL-like filter over catalog columns, e.g. \"modality = 'audio' AND duration_s > 10\".")
-@click.option("--rev", default="HEAD", show_default=True, metavar="REV", help="Query this version.")
+@click.option("--rev", default="HEAD", show_default=True, metavar="REV", shell_complete=complete.revisions, help="Query this version.")
 @click.option("--columns", metavar="COLS", help="Comma-separated columns (`all` for every column, vectors included).")
 @click.option("--limit", type=int, metavar="N", help="At most N rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "parquet", "csv"]), default="table", show_default=True,
               help="Output format; parquet needs -o.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=complete.FILE, help="Write to FILE instead of stdout.")
 @json_option("Same as --format json.")
 @pass_console
 def command(con, where, rev, columns, limit, fmt, output, as_json):

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
@@ -33,7 +34,7 @@ def _show(con, info, stats: bool) -> None:
     ('mmvc recipe create mix-v2 --rev v1 --mix "source=\'coco\':0.7,source=\'fineweb\':0.3" --epoch-size 10000', "a mixture of two sources"),
 ])
 @click.argument("name")
-@click.option("--rev", default="HEAD", show_default=True, help="The version the recipe selects from.")
+@click.option("--rev", default="HEAD", show_default=True, shell_complete=complete.revisions, help="The version the recipe selects from.")
 @click.option("--where", help="A catalog filter, e.g. \"modality IN ('image','text')\".")
 @click.option("--mix", help="Mixture: PREDICATE:WEIGHT,… e.g. \"source='coco':0.7,source='fineweb':0.3\".")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
@@ -57,7 +58,7 @@ def create(con, name, rev, where, mix, seed, epoch_size, force, allow_ungated, a
 @command.command("show", cls=MmvcCommand, examples=[
     ("mmvc recipe show mix-v2 --stats", "what the recipe selects and what an epoch draws from each component"),
 ])
-@click.argument("name")
+@click.argument("name", shell_complete=complete.recipes)
 @click.option("--stats", is_flag=True, help="Also count the items and samples it selects (reads the version).")
 @json_option("Print the recipe as JSON.")
 @pass_console
@@ -92,7 +93,7 @@ def list_(con, as_json):
 @command.command("delete", cls=MmvcCommand, examples=[
     ("mmvc recipe delete mix-v2", "drop the name (the object goes at the next gc)"),
 ])
-@click.argument("name")
+@click.argument("name", shell_complete=complete.recipes)
 @pass_console
 def delete(con, name):
     """Delete the name NAME (the recipe object stays until `mmvc gc`)."""

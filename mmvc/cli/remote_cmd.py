@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
@@ -60,7 +61,7 @@ def list_cmd(con, verbose=False, as_json=False):
 @command.command("remove", cls=MmvcCommand, examples=[
     ("mmvc remote remove backup", "forget a remote and its remote-tracking refs"),
 ])
-@click.argument("name")
+@click.argument("name", shell_complete=complete.remotes)
 @pass_console
 def remove_cmd(con, name):
     """Forget remote NAME and its remote-tracking refs (nothing on the remote changes)."""

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -8,7 +9,7 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc rm images/cat.jpg", "untrack a file and delete it"),
     ("mmvc rm -r --cached scratch/", "untrack a folder, keeping its files"),
 ])
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=complete.FILE)
 @click.option("--cached", is_flag=True, help="Only unstage; keep the files in the work tree.")
 @click.option("-r", "recursive", is_flag=True, help="Remove folders recursively.")
 @click.option("-f", "--force", is_flag=True, help="Delete files even if they have unstaged changes.")

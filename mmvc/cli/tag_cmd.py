@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -9,8 +10,8 @@ from mmvc.cli.main import MmvcCommand
     ("mmvc tag v1-rc main~2 -m 'release candidate'", "an annotated tag on an older version"),
     ("mmvc tag -l", "list tags"),
 ])
-@click.argument("name", required=False)
-@click.argument("rev", required=False, default="HEAD")
+@click.argument("name", required=False, shell_complete=complete.tags)
+@click.argument("rev", required=False, default="HEAD", shell_complete=complete.revisions)
 @click.option("-m", "--message", help="Make an annotated tag with this message.")
 @click.option("-l", "--list", "list_", is_flag=True, help="List tags.")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
