@@ -18,6 +18,14 @@ class Repo(Repository):
 
     # -- making
 
+    @staticmethod
+    def find_dataset(start: str = ".") -> str | None:
+        """For Git hooks (``mmvc-pre-commit``): the mmvc repository at or above ``start``, else
+        the one in a subfolder of it (a Git repository that holds its dataset in ``data/``)."""
+        from mmvc.ops.precommit import find_dataset
+
+        return find_dataset(start)
+
     @classmethod
     def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> Repo:
         """``mmvc init``: a new repository in ``path``; ``ungated`` commits skip the curation gate."""
@@ -391,6 +399,13 @@ class Repo(Repository):
         from mmvc.ops.config import set_config
 
         return set_config(self, key, value)
+
+    def git_tracked(self, limit: int = 10) -> list[str]:
+        """Files of this work tree that Git tracks too (besides settings files such as
+        .gitignore): where pre-commit would stash them, a hook must not judge the dataset."""
+        from mmvc.ops.precommit import git_tracked
+
+        return git_tracked(self.root, limit)
 
     def completions(self, kind: str, incomplete: str = "") -> list[str]:
         """What a shell's Tab offers for an argument naming a ``kind`` of thing (revision, branch,

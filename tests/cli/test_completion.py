@@ -11,7 +11,6 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
@@ -19,22 +18,16 @@ import pytest
 from mmvc.cli.completion_cmd import completion_script
 from mmvc.repo import Repo
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INPUTRC = "set show-all-if-ambiguous on\nset completion-query-items 0\nset page-completions off\nset enable-bracketed-paste off\nset bell-style none\n"
 
 
 @pytest.fixture
-def shell_env(tmp_path):
-    """An `mmvc` on PATH that runs this checkout, and each shell's completion script."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "mmvc"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mmvc.cli.main "$@"\n')
-    exe.chmod(0o755)
+def shell_env(tmp_path, mmvc_on_path):
+    """Each shell's completion script, and settings that make the shells' screens plain."""
     for shell in ("bash", "zsh", "fish"):
         (tmp_path / f"completion.{shell}").write_text(completion_script(shell))
     (tmp_path / "inputrc").write_text(INPUTRC)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": ROOT, "PS1": "$ ", "TERM": "dumb",
+    return {**mmvc_on_path, "PS1": "$ ", "TERM": "dumb",
             "HISTFILE": "/dev/null", "INPUTRC": str(tmp_path / "inputrc"), "ZDOTDIR": str(tmp_path)}
 
 
