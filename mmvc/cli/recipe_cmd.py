@@ -19,14 +19,36 @@ def _show(con, info, stats: bool) -> None:
     out(f"commit  {info.commit}  ({info.rev}, {info.gate})")
     out(f"filter  {info.filter or '(all items)'}")
     out(f"seed    {info.seed}")
-    out(f"epoch   {info.epoch_size if info.epoch_size is not None else 'every selected item once'}")
+    if info.epoch_size is not None:
+        out(f"epoch   {info.epoch_size} samples, shared out by weight")
+    elif info.mix:
+        out("epoch   as many samples as the components' pools hold together, shared out by weight")
+    else:
+        out("epoch   every selected item once")
     for m in info.mix:
         out(f"mix     {m['weight']:g}  {m['where']}")
-    if stats:
-        out(f"items   {info.selected} of {info.items} selected; {info.samples} samples per epoch")
-        for c in info.components:
-            where = c["where"] if c["where"] and c["where"].upper() != "TRUE" else "(the whole selection)"
-            out(f"  {c['samples']:>10} samples from a pool of {c['pool']:<8} {where}")
+    if not stats:
+        return
+    covered = info.selected - info.uncovered
+    out(f"items   {info.selected} of {info.items} selected" + (f"; {covered} in a component, {info.uncovered} in none" if info.mix else "")
+        + f"; {info.samples} samples per epoch")
+    for c in info.components:
+        where = c["where"] if c["where"] and c["where"].upper() != "TRUE" else "(the whole selection)"
+        out(f"  {c['samples']:>10} samples from a pool of {c['pool']:<8} {_draws(c['samples'], c['pool'])}  {where}")
+    if info.uncovered:
+        con.warn(f"warning: {info.uncovered} of the {info.selected} selected items belong to no mixture component and are never "
+                 "drawn; add a component for them (a last TRUE:WEIGHT takes all the rest), or narrow --where")
+
+
+def _draws(samples: int, pool: int) -> str:
+    """What an epoch does with a component's pool: each item once, some left out, or repeats."""
+    if samples == pool:
+        return "(each item once)"
+    if samples < pool:
+        return f"({pool - samples} not drawn this epoch)"
+    rounds, rest = divmod(samples, pool)
+    times = "once" if rounds == 1 else f"{rounds} times"
+    return f"(each item {times}" + (f", {rest} of them once more)" if rest else ")")
 
 
 @command.command("create", cls=MmvcCommand, examples=[
