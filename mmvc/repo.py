@@ -164,6 +164,13 @@ class Repo(Repository):
 
         return pretty(self, info)
 
+    def rev_parse(self, rev: str, abbrev_ref: bool = False) -> str:
+        """``mmvc rev-parse``: the id of the object ``rev`` names (a commit, or a tree for
+        ``REV^{tree}``); ``abbrev_ref``: the short name of the ref it stands for instead."""
+        from mmvc.services.revparse import abbrev_ref as short_name, parse
+
+        return short_name(self, rev) if abbrev_ref else parse(self, rev)[0]
+
     def reflog(self, ref: str = "HEAD") -> list[dict]:
         """``mmvc reflog``: where ``ref`` has pointed, newest first."""
         from mmvc.ops.reflog import reflog

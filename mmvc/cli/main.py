@@ -23,6 +23,7 @@ COMMANDS = {
     "diff": ("mmvc.cli.diff_cmd", "Show what changed between versions, the index and the work tree"),
     "ls-files": ("mmvc.cli.ls_files_cmd", "List the items of the index or of a version"),
     "cat-object": ("mmvc.cli.cat_object_cmd", "Print a stored object (plumbing)"),
+    "rev-parse": ("mmvc.cli.rev_parse_cmd", "Print the ids (or ref names) revisions stand for (plumbing)"),
     "rm": ("mmvc.cli.rm_cmd", "Stop tracking items and delete their files"),
     "mv": ("mmvc.cli.mv_cmd", "Rename a tracked file or folder"),
     "restore": ("mmvc.cli.restore_cmd", "Restore work-tree files or index entries"),

@@ -45,7 +45,7 @@ def test_the_cli_calls_the_library_only_through_repo():
 VERBS = {
     "init": ["init"], "clone": ["clone"], "add": ["add"], "import": ["import_"], "status": ["status"], "process": ["process"],
     "report": ["report"], "commit": ["commit"], "log": ["log"], "show": ["show"], "diff": ["diff"], "ls-files": ["ls_files"],
-    "cat-object": ["cat_object", "pretty_object"], "rm": ["rm"], "mv": ["mv"], "restore": ["restore"],
+    "cat-object": ["cat_object", "pretty_object"], "rev-parse": ["rev_parse"], "rm": ["rm"], "mv": ["mv"], "restore": ["restore"],
     "branch": ["branch", "list_branches", "delete_branch", "rename_branch", "head"], "switch": ["switch"], "checkout": ["checkout"],
     "merge": ["merge", "merge_continue", "merge_abort"], "tag": ["tag", "list_tags", "delete_tag"], "reflog": ["reflog"],
     "fsck": ["fsck"], "gc": ["gc"], "search": ["search"], "query": ["query"], "lineage": ["lineage"], "datasheet": ["datasheet"],

@@ -213,7 +213,8 @@ def test_bad_revisions_and_usage(run, two_versions):
     res = run("diff", "captions", expect=ExitCode.BAD_INPUT)
     assert "mmvc diff -- captions" in res.output
     run("diff", "--cached", "HEAD~1", "HEAD", expect=ExitCode.BAD_INPUT)
-    run("diff", "HEAD~1...HEAD", expect=ExitCode.BAD_INPUT)
+    assert run("diff", "HEAD~1...HEAD").output == run("diff", "HEAD~1", "HEAD").output  # the merge base is HEAD~1
+    run("diff", "nope...HEAD", expect=ExitCode.BAD_INPUT)
     run("diff", "--json", "--md", expect=ExitCode.USAGE)
     run("diff", "HEAD", "HEAD", "HEAD", expect=ExitCode.USAGE)
 
