@@ -104,7 +104,10 @@ def set_value(repo, section: str, key: str, value) -> None:
         parts = section.split(".")
         for i, part in enumerate(parts):
             if part not in table:
-                table[part] = tomlkit.table(is_super_table=i < len(parts) - 1)
+                new = tomlkit.table(is_super_table=i < len(parts) - 1)
+                if table is doc and not doc.as_string().endswith("\n\n"):
+                    doc.add(tomlkit.nl())  # a blank line before a new top-level table, as a person would write it
+                table[part] = new
             table = table[part]
             if not isinstance(table, dict):
                 raise BadInputError(f"{section} is a value in config.toml, not a table", f"pick a key that is not under {part!r}")
