@@ -89,3 +89,11 @@ def test_a_piped_query_table_keeps_one_line_per_row(repo_dir):
     assert len(lines) == 4 and max(len(line) for line in lines) > 120
     assert lines[0].split()[:2] == ["key", "row_id"] and [line.split()[0] for line in lines[1:]] == ["doc0.txt", "doc1.txt", "doc2.txt"]
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_the_catalog_names_the_language_of_each_text(committed):
+    """Detected offline by the process extra's detector, not `und` for every text."""
+    repo, _, _ = committed
+    rows = json.loads(mmvc(repo.root, "query", "--where", "modality = 'text'", "--columns", "key,language", "--json").stdout)
+    languages = {r["key"]: r["language"] for r in rows}
+    assert {"text/db.txt", "text/story.txt"} <= set(languages) and set(languages.values()) == {"en"}
