@@ -18,6 +18,14 @@ class Repo(Repository):
 
     # -- making
 
+    @staticmethod
+    def find_dataset(start: str = ".") -> str | None:
+        """For Git hooks (``mmvc-pre-commit``): the mmvc repository at or above ``start``, else
+        the one in a subfolder of it (a Git repository that holds its dataset in ``data/``)."""
+        from mmvc.ops.precommit import find_dataset
+
+        return find_dataset(start)
+
     @classmethod
     def init(cls, path: str = ".", ungated: bool = False, branch: str = "main") -> Repo:
         """``mmvc init``: a new repository in ``path``; ``ungated`` commits skip the curation gate."""
@@ -167,6 +175,13 @@ class Repo(Repository):
         from mmvc.ops.cat_object import pretty
 
         return pretty(self, info)
+
+    def rev_parse(self, rev: str, abbrev_ref: bool = False) -> str:
+        """``mmvc rev-parse``: the id of the object ``rev`` names (a commit, or a tree for
+        ``REV^{tree}``); ``abbrev_ref``: the short name of the ref it stands for instead."""
+        from mmvc.services.revparse import abbrev_ref as short_name, parse
+
+        return short_name(self, rev) if abbrev_ref else parse(self, rev)[0]
 
     def reflog(self, ref: str = "HEAD") -> list[dict]:
         """``mmvc reflog``: where ``ref`` has pointed, newest first."""
@@ -392,11 +407,31 @@ class Repo(Repository):
 
         return get_config(self, key)
 
+    def list_config(self) -> dict:
+        """``mmvc config --list``: every setting under its dotted key."""
+        from mmvc.ops.config import list_config
+
+        return list_config(self)
+
     def set_config(self, key: str, value: str):
         """``mmvc config KEY VALUE``: set a setting; ``value`` is parsed as TOML would read it."""
         from mmvc.ops.config import set_config
 
         return set_config(self, key, value)
+
+    def git_tracked(self, limit: int = 10) -> list[str]:
+        """Files of this work tree that Git tracks too (besides settings files such as
+        .gitignore): where pre-commit would stash them, a hook must not judge the dataset."""
+        from mmvc.ops.precommit import git_tracked
+
+        return git_tracked(self.root, limit)
+
+    def completions(self, kind: str, incomplete: str = "") -> list[str]:
+        """What a shell's Tab offers for an argument naming a ``kind`` of thing (revision, branch,
+        tag, remote, remote-branch, recipe, config-key) that starts with ``incomplete``."""
+        from mmvc.ops.completion import completions
+
+        return completions(self, kind, incomplete)
 
     def fsck(self, quick: bool = False, progress=None):
         """``mmvc fsck``: check every version, the index and the store; ``quick`` skips re-hashing."""

@@ -40,6 +40,23 @@ def repo(tmp_path):
     return Repo.init(str(tmp_path), ungated=True)  # these tests are about storage and history, not the gate
 
 
+@pytest.fixture
+def mmvc_on_path(tmp_path):
+    """An environment whose PATH runs this checkout's `mmvc` and `mmvc-pre-commit`, as an
+    installed mmvc would provide them, for tests that drive other tools (shells, pre-commit)."""
+    import os
+    import sys
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, module in (("mmvc", "mmvc.cli.main"), ("mmvc-pre-commit", "mmvc.cli.precommit")):
+        exe = bin_dir / name
+        exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {module} "$@"\n')
+        exe.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": root}
+
+
 _SESSION = {}
 
 

@@ -1,12 +1,16 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("add", cls=MmvcCommand)
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--modality", metavar="NAME", help="Force the modality (text, image, video, audio, other) instead of detecting it.")
+@click.command("add", cls=MmvcCommand, examples=[
+    ("mmvc add images/", "hash, store and stage a folder"),
+    ("mmvc add 'audio/**/*.flac' --modality audio", "a quoted glob, its modality forced"),
+])
+@click.argument("paths", nargs=-1, required=True, type=complete.FILE)
+@click.option("--modality", metavar="NAME", shell_complete=complete.modalities, help="Force the modality (text, image, video, audio, other) instead of detecting it.")
 @click.option("-f", "--force", is_flag=True, help="Add files even if .mmvcignore ignores them.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Hashing processes (default: one per core).")
 @json_option()

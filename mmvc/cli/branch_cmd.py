@@ -1,24 +1,36 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("branch", cls=MmvcCommand)
-@click.argument("name", required=False)
-@click.argument("start", required=False)
+@click.command("branch", cls=MmvcCommand, examples=[
+    ("mmvc branch -v", "every branch with its tip's subject"),
+    ("mmvc branch mix-v2 v1", "a new branch at a tag (copies no bytes)"),
+    ("mmvc branch -d mix-v2", "delete a merged branch"),
+    ("mmvc branch --show-current", "the current branch's name (nothing when HEAD is detached)"),
+])
+@click.argument("name", required=False, shell_complete=complete.branches)
+@click.argument("start", required=False, shell_complete=complete.revisions)
 @click.option("-v", "--verbose", is_flag=True, help="Show each branch's commit and subject.")
 @click.option("-d", "delete", is_flag=True, help="Delete a branch that is merged into HEAD.")
 @click.option("-D", "force_delete", is_flag=True, help="Delete a branch even if it is not merged.")
 @click.option("-m", "rename", is_flag=True, help="Rename branch NAME to START.")
 @click.option("-f", "--force", is_flag=True, help="Move an existing branch to START.")
+@click.option("--show-current", is_flag=True, help="Print the current branch's name (nothing when HEAD is detached).")
 @json_option("List branches as JSON.")
 @pass_console
-def command(con, name, start, verbose, delete, force_delete, rename, force, as_json):
+def command(con, name, start, verbose, delete, force_delete, rename, force, show_current, as_json):
     """List branches, or create NAME at START (default HEAD); -d/-D delete, -m rename."""
     from mmvc.repo import Repo
 
     repo = Repo.discover()
+    if show_current:
+        branch = repo.head()[0]
+        if branch:
+            con.data(branch.removeprefix("refs/heads/"))
+        return
     if delete or force_delete:
         if not name:
             raise click.UsageError("name the branch to delete")

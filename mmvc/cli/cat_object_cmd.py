@@ -4,7 +4,10 @@ from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("cat-object", cls=MmvcCommand)
+@click.command("cat-object", cls=MmvcCommand, examples=[
+    ("mmvc cat-object -p 3f2a9c41", "a commit or manifest node, readable (a unique prefix of its id will do)"),
+    ("mmvc cat-object 3f2a9c41 > asset.jpg", "a blob's raw bytes"),
+])
 @click.argument("oid")
 @click.option("-t", "kind", is_flag=True, help="Print the kind the object declares (commit, tag, node, recipe, process-run, process-report, blob).")
 @click.option("-s", "size", is_flag=True, help="Print the object's size in bytes.")

@@ -1,20 +1,19 @@
 import click
 
 from mmvc.cli.console import json_option, pass_console
-from mmvc.cli.main import MmvcCommand, RichHelpMixin
+from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
 
-class _Group(RichHelpMixin, click.Group):
-    def command_summary(self, name: str) -> str:
-        return self.commands[name].get_short_help_str(80)
-
-
-@click.group("catalog", cls=_Group)
+@click.group("catalog", cls=MmvcSubgroup, examples=[
+    ("mmvc catalog status --json", "the catalog's state as JSON"),
+])
 def command():
     """Inspect or regenerate the Lance catalog (derived from the object store and feature cache)."""
 
 
-@command.command("status", cls=MmvcCommand)
+@command.command("status", cls=MmvcCommand, examples=[
+    ("mmvc catalog status", "rows, vectors and indexes, and HEAD's items without a row"),
+])
 @json_option("Print the status as JSON.")
 @pass_console
 def status_command(con, as_json):
@@ -40,7 +39,9 @@ def status_command(con, as_json):
              + ("; run `mmvc catalog rebuild`" if s.head_missing else ""))
 
 
-@command.command("rebuild", cls=MmvcCommand)
+@command.command("rebuild", cls=MmvcCommand, examples=[
+    ("mmvc catalog rebuild", "regenerate the catalog from every reachable version"),
+])
 @json_option()
 @pass_console
 def rebuild_command(con, as_json):

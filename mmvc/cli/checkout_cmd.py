@@ -1,15 +1,20 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("checkout", cls=MmvcCommand)
-@click.argument("rev")
-@click.argument("paths", nargs=-1)
+@click.command("checkout", cls=MmvcCommand, examples=[
+    ("mmvc checkout v1", "detach HEAD at a tagged version"),
+    ("mmvc checkout main --modality text", "materialise only the text items"),
+    ("mmvc checkout v1 -- captions/", "restore a folder from a version"),
+])
+@click.argument("rev", shell_complete=complete.revisions)
+@click.argument("paths", nargs=-1, type=complete.FILE)
 @click.option("-f", "--force", is_flag=True, help="Overwrite local changes.")
 @click.option("--sparse", "sparse", multiple=True, metavar="GLOB", help="Materialise only items matching GLOB (repeatable).")
-@click.option("--modality", "modalities", multiple=True, metavar="NAME", help="Materialise only items of this modality (repeatable).")
+@click.option("--modality", "modalities", multiple=True, metavar="NAME", shell_complete=complete.modalities, help="Materialise only items of this modality (repeatable).")
 @click.option("--no-sparse", is_flag=True, help="Materialise every item again.")
 @pass_console
 def command(con, rev, paths, force, sparse, modalities, no_sparse):

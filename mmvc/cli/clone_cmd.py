@@ -1,12 +1,16 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("clone", cls=MmvcCommand)
-@click.argument("url")
-@click.argument("directory", required=False)
+@click.command("clone", cls=MmvcCommand, examples=[
+    ("mmvc clone s3://bucket/datasets/captions", "a full clone into ./captions"),
+    ("mmvc clone s3://bucket/datasets/captions ci --filter blob:none --no-checkout", "history only, for a CI diff"),
+])
+@click.argument("url", type=complete.FILE)
+@click.argument("directory", required=False, type=complete.DIR)
 @click.option("-b", "--branch", help="Check out this branch instead of the remote's default.")
 @click.option("--filter", "filter_", type=click.Choice(["blob:none"]),
               help="blob:none: fetch commits and manifests only; blobs come on first use.")

@@ -4,7 +4,9 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("commit", cls=MmvcCommand)
+@click.command("commit", cls=MmvcCommand, examples=[
+    ("mmvc commit -m 'coco captions v1'", "record what passed the gate"),
+])
 @click.option("-m", "--message", required=True, help="The commit message.")
 @click.option("--allow-empty", is_flag=True, help="Record a commit even if nothing is staged.")
 @click.option("-n", "--no-verify", is_flag=True, help="Skip the pre-commit and commit-msg hooks (never the process gate).")

@@ -17,7 +17,10 @@ def completion_script(shell: str) -> str:
     return cls(cli, {}, "mmvc", "_MMVC_COMPLETE").source()
 
 
-@click.command("completion", cls=MmvcCommand)
+@click.command("completion", cls=MmvcCommand, examples=[
+    ("mmvc completion bash > ~/.local/share/bash-completion/completions/mmvc", "install bash completion"),
+    ("mmvc completion zsh > ~/.zfunc/_mmvc", "install zsh completion (with ~/.zfunc on fpath)"),
+])
 @click.argument("shell", type=click.Choice(SHELLS))
 @pass_console
 def command(con, shell):

@@ -144,6 +144,14 @@ class Console:
         """``text`` with click.style's colours and weights, when the stream it goes to takes them."""
         return click.style(text, **kw) if (self.color_err if err else self.color) else text
 
+    @property
+    def to_terminal(self) -> bool:
+        """Whether the result goes to a terminal (not a pipe or a file)."""
+        try:
+            return self._out.isatty()
+        except (AttributeError, ValueError, OSError):
+            return False
+
     def rich(self, err: bool = False):
         """A rich console on stdout (or stderr) that follows this console's colour decision."""
         from rich.console import Console as RichConsole

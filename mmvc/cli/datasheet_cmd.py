@@ -1,12 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("datasheet", cls=MmvcCommand)
-@click.argument("rev", default="HEAD")
-@click.option("-o", "--output", "out", default="datasheet", show_default=True, metavar="DIR", help="Folder for datasheet.md and its plots.")
+@click.command("datasheet", cls=MmvcCommand, examples=[
+    ("mmvc datasheet v1 -o docs/datasheet", "a Markdown datasheet with plots for a version"),
+])
+@click.argument("rev", default="HEAD", shell_complete=complete.revisions)
+@click.option("-o", "--output", "out", default="datasheet", type=complete.DIR, show_default=True, metavar="DIR", help="Folder for datasheet.md and its plots.")
 @json_option("Print the datasheet's figures as JSON.")
 @pass_console
 def command(con, rev, out, as_json):

@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -22,8 +23,12 @@ class DiffCommand(MmvcCommand):
         return super().collect_usage_pieces(ctx) + ["[-- PATHS...]"]
 
 
-@click.command("diff", cls=DiffCommand)
-@click.argument("revs", nargs=-1, metavar="[REV [REV]]")
+@click.command("diff", cls=DiffCommand, examples=[
+    ("mmvc diff main HEAD --stat", "counts and bytes per modality between two versions"),
+    ("mmvc diff --cached --name-status", "what the next commit records"),
+    ("mmvc diff main HEAD --md --limit 50", "Markdown for a pull-request comment"),
+])
+@click.argument("revs", nargs=-1, metavar="[REV [REV]]", shell_complete=complete.revisions)
 @click.option("--cached", "--staged", "cached", is_flag=True, help="Compare REV (default HEAD) with the index.")
 @click.option("--stat", "stat", is_flag=True, help="Counts and bytes per modality instead of paths.")
 @click.option("--name-status", "name_status", is_flag=True, help="One tab-separated line per change: A, D, M, T or R, then the path(s).")

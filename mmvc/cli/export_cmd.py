@@ -1,16 +1,20 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("export", cls=MmvcCommand)
-@click.option("--webdataset", "target", required=True, metavar="TARGET", help="Folder or fsspec URL (s3://…) to write WebDataset shards into.")
-@click.option("--rev", help="Version to export (default HEAD).")
+@click.command("export", cls=MmvcCommand, examples=[
+    ("mmvc export --webdataset out/ --rev v1 --shard-size 256MB --seed 7", "deterministic shards of a version"),
+    ("mmvc export --webdataset s3://bucket/mix-v2 --recipe mix-v2", "a recipe's epoch, into a bucket"),
+])
+@click.option("--webdataset", "target", required=True, type=complete.DIR, metavar="TARGET", help="Folder or fsspec URL (s3://…) to write WebDataset shards into.")
+@click.option("--rev", shell_complete=complete.revisions, help="Version to export (default HEAD).")
 @click.option("--where", help="A catalog filter, e.g. \"source = 'coco'\".")
 @click.option("--mix", help="Mixture: PREDICATE:WEIGHT,…")
 @click.option("--epoch-size", type=int, help="Samples to export (with --mix; default: every selected item once).")
-@click.option("--recipe", help="Export a recipe (it fixes the version, filter, mixture, seed and epoch size).")
+@click.option("--recipe", shell_complete=complete.recipes, help="Export a recipe (it fixes the version, filter, mixture, seed and epoch size).")
 @click.option("--seed", type=int, help="Seed of the sample order (default 0).")
 @click.option("--shard-size", help="Largest shard, e.g. 256MB (the default) or 1GiB.")
 @click.option("--shard-items", type=int, help="Most samples per shard.")

@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("fetch", cls=MmvcCommand)
-@click.argument("remote", required=False)
+@click.command("fetch", cls=MmvcCommand, examples=[
+    ("mmvc fetch", "what origin has and this repository lacks"),
+    ("mmvc fetch backup -j 32", "another remote, with 32 parallel downloads"),
+])
+@click.argument("remote", required=False, shell_complete=complete.remotes)
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel downloads.")
 @json_option()
 @pass_console

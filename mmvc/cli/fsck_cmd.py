@@ -7,7 +7,10 @@ SHOW = 50
 SHOW_VERSIONS = 5
 
 
-@click.command("fsck", cls=MmvcCommand)
+@click.command("fsck", cls=MmvcCommand, examples=[
+    ("mmvc fsck", "re-hash every object and check every version"),
+    ("mmvc fsck --quick --json", "check presence only, as JSON"),
+])
 @click.option("--quick", is_flag=True, help="Check structure only (objects present, commits and nodes decode); no rehashing.")
 @json_option("Print the findings as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="List every finding instead of the first 50.")

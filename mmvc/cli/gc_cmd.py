@@ -4,7 +4,10 @@ from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("gc", cls=MmvcCommand)
+@click.command("gc", cls=MmvcCommand, examples=[
+    ("mmvc gc", "remove unreachable objects older than two weeks and repack"),
+    ("mmvc gc --prune now --dry-run", "say what an immediate prune would remove"),
+])
 @click.option("--prune", "prune", metavar="DATE",
               help="Remove unreachable objects older than DATE: 2.weeks.ago (default), 3.days.ago, now, never, or an ISO date.")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed and repacked; change nothing.")

@@ -1,4 +1,7 @@
-"""Rich rendering of click help (loaded only when help is asked for)."""
+"""Rich rendering of click help (loaded only when help is asked for).
+
+Every piece of text goes in as a ``rich.text.Text``, never as a markup string: help mentions
+config tables such as ``[process.models]``, which rich markup would swallow."""
 
 from __future__ import annotations
 
@@ -25,24 +28,33 @@ def render_help(cmd: click.Command, ctx: click.Context) -> str:
     if cmd.help:
         con.print()
         con.print(Padding(Text(inspect.cleandoc(click.unstyle(cmd.help))), (0, 0, 0, 2)))
-    opts = [p for p in cmd.get_params(ctx) if isinstance(p, click.Option) and not p.hidden]
-    if opts:
-        t = Table(box=box.ROUNDED, title="Options", title_justify="left", show_header=False, expand=True, title_style="bold")
+
+    def table(title: str) -> Table:
+        t = Table(box=box.ROUNDED, title=title, title_justify="left", show_header=False, expand=True, title_style="bold")
         t.add_column(style="cyan", no_wrap=True)
         t.add_column()
+        return t
+
+    opts = [p for p in cmd.get_params(ctx) if isinstance(p, click.Option) and not p.hidden]
+    if opts:
+        t = table("Options")
         for p in opts:
             names = ", ".join(p.opts + p.secondary_opts)
             if not p.is_flag and not p.count:
                 names += " " + (p.metavar or (p.name or "").upper())
-            t.add_row(names, p.help or "")
+            t.add_row(Text(names), Text(p.help or ""))
         con.print(t)
     if isinstance(cmd, click.Group):
-        t = Table(box=box.ROUNDED, title="Commands", title_justify="left", show_header=False, expand=True, title_style="bold")
-        t.add_column(style="cyan", no_wrap=True)
-        t.add_column()
+        t = table("Commands")
         for name in cmd.list_commands(ctx):
-            t.add_row(name, cmd.command_summary(name) if hasattr(cmd, "command_summary") else "")
+            t.add_row(Text(name), Text(cmd.command_summary(name) if hasattr(cmd, "command_summary") else ""))
         con.print(t)
+    examples = getattr(cmd, "examples", ())
+    if examples:
+        con.print(Text("Examples", style="bold"))
+        for line, what in examples:
+            con.print(Text.assemble("  ", ("$ ", "dim"), (line, "cyan")), soft_wrap=True)  # whole, to copy
+            con.print(Padding(Text(what), (0, 0, 0, 4)))
     if cmd.epilog:
         con.print(Padding(Text(cmd.epilog), (1, 0, 0, 2)))
     return "\n".join(line.rstrip() for line in con.export_text(styles=color).splitlines())

@@ -1,12 +1,17 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("import", cls=MmvcCommand)
+@click.command("import", cls=MmvcCommand, examples=[
+    ("mmvc import parquet 'fineweb/*.parquet' --text-field text --license odc-by", "one text item per row"),
+    ("mmvc import coco coco2017/ --split val", "images with their captions"),
+    ("mmvc import hf://datasets/openslr/librispeech_asr --split test --limit 100", "the first 100 items of a hub dataset"),
+])
 @click.argument("connector")
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, type=complete.FILE)
 @click.option("--text-field", metavar="COL", help="Tables: the column whose text is the item.")
 @click.option("--id-field", metavar="COL", help="Tables: a column of unique ids to name items by (default: file and row number).")
 @click.option("--meta", "meta", metavar="COLS", help="Columns / sidecar fields to keep as metadata (comma-separated).")
@@ -14,7 +19,7 @@ from mmvc.cli.main import MmvcCommand
 @click.option("--license-field", metavar="COL", help="A column holding each row's license.")
 @click.option("--source", metavar="NAME", help="Short name of the source recorded per item (default: from the connector or dataset).")
 @click.option("--prefix", metavar="PATH", help="Where the items go in the version (default: the source name).")
-@click.option("--modality", metavar="NAME", help="Force the modality of file items (text, image, video, audio, other).")
+@click.option("--modality", metavar="NAME", shell_complete=complete.modalities, help="Force the modality of file items (text, image, video, audio, other).")
 @click.option("--split", metavar="NAME", help="Dataset split (train, val …) for hf://, COCO and table folders.")
 @click.option("--revision", metavar="REV", help="hf://: the dataset branch, tag or commit to read.")
 @click.option("--limit", type=click.IntRange(0), metavar="N", help="Import at most N items (the first N, in source order).")

@@ -4,7 +4,10 @@ from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("init", cls=MmvcCommand)
+@click.command("init", cls=MmvcCommand, examples=[
+    ("mmvc init", "a gated repository in the current folder"),
+    ("mmvc init datasets/captions --ungated -b trunk", "a new folder whose commits skip the gate, first branch trunk"),
+])
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--ungated", is_flag=True, help="Commit without the curation gate (raw-zone storage); versions are marked ungated.")
 @click.option("-b", "--branch", default="main", show_default=True, help="Name of the first branch.")

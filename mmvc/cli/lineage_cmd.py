@@ -1,12 +1,16 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("lineage", cls=MmvcCommand)
-@click.argument("item", metavar="KEY[@REV]")
-@click.option("--rev", metavar="REV", help="The version (instead of @REV).")
+@click.command("lineage", cls=MmvcCommand, examples=[
+    ("mmvc lineage images/cat.jpg", "where an item of HEAD came from"),
+    ("mmvc lineage images/cat.jpg@v1 --json", "the same item in a tagged version, as JSON"),
+])
+@click.argument("item", metavar="KEY[@REV]", type=complete.FILE)
+@click.option("--rev", metavar="REV", shell_complete=complete.revisions, help="The version (instead of @REV).")
 @json_option("Print the lineage as JSON.")
 @pass_console
 def command(con, item, rev, as_json):

@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("log", cls=MmvcCommand)
-@click.argument("rev", default="HEAD")
+@click.command("log", cls=MmvcCommand, examples=[
+    ("mmvc log --oneline -n 10", "the last ten versions, one line each"),
+    ("mmvc log --all --graph", "every branch, with merges drawn"),
+])
+@click.argument("rev", default="HEAD", shell_complete=complete.revisions)
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("-n", "--max-count", type=click.IntRange(0), help="Show at most N commits.")
 @click.option("--all", "all_refs", is_flag=True, help="Show the history of every branch and tag.")
@@ -21,15 +25,22 @@ def command(con, rev, oneline, max_count, all_refs, graph, as_json):
     if as_json:
         con.json_stream(entries)
         return
-    out, style = con.data, con.style
+    style = con.style
     for e in entries:
         subject = e.message.splitlines()[0] if e.message else ""
         deco = style(f" ({', '.join(e.refs)})", fg="green") if e.refs else ""
+        for row in e.connectors:
+            con.data(row)
         lead = (e.graph + " ") if graph else ""
         if oneline:
-            out(f"{lead}{style(e.oid[:12], fg='yellow')}{deco} {subject}")
+            con.data(f"{lead}{style(e.oid[:12], fg='yellow')}{deco} {subject}")
             continue
-        out(lead + style(f"commit {e.oid}", fg="yellow") + deco)
+        con.data(lead + style(f"commit {e.oid}", fg="yellow") + deco)
+        below = (e.graph_below + " ") if graph else ""
+
+        def out(line: str = "", below: str = below) -> None:
+            con.data((below + line).rstrip() if line or graph else line)
+
         if len(e.parents) > 1:
             out("Merge: " + " ".join(p[:12] for p in e.parents))
         out(f"Author: {e.author} <{e.email}>")

@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("ls-files", cls=MmvcCommand)
-@click.argument("rev", required=False)
+@click.command("ls-files", cls=MmvcCommand, examples=[
+    ("mmvc ls-files -l", "the index, with hashes, sizes and modalities"),
+    ("mmvc ls-files v1 --prefix images/ --json", "a version's items under a folder, as JSON"),
+])
+@click.argument("rev", required=False, shell_complete=complete.revisions)
 @click.option("--prefix", default="", help="Only items whose path starts with this.")
 @click.option("-l", "--long", "long_", is_flag=True, help="Also print id, size and modality.")
 @json_option("Print a JSON array of items.")

@@ -23,6 +23,7 @@ COMMANDS = {
     "diff": ("mmvc.cli.diff_cmd", "Show what changed between versions, the index and the work tree"),
     "ls-files": ("mmvc.cli.ls_files_cmd", "List the items of the index or of a version"),
     "cat-object": ("mmvc.cli.cat_object_cmd", "Print a stored object (plumbing)"),
+    "rev-parse": ("mmvc.cli.rev_parse_cmd", "Print the ids (or ref names) revisions stand for (plumbing)"),
     "rm": ("mmvc.cli.rm_cmd", "Stop tracking items and delete their files"),
     "mv": ("mmvc.cli.mv_cmd", "Rename a tracked file or folder"),
     "restore": ("mmvc.cli.restore_cmd", "Restore work-tree files or index entries"),
@@ -53,7 +54,12 @@ COMMANDS = {
 
 
 class RichHelpMixin:
-    """Help rendered with rich: a usage line, the description, options and commands as tables."""
+    """Help rendered with rich: a usage line, the description, options and commands as tables,
+    and the command's examples: (command line, what it does) pairs, each a command that runs."""
+
+    def __init__(self, *args, examples: tuple[tuple[str, str], ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.examples = tuple(examples)
 
     def get_help(self, ctx):
         from mmvc.cli.help import render_help
@@ -65,7 +71,25 @@ class MmvcCommand(RichHelpMixin, click.Command):
     pass
 
 
-class MmvcGroup(RichHelpMixin, click.Group):
+class MmvcSubgroup(RichHelpMixin, click.Group):
+    """A group of subcommands (``mmvc remote add``): each summarised by its first help line, and a
+    mistyped name answered with the closest ones."""
+
+    def command_summary(self, name: str) -> str:
+        return self.commands[name].get_short_help_str(90)
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {' or '.join(repr(c) for c in close)}?")
+        return super().resolve_command(ctx, args)
+
+
+class MmvcGroup(MmvcSubgroup):
     """Loads each command's module only when that command runs (fast start), and turns every way
     a command can end into one message and a documented exit code (docs/cli.md): the library's
     typed errors, an output that cannot be written, Ctrl-C, and any other exception (a bug)."""
@@ -191,7 +215,11 @@ def _chdir(ctx, param, value):
     return value
 
 
-@click.group(cls=MmvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MmvcGroup, context_settings={"help_option_names": ["-h", "--help"]}, examples=[
+    ("mmvc init", "start a repository in the current folder"),
+    ("mmvc add images/", "stage a folder; then `mmvc process` and `mmvc commit -m MSG`"),
+    ("mmvc -C datasets/captions log --oneline", "run in another folder's repository"),
+])
 @click.option("-C", "chdir", metavar="DIR", callback=_chdir, expose_value=False, is_eager=True,
               help="Run as if mmvc was started in DIR.")
 @click.option("-q", "--quiet", is_flag=True, help="No notes or progress bars on stderr (results and errors still print).")

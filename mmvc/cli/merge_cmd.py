@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -42,8 +43,12 @@ def render_merge(con, r, pulled: str | None = None) -> None:
         con.info("ungated repository: the two sides' items were not checked for duplicates of each other")
 
 
-@click.command("merge", cls=MmvcCommand)
-@click.argument("rev", required=False)
+@click.command("merge", cls=MmvcCommand, examples=[
+    ("mmvc merge mix-v2", "merge a branch into the current one"),
+    ("mmvc merge mix-v2 -s 'theirs:captions/**'", "settle conflicts under captions/ with their side"),
+    ("mmvc merge --continue", "commit the merge once its conflicts are settled"),
+])
+@click.argument("rev", required=False, shell_complete=complete.revisions)
 @click.option("-s", "--strategy", "strategies", multiple=True, metavar="ours|theirs[:GLOB]",
               help="Settle conflicts on matching paths by taking one side (repeatable; first match wins).")
 @click.option("-m", "--message", help="Message for the merge commit.")

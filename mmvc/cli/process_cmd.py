@@ -1,16 +1,20 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("process", cls=MmvcCommand)
+@click.command("process", cls=MmvcCommand, examples=[
+    ("mmvc process", "run the pipeline over everything staged"),
+    ("mmvc process --only text,image --text-model ./minilm", "two modalities, a local text model"),
+])
 @click.option("--ray-address", metavar="ADDR", help="Run on a Ray cluster (e.g. auto) instead of Ray local mode.")
 @click.option("--num-gpus", type=float, help="GPUs per embedding actor (fractions allowed).")
 @click.option("--batch-size", type=click.IntRange(1), help="Embedding batch size (default 64).")
-@click.option("--only", metavar="MODALITIES", help="Process only these modalities, e.g. text,image.")
-@click.option("--text-model", metavar="ID|PATH", help="Text embedding model; recorded in [process.models].")
-@click.option("--image-model", metavar="ID|PATH", help="CLIP model for images and video; recorded in [process.models].")
+@click.option("--only", metavar="MODALITIES", shell_complete=complete.modalities, help="Process only these modalities, e.g. text,image.")
+@click.option("--text-model", metavar="ID|PATH", type=complete.FILE, help="Text embedding model; recorded in [process.models].")
+@click.option("--image-model", metavar="ID|PATH", type=complete.FILE, help="CLIP model for images and video; recorded in [process.models].")
 @json_option()
 @pass_console
 def command(con, ray_address, num_gpus, batch_size, only, text_model, image_model, as_json):

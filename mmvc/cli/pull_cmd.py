@@ -1,12 +1,16 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("pull", cls=MmvcCommand)
-@click.argument("remote", required=False)
-@click.argument("branch", required=False)
+@click.command("pull", cls=MmvcCommand, examples=[
+    ("mmvc pull", "fetch origin and merge the current branch's counterpart"),
+    ("mmvc pull origin main -s theirs", "settle every conflict with the remote's side"),
+])
+@click.argument("remote", required=False, shell_complete=complete.remotes)
+@click.argument("branch", required=False, shell_complete=complete.remote_branches)
 @click.option("-s", "--strategy", "strategies", multiple=True, metavar="ours|theirs[:GLOB]",
               help="Settle merge conflicts on matching paths by taking one side (repeatable).")
 @click.option("-j", "--jobs", default=8, show_default=True, help="Parallel downloads.")

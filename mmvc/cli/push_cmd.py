@@ -1,12 +1,16 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("push", cls=MmvcCommand)
-@click.argument("remote", required=False)
-@click.argument("refs", nargs=-1)
+@click.command("push", cls=MmvcCommand, examples=[
+    ("mmvc push", "the current branch to origin"),
+    ("mmvc push origin main v1 --recipes", "a branch, a tag and every recipe"),
+])
+@click.argument("remote", required=False, shell_complete=complete.remotes)
+@click.argument("refs", nargs=-1, shell_complete=complete.refs_to_push)
 @click.option("--all", "all_branches", is_flag=True, help="Push every branch and every recipe.")
 @click.option("--tags", is_flag=True, help="Push every tag.")
 @click.option("--recipes", is_flag=True, help="Push every recipe (refs/recipes/*).")

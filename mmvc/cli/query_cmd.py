@@ -1,17 +1,21 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("query", cls=MmvcCommand)
+@click.command("query", cls=MmvcCommand, examples=[
+    ('mmvc query --where "modality = \'audio\' AND duration_s > 10" --limit 20', "a table of matching rows"),
+    ("mmvc query --rev v1 --format parquet -o v1.parquet", "a version's whole catalog as a Parquet file"),
+])
 @click.option("--where", metavar="FILTER", help="SQL-like filter over catalog columns, e.g. \"modality = 'audio' AND duration_s > 10\".")
-@click.option("--rev", default="HEAD", show_default=True, metavar="REV", help="Query this version.")
+@click.option("--rev", default="HEAD", show_default=True, metavar="REV", shell_complete=complete.revisions, help="Query this version.")
 @click.option("--columns", metavar="COLS", help="Comma-separated columns (`all` for every column, vectors included).")
 @click.option("--limit", type=int, metavar="N", help="At most N rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "parquet", "csv"]), default="table", show_default=True,
               help="Output format; parquet needs -o.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=complete.FILE, help="Write to FILE instead of stdout.")
 @json_option("Same as --format json.")
 @pass_console
 def command(con, where, rev, columns, limit, fmt, output, as_json):
@@ -32,6 +36,7 @@ def _write(con, r, fmt: str, output: str | None) -> None:
         return
     if fmt == "table" and not output:
         from rich.table import Table
+        from rich.text import Text
 
         # columns with no value at all are left out of the on-screen table (not of other formats)
         shown = [c for c in r.table.column_names if c == "key" or r.table.column(c).null_count < r.table.num_rows]
@@ -39,8 +44,17 @@ def _write(con, r, fmt: str, output: str | None) -> None:
         for c in shown:
             t.add_column(c, overflow="fold", no_wrap=c == "key", min_width=min(len(c), 8))
         for row in r.records():
-            t.add_row(*("" if row[c] is None else (row[c][:12] if c in ("oid", "row_id", "item_id") else _short(row[c])) for c in shown))
-        con.rich().print(t)
+            t.add_row(*(Text("" if row[c] is None else (row[c][:12] if c in ("oid", "row_id", "item_id") else _short(row[c])))
+                        for c in shown))
+        rc = con.rich()
+        if con.to_terminal:
+            rc.print(t)
+            return
+        rc.width = 1 << 20  # piped or redirected: one line per row however wide, for grep and cut
+        with rc.capture() as captured:
+            rc.print(t)
+        for line in captured.get().splitlines():
+            con.data(line.rstrip())
         return
     out = open(output, "w", encoding="utf-8", newline="") if output else con
     try:

@@ -1,15 +1,14 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
-from mmvc.cli.main import MmvcCommand, RichHelpMixin
+from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
 
-class _RemoteGroup(RichHelpMixin, click.Group):
-    def command_summary(self, name: str) -> str:
-        return self.commands[name].get_short_help_str(limit=90)
-
-
-@click.group("remote", cls=_RemoteGroup, invoke_without_command=True)
+@click.group("remote", cls=MmvcSubgroup, invoke_without_command=True, examples=[
+    ("mmvc remote add origin s3://bucket/datasets/captions", "remember a bucket as origin"),
+    ("mmvc remote list -v", "list the remotes with their URLs"),
+])
 @json_option("List the remotes as JSON.")
 @click.pass_context
 def command(ctx, as_json):
@@ -20,7 +19,10 @@ def command(ctx, as_json):
         ctx.invoke(list_cmd, as_json=as_json)
 
 
-@command.command("add", cls=MmvcCommand)
+@command.command("add", cls=MmvcCommand, examples=[
+    ("mmvc remote add origin s3://bucket/datasets/captions", "a bucket"),
+    ("mmvc remote add minio s3://data/captions --endpoint-url http://localhost:9000", "an S3-compatible server"),
+])
 @click.argument("name")
 @click.argument("url")
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (else AWS_ENDPOINT_URL or the AWS default).")
@@ -34,7 +36,9 @@ def add_cmd(con, name, url, endpoint_url, force):
     con.data(f"Added remote {r.name} → {r.url}" + (f" (endpoint {r.endpoint_url})" if r.endpoint_url else ""))
 
 
-@command.command("list", cls=MmvcCommand)
+@command.command("list", cls=MmvcCommand, examples=[
+    ("mmvc remote list -v", "names, URLs and endpoints"),
+])
 @click.option("-v", "--verbose", is_flag=True, help="Show URLs and endpoints.")
 @json_option("Print the remotes as JSON.")
 @pass_console
@@ -54,8 +58,10 @@ def list_cmd(con, verbose=False, as_json=False):
             con.data(r.name)
 
 
-@command.command("remove", cls=MmvcCommand)
-@click.argument("name")
+@command.command("remove", cls=MmvcCommand, examples=[
+    ("mmvc remote remove backup", "forget a remote and its remote-tracking refs"),
+])
+@click.argument("name", shell_complete=complete.remotes)
 @pass_console
 def remove_cmd(con, name):
     """Forget remote NAME and its remote-tracking refs (nothing on the remote changes)."""

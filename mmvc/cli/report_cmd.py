@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("report", cls=MmvcCommand)
-@click.option("--rev", metavar="REV", help="The report recorded in this version's commit.")
+@click.command("report", cls=MmvcCommand, examples=[
+    ("mmvc report", "the staged run's rejected and duplicate items"),
+    ("mmvc report --rev v1 --json", "the report of a committed version, as JSON"),
+])
+@click.option("--rev", metavar="REV", shell_complete=complete.revisions, help="The report recorded in this version's commit.")
 @click.option("--reason", "by_reason", is_flag=True, help="Counts per stage and reason instead of one line per item.")
 @click.option("--all", "include_passed", is_flag=True, help="Include passed items.")
 @json_option("Print rows (or counts) as JSON.")

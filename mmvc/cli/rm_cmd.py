@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("rm", cls=MmvcCommand)
-@click.argument("paths", nargs=-1, required=True)
+@click.command("rm", cls=MmvcCommand, examples=[
+    ("mmvc rm images/cat.jpg", "untrack a file and delete it"),
+    ("mmvc rm -r --cached scratch/", "untrack a folder, keeping its files"),
+])
+@click.argument("paths", nargs=-1, required=True, type=complete.FILE)
 @click.option("--cached", is_flag=True, help="Only unstage; keep the files in the work tree.")
 @click.option("-r", "recursive", is_flag=True, help="Remove folders recursively.")
 @click.option("-f", "--force", is_flag=True, help="Delete files even if they have unstaged changes.")

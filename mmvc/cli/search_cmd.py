@@ -1,14 +1,18 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("search", cls=MmvcCommand)
+@click.command("search", cls=MmvcCommand, examples=[
+    ("mmvc search 'a dog on a beach' -k 5", "the five nearest items per embedding family"),
+    ("mmvc search --image query.jpg --modality image --where 'width >= 512'", "query by example, with a prefilter"),
+])
 @click.argument("query", required=False)
-@click.option("--image", metavar="FILE", help="Query by example: the items nearest to this image (clip family).")
-@click.option("--text-file", metavar="FILE", help="Read the text query from a file.")
-@click.option("--rev", default="HEAD", show_default=True, metavar="REV", help="Search this version.")
+@click.option("--image", metavar="FILE", type=complete.FILE, help="Query by example: the items nearest to this image (clip family).")
+@click.option("--text-file", metavar="FILE", type=complete.FILE, help="Read the text query from a file.")
+@click.option("--rev", default="HEAD", show_default=True, metavar="REV", shell_complete=complete.revisions, help="Search this version.")
 @click.option("--modality", type=click.Choice(["text", "image", "video", "audio"]), help="Only this modality (and so one family).")
 @click.option("-k", "k", default=10, show_default=True, type=int, help="Results per family.")
 @click.option("--where", metavar="FILTER", help="SQL-like prefilter over catalog columns, e.g. \"width >= 512 AND license = 'cc-by-4.0'\".")

@@ -1,11 +1,15 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("show", cls=MmvcCommand)
-@click.argument("rev", default="HEAD")
+@click.command("show", cls=MmvcCommand, examples=[
+    ("mmvc show", "HEAD's commit and its counts per modality"),
+    ("mmvc show v1 --json", "a tagged version, as JSON"),
+])
+@click.argument("rev", default="HEAD", shell_complete=complete.revisions)
 @json_option("Print the version as JSON.")
 @pass_console
 def command(con, rev, as_json):

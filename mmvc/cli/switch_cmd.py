@@ -1,5 +1,6 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import pass_console
 from mmvc.cli.main import MmvcCommand
 
@@ -11,9 +12,13 @@ def render_move(con, r) -> None:
     con.data(f"{verb} {where} ({r.written} written, {r.removed} removed{extra})")
 
 
-@click.command("switch", cls=MmvcCommand)
-@click.argument("branch")
-@click.argument("start", required=False)
+@click.command("switch", cls=MmvcCommand, examples=[
+    ("mmvc switch mix-v2", "make a branch current"),
+    ("mmvc switch -c fix-captions", "create a branch at HEAD and switch to it"),
+    ("mmvc switch -", "back to the previous branch"),
+])
+@click.argument("branch", shell_complete=complete.branch_or_revision)
+@click.argument("start", required=False, shell_complete=complete.revisions)
 @click.option("-c", "--create", is_flag=True, help="Create BRANCH at START (default HEAD) and switch to it.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite local changes to the files that differ.")
 @click.option("--detach", is_flag=True, help="Detach HEAD at BRANCH's commit instead.")

@@ -1,12 +1,17 @@
 import click
 
+from mmvc.cli import complete
 from mmvc.cli.console import json_option, pass_console
 from mmvc.cli.main import MmvcCommand
 
 
-@click.command("tag", cls=MmvcCommand)
-@click.argument("name", required=False)
-@click.argument("rev", required=False, default="HEAD")
+@click.command("tag", cls=MmvcCommand, examples=[
+    ("mmvc tag v1", "tag HEAD"),
+    ("mmvc tag v1-rc main~2 -m 'release candidate'", "an annotated tag on an older version"),
+    ("mmvc tag -l", "list tags"),
+])
+@click.argument("name", required=False, shell_complete=complete.tags)
+@click.argument("rev", required=False, default="HEAD", shell_complete=complete.revisions)
 @click.option("-m", "--message", help="Make an annotated tag with this message.")
 @click.option("-l", "--list", "list_", is_flag=True, help="List tags.")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")

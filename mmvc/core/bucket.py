@@ -77,7 +77,7 @@ class Bucket:
             return RemoteError(f"{where} refused the credentials while {doing}: {exc}",
                                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket policy")
         if "nosuchbucket" in low or "bucket" in low and "not exist" in low:
-            return RemoteError(f"{where}: the bucket does not exist ({doing})", "create the bucket, or fix the URL with `mmvc remote add --force`")
+            return RemoteError(f"{where}: the bucket does not exist ({doing})", "create the bucket, or fix the URL with `mmvc remote add --force NAME URL`")
         if isinstance(exc, (ConnectionError, TimeoutError)) or any(s in low for s in ("connect", "timeout", "timed out", "unreachable",
                                                                                        "name or service", "connection")):
             return RemoteError(f"{where} is unreachable while {doing}: {exc}",

@@ -11,7 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-from mmvc.errors import FormatError, NewerFormatError
+from mmvc.errors import BadInputError, FormatError, NewerFormatError
 
 FORMAT_VERSION = 2
 DEFAULT_LINK = ("reflink", "copy")
@@ -94,30 +94,58 @@ def global_user() -> dict:
 
 
 def set_value(repo, section: str, key: str, value) -> None:
-    """Set ``key = "value"`` under ``[section]`` in the repository's config.toml, keeping the
-    rest of the file (comments included) as it is. Callers hold the repository lock."""
-    import json
+    """Set ``key = value`` under ``[section]`` (dotted: ``remote.origin``) in the repository's
+    config.toml. Callers hold the repository lock."""
+
+    import tomlkit
+
+    def change(doc):
+        table = doc
+        parts = section.split(".")
+        for i, part in enumerate(parts):
+            if part not in table:
+                new = tomlkit.table(is_super_table=i < len(parts) - 1)
+                if table is doc and not doc.as_string().endswith("\n\n"):
+                    doc.add(tomlkit.nl())  # a blank line before a new top-level table, as a person would write it
+                table[part] = new
+            table = table[part]
+            if not isinstance(table, dict):
+                raise BadInputError(f"{section} is a value in config.toml, not a table", f"pick a key that is not under {part!r}")
+        table[key] = value
+
+    edit_config(repo, change)
+
+
+def remove_section(repo, section: str) -> None:
+    """Drop ``[section]`` (dotted) and every table under it. Callers hold the repository lock."""
+
+    def change(doc):
+        *parents, last = section.split(".")
+        table = doc
+        for part in parents:
+            table = table.get(part, {})
+        if isinstance(table, dict) and last in table:
+            del table[last]
+
+    edit_config(repo, change)
+
+
+def edit_config(repo, change) -> None:
+    """Apply ``change`` to config.toml as a tomlkit document, which keeps every comment, blank
+    line and layout it does not touch (a hand-edited ``[process]  # note`` stays as it is), and
+    replace the file only with text that still parses."""
+    import tomlkit
 
     from mmvc.core.atomicfile import atomic_write
 
     path = repo.layout.config
     with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # JSON's bool/number/string literals are TOML's
-    header = f"[{section}]"
-    try:
-        start = next(i for i, ln in enumerate(lines) if ln.strip() == header)
-    except StopIteration:
-        lines += ["", header, line]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-        for i in range(start + 1, end):
-            if lines[i].split("=", 1)[0].strip() == key:
-                lines[i] = line
-                break
-        else:
-            lines.insert(end, line)
-    text = "\n".join(lines) + "\n"
+        try:
+            doc = tomlkit.parse(f.read())
+        except tomlkit.exceptions.ParseError as e:
+            raise FormatError(f"{path} is not valid TOML: {e}", "fix the file by hand") from None
+    change(doc)
+    text = tomlkit.dumps(doc)
     tomllib.loads(text)  # never write a file that no longer parses
     atomic_write(path, text.encode("utf-8"))
 

@@ -44,6 +44,7 @@ RACY_WINDOW_NS = 50_000_000
 FLAG_EXEC = 1
 FLAG_SKIP_WORKTREE = 0x80  # index only: tracked but deliberately absent from the work tree (sparse)
 ITEM_FLAGS = 0x7F  # the flag bits that belong to the item and travel into versions
+REBUILD_INDEX = "move .mmvc/index aside, then `mmvc restore --staged .` rebuilds it from HEAD (staged changes are lost)"
 
 PROC_NONE = 0  # not processed yet (append-only codes; docs/format.md)
 PROC_PASSED = 1
@@ -329,7 +330,7 @@ def _checksummed(head: bytes, chunks):
 
 def _checked(data: bytes, what: str) -> memoryview:
     if len(data) < 32 or blake3(data[:-32]).digest() != data[-32:]:
-        raise CorruptError(f"{what} is corrupt (checksum mismatch)", "run `mmvc fsck`; `mmvc reset --index` rebuilds it from HEAD")
+        raise CorruptError(f"{what} is corrupt (checksum mismatch)", "run `mmvc fsck`; " + REBUILD_INDEX)
     return memoryview(data)[:-32]
 
 
@@ -372,7 +373,7 @@ class Index:
             if end != len(body):
                 raise ValueError("trailing bytes")
         except (struct.error, ValueError, UnicodeDecodeError) as e:
-            raise CorruptError(f"{what} is corrupt ({e})", "`mmvc reset --index` rebuilds it from HEAD") from None
+            raise CorruptError(f"{what} is corrupt ({e})", REBUILD_INDEX) from None
         idx.overlay = dict(zip(table.paths, table.entries()))
         return idx
 
@@ -391,7 +392,7 @@ class Index:
             with open(path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            raise CorruptError(f"{what} is missing", "`mmvc reset --index` rebuilds the index from HEAD") from None
+            raise CorruptError(f"{what} is missing", REBUILD_INDEX) from None
         body = _checked(data, what)
         try:
             magic, version, _, self.base_written_ns = _BASE_HEADER.unpack_from(body, 0)
@@ -403,7 +404,7 @@ class Index:
             if end != len(body):
                 raise ValueError("trailing bytes")
         except (struct.error, ValueError, UnicodeDecodeError) as e:
-            raise CorruptError(f"{what} is corrupt ({e})", "`mmvc reset --index` rebuilds it from HEAD") from None
+            raise CorruptError(f"{what} is corrupt ({e})", REBUILD_INDEX) from None
         return table
 
     # -- reading

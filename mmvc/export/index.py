@@ -82,5 +82,5 @@ def read_index(target) -> ExportIndex:
         unfinished = target.read(PLAN_NAME) is not None
         raise BadInputError(f"{target.spec} holds no finished export (no {INDEX_NAME})",
                             "the export was interrupted: run the same `mmvc export` with --resume" if unfinished
-                            else "export a version there first with `mmvc export --webdataset`")
+                            else "export a version there first with `mmvc export --webdataset TARGET`")
     return decode_index(data, target.url(INDEX_NAME))

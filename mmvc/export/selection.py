@@ -39,6 +39,7 @@ class Plan:
     items: int  # items of the version
     selected: int  # items the filter kept
     components: list  # per component: {"where", "weight", "pool", "samples"}
+    uncovered: int = 0  # items the filter keeps that no mixture component selects: never drawn
 
 
 def _key(seed: int, purpose: str, comp: int, rnd: int, path: str) -> bytes:
@@ -103,6 +104,7 @@ def plan(repo, recipe) -> Plan:
         what = f"filter {recipe.filter!r}" if recipe.filter else "the version"
         raise BadInputError(f"{what} selects no items of {recipe.rev or recipe.commit[:12]} ({len(entries)} items)",
                             "check the filter against `mmvc ls-files REV -l`; string values need single quotes")
+    uncovered = 0
     if recipe.mix:
         assert keep is not None  # a mixture has masks
         free = keep.copy()
@@ -111,6 +113,7 @@ def plan(repo, recipe) -> Plan:
             take = m & free
             free &= ~take
             pools.append(np.flatnonzero(take).tolist())
+        uncovered = int(free.sum())
         weights = [c.weight for c in recipe.mix]
         labels = [c.where for c in recipe.mix]
     else:
@@ -142,7 +145,7 @@ def plan(repo, recipe) -> Plan:
             rnd += 1
         comps.append({"where": labels[ci], "weight": weights[ci], "pool": int(len(pool)), "samples": int(n)})
     drawn.sort(key=_order_key(recipe.seed))
-    return Plan(drawn, len(entries), selected, comps)
+    return Plan(drawn, len(entries), selected, comps, uncovered)
 
 
 def apportion(total: int, weights: list[float]) -> list[int]:

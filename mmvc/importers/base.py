@@ -119,6 +119,10 @@ class Connector:
         base = self.root.rstrip("/").rsplit("/", 1)[-1].split("@", 1)[0]
         return base or self.name
 
+    def default_prefix(self) -> str:
+        """Where the items go without --prefix: under the source's name."""
+        return self.source_name()
+
     def plan(self) -> list[Unit]:
         raise NotImplementedError
 

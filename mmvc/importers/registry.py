@@ -61,14 +61,19 @@ def _root_of(fs, paths: list[str]) -> str:
 
 
 def _auto(fs, paths: list[str], options: ImportOptions) -> tuple[str, list[str]]:
-    """Which built-in connector a bare path or URL means: tables when it holds tables (a
-    ``--text-field`` makes that explicit), tar shards, else a folder of files."""
+    """Which built-in connector a bare path or URL means: tar shards with their shard index (an
+    mmvc export or a wids dataset), tables when it holds tables (a ``--text-field`` makes that
+    explicit), tar shards, else a folder of files."""
     from mmvc.importers.fsio import list_files
     from mmvc.importers.tables import table_format
+    from mmvc.importers.webdataset import PLAN_NAME, is_shard_index
 
     files = []
     for p in paths:
         files += [f for f, _ in list_files(fs, p)]
+    indexes = [f for f in files if is_shard_index(fs, f)]
+    if indexes and all(f in indexes or f.endswith(".tar") or posixpath.basename(f) == PLAN_NAME for f in files):
+        return "webdataset", indexes
     tables = [f for f in files if table_format(f)]
     if options.split:
         split = options.split

@@ -67,7 +67,7 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
                             "run `mmvc process` (under the current config), then commit again")
         if not verdict.admitted and not allow_empty and not extra_parents:
             raise ConflictError(f"nothing to commit: all {len(verdict.held)} staged item(s) were judged duplicate or rejected",
-                                "`mmvc report` says why; `mmvc rm --cached` unstages them")
+                                "`mmvc report` says why; `mmvc rm --cached PATH` unstages them")
         result_held = len(verdict.held)
         changes = verdict.admitted  # IndexEntry rows serve as manifest entries (same leading fields)
         result = CommitResult(oid="", branch=branch, parent=parent, message=message, gate=verdict.gate.mode)

@@ -35,6 +35,21 @@ def get_config(repo, key: str):
     return node[name]
 
 
+def list_config(repo) -> dict:
+    """Every set value of config.toml under its dotted key, in file order (``git config --list``)."""
+    out: dict = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            else:
+                out[prefix + k] = v
+
+    walk(repo.config.raw, "")
+    return out
+
+
 def set_config(repo, key: str, value: str):
     from mmvc.core.config import Config, set_value
 

@@ -59,7 +59,7 @@ def diff(repo, rev_a: str | None = None, rev_b: str | None = None, cached: bool 
     if rev_a is None and rev_b is not None:
         raise BadInputError("a second revision was given without a first", "give both, or only the first")
     if rev_a is not None and rev_b is None and ".." in rev_a:
-        rev_a, rev_b = _split_range(rev_a)
+        rev_a, rev_b = _split_range(repo, rev_a)
     keys = _path_keys(repo, list(paths), cwd)
     keep = _path_filter(keys)
     tree = repo.tree
@@ -86,10 +86,17 @@ def diff(repo, rev_a: str | None = None, rev_b: str | None = None, cached: bool 
     return _result(Side(INDEX), Side(WORKTREE), _worktree_steps(repo, index, keep), keys)
 
 
-def _split_range(spec: str) -> tuple[str, str]:
+def _split_range(repo, spec: str) -> tuple[str, str]:
+    """``A..B``: A to B. ``A...B``: what B changed since it and A parted, i.e. from their merge
+    base to B (Git's meaning for diff)."""
     if "..." in spec:
-        raise BadInputError(f"{spec!r}: A...B (changes since the merge base) is not supported yet",
-                            "compare the two versions directly: `mmvc diff A B`")
+        from mmvc.services.history import merge_base
+
+        left, right = (part or "HEAD" for part in spec.split("...", 1))
+        base = merge_base(repo, repo.resolve(left), repo.resolve(right))
+        if base is None:
+            raise BadInputError(f"{spec!r}: {left} and {right} have no common ancestor", f"compare them directly: `mmvc diff {left} {right}`")
+        return base, right
     left, right = spec.split("..", 1)
     return left or "HEAD", right or "HEAD"
 

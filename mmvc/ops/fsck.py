@@ -72,7 +72,7 @@ def fsck(repo, quick: bool = False, progress=None) -> FsckResult:
         findings += walk.bad.values()
         if walk.promised:
             findings.append(Finding("info", "promised", f"{walk.promised} blob(s) not fetched yet (a partial clone)", count=walk.promised,
-                                    hint="they are fetched from the promisor remote on first use; `mmvc checkout --no-sparse` fetches them all"))
+                                    hint="they are fetched from the promisor remote on first use; `mmvc checkout BRANCH --no-sparse` fetches them all"))
         findings += _lock_findings(repo)
         from mmvc.catalog.check import catalog_findings
 

@@ -259,10 +259,7 @@ def import_(repo, kind: str, sources: list[str], options: ImportOptions | None =
     with repo.locked("import"):
         conn = open_connector(kind, list(sources), options)
         source = conn.source_name()
-        if options.prefix is not None:
-            prefix = options.prefix.strip("/")
-        else:
-            prefix = source
+        prefix = options.prefix.strip("/") if options.prefix is not None else conn.default_prefix()
         if prefix:
             validate_key(prefix, "--prefix")
         res = ImportResult(conn.name, source, conn.uri, prefix, conn.revision, dry_run=dry_run)

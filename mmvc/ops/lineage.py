@@ -66,7 +66,7 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
     c = repo.read_commit(oid)
     e = repo.tree.get_many(c.tree, [key]).get(key) if c.tree else None
     if e is None:
-        raise BadInputError(f"no item {key!r} in {rev} ({oid[:12]})", f"`mmvc ls-files --rev {rev}` lists its items")
+        raise BadInputError(f"no item {key!r} in {rev} ({oid[:12]})", f"`mmvc ls-files {rev}` lists its items")
     meta = json.loads(e.meta) if e.meta else {}
     res = LineageResult(key=key, rev=rev, commit=oid, oid=e.oid, modality=modality_name(e.modality), size=e.size,
                         license=meta.get("license"), source=meta.get("source"), caption=meta.get("caption"),

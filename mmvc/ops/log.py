@@ -21,7 +21,9 @@ class LogEntry:
     message: str
     gate: str
     refs: tuple[str, ...] = ()
-    graph: str = ""
+    graph: str = ""  # the commit's row of the graph: '*' on its column, '|' on the others
+    connectors: tuple[str, ...] = ()  # rows drawn above it: '\\' where a merge forks, '/' where lines join
+    graph_below: str = ""  # the lines that pass by under the commit (the prefix of its message rows)
 
 
 def _entry(oid, c, refs=()) -> LogEntry:
@@ -58,21 +60,61 @@ def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:
 
 
 def _with_graph(entries) -> Iterator[LogEntry]:
-    """A column per line of descent: '*' marks the commit, '|' the lines passing by; a merge
-    opens a column for its second parent, and columns that reach the same commit join."""
+    """A column per line of descent, Git's way: '*' marks the commit and '|' the lines passing
+    by; a merge forks a column for each further parent ('\\' on the row under it), and columns
+    that reach the same commit join into the leftmost ('/' on the row above it). Column i is
+    drawn at character 2i, so a connector sits between the two columns it links."""
     columns: list[str] = []
+    fork: int | None = None  # the column of a merge that opened columns, drawn under it
     for e in entries:
+        connectors = []
+        if fork is not None:
+            connectors.append(_fork_row(len(columns), fork))
+            fork = None
         if e.oid not in columns:
             columns.append(e.oid)
         col = columns.index(e.oid)
-        for i in reversed([i for i, c in enumerate(columns) if c == e.oid and i != col]):
-            columns.pop(i)  # lines of descent that reach this commit join here
+        joining = [i for i, c in enumerate(columns) if c == e.oid and i != col]
+        if joining:
+            connectors.append(_join_row(len(columns), joining))
+            for i in reversed(joining):
+                columns.pop(i)
+        e.connectors = tuple(connectors)
         e.graph = " ".join("*" if i == col else "|" for i in range(len(columns)))
-        yield e
-        if not e.parents:
+        if e.parents:
+            columns[col] = e.parents[0]
+        else:
             columns.pop(col)
-            continue
-        columns[col] = e.parents[0]
+        e.graph_below = " ".join("|" for _ in columns)  # a merge's own rows come before its fork
+        opened = 0
         for p in e.parents[1:]:
             if p not in columns:
-                columns.insert(col + 1, p)
+                opened += 1
+                columns.insert(col + opened, p)
+        if opened:
+            fork = col
+        yield e
+
+
+def _fork_row(width: int, col: int) -> str:
+    row = [" "] * (2 * width - 1)
+    for i in range(width):
+        if i <= col:
+            row[2 * i] = "|"
+        else:
+            row[2 * i - 1] = "\\"  # a new column, or one pushed right by it
+    return "".join(row).rstrip()
+
+
+def _join_row(width: int, joining: list[int]) -> str:
+    row = [" "] * (2 * width - 1)
+    shift = 0
+    for i in range(width):
+        if i in joining:
+            shift += 1
+            row[2 * i - 1] = "/"
+        elif shift:
+            row[2 * i - 1] = "/"  # pulled left into the place of a joined column
+        else:
+            row[2 * i] = "|"
+    return "".join(row).rstrip()

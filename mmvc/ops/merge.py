@@ -170,7 +170,7 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
         index = repo.load_index()
         staged = {p: e for p, e, _ in index.staged(tree, t_ours)}
         if staged:
-            raise ConflictError(f"{len(staged)} staged change(s) would be mixed into the merge", "commit them first, or unstage them with `mmvc restore --staged`")
+            raise ConflictError(f"{len(staged)} staged change(s) would be mixed into the merge", "commit them first, or unstage them with `mmvc restore --staged .`")
         todo = [(p, e, e is not None and sparse.wants(p, e.modality, e.meta)) for p, e in take]
         apply_to_worktree(repo, index, staged, todo, force=False, target=theirs)
         index.write()

@@ -23,6 +23,7 @@ class RecipeInfo:
     items: int = 0  # items of the version
     selected: int = 0  # items the filter keeps
     samples: int = 0  # samples per epoch
+    uncovered: int = 0  # selected items that no mixture component selects (never drawn)
 
 
 def _info(repo, name: str, oid: str, r, p=None) -> RecipeInfo:
@@ -33,6 +34,7 @@ def _info(repo, name: str, oid: str, r, p=None) -> RecipeInfo:
         info.gate = "missing"
     if p is not None:
         info.components, info.items, info.selected, info.samples = p.components, p.items, p.selected, len(p.samples)
+        info.uncovered = p.uncovered
     return info
 
 

@@ -8,7 +8,6 @@ filesystem library reads (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL …).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from mmvc.core.layout import tracking_ref
@@ -61,30 +60,15 @@ def list_remotes(repo) -> list[RemoteInfo]:
 def remove_remote(repo, name: str) -> RemoteInfo:
     """Forget the remote: its config section and its remote-tracking refs (nothing on the remote changes)."""
     import shutil
-    import tomllib
 
-    from mmvc.core.atomicfile import atomic_write
+    from mmvc.core.config import remove_section
 
     spec = get_spec(repo, name)
     if spec.promisor:
         raise BadInputError(f"remote {name} is the promisor of this partial clone: blobs not yet fetched live there",
-                            "fetch what you need first (`mmvc checkout --no-sparse`), or keep the remote")
+                            "fetch what you need first (`mmvc checkout BRANCH --no-sparse`), or keep the remote")
     with repo.locked("remote remove"):
-        path = repo.layout.config
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-        header = re.compile(r"^\s*\[\s*remote\." + re.escape(name) + r"(\.[^\]]*)?\s*\]\s*$")
-        out, skipping = [], False
-        for ln in lines:
-            if ln.lstrip().startswith("["):
-                skipping = bool(header.match(ln))
-            if not skipping:
-                out.append(ln)
-        while out and not out[-1].strip():
-            out.pop()
-        text = "\n".join(out) + "\n"
-        tomllib.loads(text)
-        atomic_write(path, text.encode("utf-8"))
+        remove_section(repo, f"remote.{name}")
         for ref, oid in repo.refs.list(tracking_ref(name)).items():
             repo.refs.delete(ref, oid)
         shutil.rmtree(repo.layout.remote(name), ignore_errors=True)

@@ -8,16 +8,35 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mmvc.core.diff import ADDED, META, MODIFIED, REMOVED, RENAMED, classify
+from mmvc.core.hashing import hash_file
 from mmvc.core.index import PROC_STATUS
+from mmvc.core.manifest import ManifestEntry
 from mmvc.core.modality import extension_modality, modality_name
-from mmvc.services.worktree_scan import scan_worktree
+from mmvc.services.worktree_scan import WorktreeScan, scan_worktree
 
 
 @dataclass
 class Change:
     path: str
-    kind: str  # added | modified | deleted
+    kind: str  # added | modified | deleted | renamed | untracked
     modality: str
+    from_path: str | None = None  # renamed: where the item was (the same bytes, now at ``path``)
+    head_oid: str | None = None  # staged: the bytes in HEAD; unstaged: the bytes in the index
+    index_oid: str | None = None  # the bytes in the index (None: not in the index)
+
+
+@dataclass
+class PorcelainRow:
+    """One path as ``git status --porcelain`` shows it: ``x`` is the index against HEAD, ``y``
+    the work tree against the index (" " unchanged, M, A, D, R, U unmerged, ? untracked)."""
+
+    x: str
+    y: str
+    path: str
+    from_path: str | None = None
+    head_oid: str | None = None
+    index_oid: str | None = None
 
 
 @dataclass
@@ -51,6 +70,24 @@ class StatusResult:
     def clean(self) -> bool:
         return not (self.staged or self.unstaged or self.untracked)
 
+    def porcelain(self) -> list[PorcelainRow]:
+        """Every changed path once, staged and unstaged sides together, in path order, then the
+        untracked files, as Git's porcelain formats list them."""
+        code = {"added": "A", "modified": "M", "deleted": "D", "renamed": "R"}
+        rows: dict[str, PorcelainRow] = {}
+        conflicts = set(self.merging["conflicts"]) if self.merging else set()
+        for c in self.staged:
+            rows[c.path] = PorcelainRow(code[c.kind], " ", c.path, c.from_path, c.head_oid, c.index_oid)
+        for c in self.unstaged:
+            row = rows.get(c.path)
+            if row is None:
+                rows[c.path] = PorcelainRow(" ", code[c.kind], c.path, c.from_path, c.head_oid, c.index_oid)
+            else:
+                row.y = code[c.kind]
+        for p in conflicts:
+            rows[p] = PorcelainRow("U", "U", p)
+        return sorted(rows.values(), key=lambda r: r.path) + [PorcelainRow("?", "?", c.path) for c in self.untracked]
+
 
 def _count_processed(repo, res: StatusResult, runs: dict) -> None:
     """Verdicts of processed staged items; an item judged under another config is "stale"."""
@@ -78,9 +115,9 @@ def status(repo, untracked: bool = True) -> StatusResult:
         res.merging = {"theirs": state["theirs"], "conflicts": [c["path"] for c in state["conflicts"]],
                        "curation": state.get("curation", [])}
     runs: dict = {}
-    for p, e, h in index.staged(repo.tree, root):
-        kind = "deleted" if e is None else "added" if h is None else "modified"
-        res.staged.append(Change(p, kind, modality_name((e or h).modality)))
+    staged = index.staged(repo.tree, root)
+    res.staged = _changes([(p, h, e.manifest() if e is not None else None) for p, e, h in staged])
+    for p, e, _ in staged:
         if e is not None and res.gated:
             verdict = PROC_STATUS.get(e.proc_status, "unprocessed")
             if e.proc_id:
@@ -91,7 +128,42 @@ def status(repo, untracked: bool = True) -> StatusResult:
         _count_processed(repo, res, runs)
     scan = scan_worktree(repo, index, untracked)
     res.skipped = scan.skipped
-    res.unstaged = sorted([Change(key, "modified", modality_name(mod)) for key, mod, _, _ in scan.modified]
-                          + [Change(key, "deleted", modality_name(mod)) for key, mod in scan.deleted], key=lambda c: c.path)
-    res.untracked = [Change(key, "untracked", modality_name(extension_modality(key))) for key in scan.untracked]
+    moved = _moved_in_worktree(repo, index, scan)
+    res.unstaged = sorted([Change(key, "modified", modality_name(mod), None, index.get(key).oid, index.get(key).oid)
+                           for key, mod, _, _ in scan.modified]
+                          + [c for c in moved if c.kind != "added"], key=lambda c: c.path)
+    taken = {c.path for c in moved if c.kind == "renamed"}
+    res.untracked = [Change(key, "untracked", modality_name(extension_modality(key))) for key in scan.untracked if key not in taken]
     return res
+
+
+_KIND = {ADDED: "added", REMOVED: "deleted", MODIFIED: "modified", META: "modified", RENAMED: "renamed"}
+
+
+def _changes(triples) -> list[Change]:
+    """Status's view of (path, old, new) triples: a removal and an addition of the same bytes
+    are one rename, paired as ``mmvc diff`` pairs them."""
+    return [Change(c.path, _KIND[c.kind], c.modality, c.old_path if c.kind == RENAMED else None,
+                   c.old.oid if c.old else None, c.new.oid if c.new else None) for c in classify(triples).changes]
+
+
+def _moved_in_worktree(repo, index, scan: WorktreeScan) -> list[Change]:
+    """The work tree's deletions, with those whose bytes reappear in an untracked file of the
+    same size shown as renames (a plain ``mv``). Only untracked files of a size some deleted
+    item had are hashed."""
+    gone = [index.get(key).manifest() for key, _ in scan.deleted]
+    sizes = {e.size for e in gone}
+    triples: list[tuple[str, ManifestEntry | None, ManifestEntry | None]] = [(e.path, e, None) for e in gone]
+    for key in scan.untracked if gone else ():
+        full = repo.worktree.abspath(key)
+        try:
+            size = os.stat(full).st_size
+        except OSError:
+            continue  # gone since the walk
+        oid = hash_file(full) if size in sizes else None
+        if oid is not None:
+            triples.append((key, None, ManifestEntry(key, oid, size, extension_modality(key))))
+    changes = _changes(triples)
+    for c in changes:
+        c.index_oid = c.head_oid  # the index still holds what the work tree lost
+    return changes

@@ -123,14 +123,15 @@ class ProcessConfig:
     # -- hashes
 
     def _stage_doc(self, stage: str) -> dict:
-        from mmvc.process.decode import DECODE_VERSION
+        from mmvc.process.decode import DECODE_VERSION, language_detector
         from mmvc.process.neardup import ALGORITHM
 
         if stage == "decode":
-            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION}
+            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION, "language": language_detector()}
         if stage == "gates":
             # the prep cache also holds the fingerprints the near-dup tiers compare
-            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION, "fingerprints": ALGORITHM, "gates": self.gates.config_dict(),
+            return {"v": PIPELINE_VERSION, "decode": DECODE_VERSION, "language": language_detector(), "fingerprints": ALGORITHM,
+                    "gates": self.gates.config_dict(),
                     "license": {"allow": sorted(self.license_allow), "deny": sorted(self.license_deny)}}
         if stage == "neardup":
             return {"v": PIPELINE_VERSION, "neardup": self.neardup.config_dict()}

@@ -199,29 +199,41 @@ def split_words(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
-_LANGID: Any = None
+_LANGID: Any = None  # the loaded detector; False when none is installed
+LANGUAGE_DETECTOR = "py3langid"  # in the process extra: a naive Bayes model shipped in the package, so offline
+MIN_LANGUAGE_CONFIDENCE = 0.5  # below it (a caption of two words, mixed text) the language is "und"
 
 
 def detect_language(text: str) -> str:
-    """ISO 639-1 code from an optional light detector (py3langid or langid), else 'und'.
-
-    Neither is a dependency: both are small pure-Python models, and without one a language
-    field of 'und' is honest where a guess would not be."""
+    """The ISO 639 code of the text's language, or 'und' where the detector cannot tell:
+    text too short or too mixed for a calibrated confidence of ``MIN_LANGUAGE_CONFIDENCE``,
+    or no detector installed (a light install). A guess would be worse than 'und': the
+    language gate and the datasheet trust this field. The model loads once per process."""
     global _LANGID
     if _LANGID is None:
-        _LANGID = False
-        for name in ("py3langid", "langid"):
-            try:
-                _LANGID = __import__(name)
-                break
-            except Exception:
-                continue
+        try:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            _LANGID = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True, min_confidence=MIN_LANGUAGE_CONFIDENCE)
+        except ImportError:
+            _LANGID = False
     if not _LANGID or not text.strip():
         return "und"
     try:
         return str(_LANGID.classify(text[:4096])[0])
     except Exception:
         return "und"
+
+
+def language_detector() -> str:
+    """Which detector (and version) names languages here, "none" without one: part of the
+    decode stage's cache key, so installing or upgrading it recomputes the language field."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{LANGUAGE_DETECTOR}-{version(LANGUAGE_DETECTOR)}/{MIN_LANGUAGE_CONFIDENCE}"
+    except PackageNotFoundError:
+        return "none"
 
 
 def language_detector_available() -> bool:

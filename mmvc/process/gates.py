@@ -159,7 +159,7 @@ class GateConfig:
         if out.text.languages and not language_detector_available():
             raise FormatError(
                 "process.gates.text.languages is set but no language detector is installed",
-                "pip install py3langid (or langid), or remove the setting",
+                "install the process extra (pip install 'mmvc[process]' brings py3langid), or remove the setting",
             )
         return out
 

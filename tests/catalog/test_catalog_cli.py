@@ -81,3 +81,19 @@ def test_search_cli_on_a_processed_repository(committed, tmp_path):
     (tmp_path / "q.txt").write_text(open(os.path.join(repo.root, "text/db.txt")).read())
     out = json.loads(mmvc(repo.root, "search", "--text-file", str(tmp_path / "q.txt"), "--modality", "text", "-k", "1", "--json").stdout)
     assert out["families"][0]["hits"][0]["key"] == "text/db.txt" and out["families"][0]["model"]
+
+
+def test_a_piped_query_table_keeps_one_line_per_row(repo_dir):
+    """Wider than any terminal (every column), yet each row stays on one line for grep and cut."""
+    lines = mmvc(repo_dir, "query", "--columns", "all").stdout.splitlines()
+    assert len(lines) == 4 and max(len(line) for line in lines) > 120
+    assert lines[0].split()[:2] == ["key", "row_id"] and [line.split()[0] for line in lines[1:]] == ["doc0.txt", "doc1.txt", "doc2.txt"]
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_the_catalog_names_the_language_of_each_text(committed):
+    """Detected offline by the process extra's detector, not `und` for every text."""
+    repo, _, _ = committed
+    rows = json.loads(mmvc(repo.root, "query", "--where", "modality = 'text'", "--columns", "key,language", "--json").stdout)
+    languages = {r["key"]: r["language"] for r in rows}
+    assert {"text/db.txt", "text/story.txt"} <= set(languages) and set(languages.values()) == {"en"}

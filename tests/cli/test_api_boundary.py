@@ -46,14 +46,14 @@ def test_the_cli_calls_the_library_only_through_repo():
 VERBS = {
     "init": ["init"], "clone": ["clone"], "add": ["add"], "import": ["import_"], "status": ["status"], "process": ["process"],
     "report": ["report"], "commit": ["commit"], "log": ["log"], "show": ["show"], "diff": ["diff"], "ls-files": ["ls_files"],
-    "cat-object": ["cat_object", "pretty_object"], "rm": ["rm"], "mv": ["mv"], "restore": ["restore"],
-    "branch": ["branch", "list_branches", "delete_branch", "rename_branch"], "switch": ["switch"], "checkout": ["checkout"],
+    "cat-object": ["cat_object", "pretty_object"], "rev-parse": ["rev_parse"], "rm": ["rm"], "mv": ["mv"], "restore": ["restore"],
+    "branch": ["branch", "list_branches", "delete_branch", "rename_branch", "head"], "switch": ["switch"], "checkout": ["checkout"],
     "merge": ["merge", "merge_continue", "merge_abort"], "tag": ["tag", "list_tags", "delete_tag"], "reflog": ["reflog"],
     "fsck": ["fsck"], "gc": ["gc"], "search": ["search"], "query": ["query"], "lineage": ["lineage"], "datasheet": ["datasheet"],
     "catalog": ["catalog_status", "rebuild_catalog", "catalog"],
     "recipe": ["create_recipe", "show_recipe", "list_recipes", "delete_recipe"], "export": ["export"],
     "remote": ["add_remote", "list_remotes", "remove_remote"], "push": ["push"], "fetch": ["fetch"], "pull": ["pull"],
-    "config": ["get_config", "set_config"], "completion": [], "ui": [],
+    "config": ["get_config", "set_config", "list_config"], "completion": [], "ui": [],
 }
 
 

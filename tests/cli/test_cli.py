@@ -88,8 +88,8 @@ def test_rm_mv_restore(run, tree):
     run("rm", "images/b.png")
     assert not (tree / "images" / "b.png").exists()
     st = json.loads(run("status", "--json").output)
-    assert sorted((c["path"], c["kind"]) for c in st["staged"]) == [
-        ("captions/a.txt", "deleted"), ("captions/apple.txt", "added"), ("images/b.png", "deleted")]
+    assert sorted((c["path"], c["kind"], c["from_path"]) for c in st["staged"]) == [
+        ("captions/apple.txt", "renamed", "captions/a.txt"), ("images/b.png", "deleted", None)]
     assert not st["unstaged"] and not st["untracked"]
     run("restore", "--staged", "images/b.png")
     run("restore", "images/b.png")

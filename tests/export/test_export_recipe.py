@@ -137,3 +137,51 @@ def test_a_recipe_keeps_its_commit_alive_through_gc(data_repo):
     from mmvc.repo import Repo
 
     assert not Repo(repo.root).store.has(side)
+
+
+def test_recipe_create_says_what_an_epoch_draws_from_each_component(data_repo):
+    """30 coco and 20 fineweb items; without --epoch-size an epoch has 50 samples shared out
+    by weight, so the small component repeats items and the large one leaves some out."""
+    res = mmvc(data_repo, "recipe", "create", "skewed", "--mix", "source='coco':0.3,source='fineweb':0.7", "--allow-ungated")
+    out = res.stdout.splitlines()
+    assert "epoch   as many samples as the components' pools hold together, shared out by weight" in out
+    assert "items   50 of 50 selected; 50 in a component, 0 in none; 50 samples per epoch" in out
+    assert "          15 samples from a pool of 30       (15 not drawn this epoch)  source='coco'" in out
+    assert "          35 samples from a pool of 20       (each item once, 15 of them once more)  source='fineweb'" in out
+    assert "warning" not in res.stderr
+    shown = json.loads(mmvc(data_repo, "recipe", "show", "skewed", "--stats", "--json").stdout)
+    assert shown["uncovered"] == 0 and [c["samples"] for c in shown["components"]] == [15, 35]
+
+
+def test_items_no_component_selects_are_counted_and_warned_about(data_repo):
+    res = mmvc(data_repo, "recipe", "create", "coco-only", "--mix", "source='coco':1", "--epoch-size", "60", "--allow-ungated")
+    out = res.stdout.splitlines()
+    assert "epoch   60 samples, shared out by weight" in out
+    assert "items   50 of 50 selected; 30 in a component, 20 in none; 60 samples per epoch" in out
+    assert "          60 samples from a pool of 30       (each item 2 times)  source='coco'" in out
+    assert "warning: 20 of the 50 selected items belong to no mixture component and are never drawn" in res.stderr
+    plain = mmvc(data_repo, "recipe", "create", "all", "--allow-ungated").stdout.splitlines()
+    assert "epoch   every selected item once" in plain and "          50 samples from a pool of 50       (each item once)  (the whole selection)" in plain
+
+
+def test_the_readmes_mixture_runs_on_the_tours_own_data(repo, tmp_path):
+    """The README's tour adds images/ and imports fineweb/*.parquet; its recipe line must select
+    from exactly that (here on an ungated repository, hence --allow-ungated)."""
+    import os
+    import shlex
+    from pathlib import Path
+
+    from tests.export.versions import png
+    from tests.importers import mirrors
+
+    line = next(x for x in (Path(__file__).parents[2] / "README.md").read_text().splitlines() if x.startswith("mmvc recipe create"))
+    argv = shlex.split(line, comments=True)
+    mirrors.fineweb(tmp_path / "src", files=1, rows=30)
+    os.rename(tmp_path / "src" / "data", tmp_path / "fineweb")
+    make_version(repo, {f"images/{i:04d}.png": png(i) for i in range(10)})
+    repo.import_("parquet", [str(tmp_path / "fineweb" / "*.parquet")], text_field="text")  # source: the folder, fineweb
+    repo.commit("tour")
+    repo.branch("mix-v2")
+    res = mmvc(repo, *argv[1:], "--allow-ungated")
+    assert "items   40 of 40 selected; 40 in a component, 0 in none; 40 samples per epoch" in res.stdout
+    assert "not drawn" in res.stdout and "once more" in res.stdout  # 24 from 10 images, 16 of 30 rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -301,7 +302,9 @@ def test_log_all_graph_json(repo):
     res = CliRunner().invoke(cli, ["-C", repo.root, "log", "--all", "--graph", "--oneline"])
     assert res.exit_code == 0
     lines = res.output.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("*") and "(main)" in lines[0]
+    graph = [re.match(r"[*|\\/ ]*", line).group().rstrip() for line in lines]
+    assert graph == ["*", "|\\", "* |", "| *", "|/", "*"], res.output  # the merge forks, the branches join
+    assert "(main)" in lines[0] and "(exp)" in lines[3] and lines[2].endswith("three") and lines[5].endswith("one")
     data = json.loads(CliRunner().invoke(cli, ["-C", repo.root, "log", "--json"]).output)
     assert len(data[0]["parents"]) == 2
     seen = set()

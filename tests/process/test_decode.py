@@ -175,7 +175,7 @@ def test_reason_codes_are_append_only():
 def test_text_features(samples):
     d = decode_item(samples["text"], TEXT)
     assert d.ok and d.text == samples["text"].decode()
-    assert d.features == {"encoding": "utf-8", "chars": 48, "words": 9, "lines": 2, "language": "und"}
+    assert d.features == {"encoding": "utf-8", "chars": 48, "words": 9, "lines": 2, "language": "en"}
 
 
 def test_text_byte_order_marks():
@@ -204,6 +204,29 @@ def test_png_labelled_as_text_names_the_real_type():
 def test_cjk_characters_count_as_words():
     d = decode_item("一只猫坐在垫子上".encode(), TEXT)
     assert d.features["words"] == 8
+
+
+@pytest.mark.parametrize("text,language", [
+    ("Der schnelle braune Fuchs springt über den faulen Hund, und die Katze schläft auf dem Sofa.", "de"),
+    ("Le renard brun rapide saute par-dessus le chien paresseux pendant que le chat dort.", "fr"),
+    ("The quick brown fox jumps over the lazy dog while the cat sleeps on the sofa.", "en"),
+    ("東京は日本の首都です。", "ja"),
+    ("a dog", "und"),  # two words: too little to tell, so no guess
+    ("img_0001 jpg", "und"),
+])
+def test_language_detected_offline(text, language):
+    assert decode_item(text.encode(), TEXT).features["language"] == language
+
+
+def test_the_language_detector_is_part_of_the_decode_cache_key():
+    """Installing or upgrading the detector changes what decode computes, so the cached
+    features of both stages that hold the language are recomputed."""
+    from mmvc.process.config import ProcessConfig
+
+    detector = dec.language_detector()
+    assert detector.startswith("py3langid-") and detector.endswith(f"/{dec.MIN_LANGUAGE_CONFIDENCE}")
+    cfg = ProcessConfig.from_table({})
+    assert cfg._stage_doc("decode")["language"] == detector and cfg._stage_doc("gates")["language"] == detector
 
 
 def test_language_from_an_optional_detector(monkeypatch):
