@@ -5,10 +5,14 @@ from __future__ import annotations
 import click
 
 from mmvc.cli.console import Console
+from mmvc.cli.main import MmvcCommand
 from mmvc.repo import Repo
 
 
-@click.command("ui")
+@click.command("ui", cls=MmvcCommand, examples=[
+    ("mmvc ui", "serve http://127.0.0.1:8765/ and open the browser"),
+    ("mmvc ui mix-v2 --no-browser --port 0", "serve one version on any free port; the address is printed"),
+])
 @click.argument("rev", required=False, default="HEAD")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -16,13 +20,7 @@ from mmvc.repo import Repo
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
 @click.pass_context
 def command(ctx, rev, port, host, allow_remote, no_browser):
-    """Browse versions, items, curation, diffs and search in a local web page.
-
-    \b
-    Examples:
-      mmvc ui                    # http://127.0.0.1:8765/, opens the browser
-      mmvc ui mix-v2 --no-browser --port 0
-    """
+    """Browse versions, items, curation, diffs and search in a local web page."""
     from mmvc.core.extras import require
 
     require("ui", what="mmvc ui")

@@ -41,5 +41,5 @@ def item(repo, key: str, rev: str = "HEAD") -> ManifestEntry:
     root = repo.read_commit(repo.resolve(rev)).tree
     found = repo.tree.get_many(root, [key]).get(key)
     if found is None:
-        raise BadInputError(f"no item {key!r} in {rev}", f"`mmvc ls-files --rev {rev}` lists its items")
+        raise BadInputError(f"no item {key!r} in {rev}", f"`mmvc ls-files {rev}` lists its items")
     return found
