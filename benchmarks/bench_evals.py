@@ -8,7 +8,7 @@ written through the library in a few packs. Each command is then timed as a whol
 process (the library call alone, without the interpreter's start), median of --repeats, in two
 states of the store: as written, and after `mmvc gc` has folded everything into one pack. The
 first `log --evals` after the evals were written builds the summary cache
-(.mmvc/cache/eval-summaries.json) and is timed on its own ("cold cache").
+(.mmvc/cache/eval-summaries.bin) and is timed on its own ("cold cache").
 
     python benchmarks/bench_evals.py [--versions 1000] [--evals 10] [--repeats 5]
 """
@@ -39,10 +39,10 @@ def build(root: Path, versions: int, evals: int) -> list[str]:
     """``versions`` commits on main (oldest first), each with ``evals`` evals."""
     from mmvc.core.evals import Eval
     from mmvc.core.objects import Commit, Gate, Signature
-    from mmvc.ops.init import init
+    from mmvc.repo import Repo
 
     shutil.rmtree(root, ignore_errors=True)
-    repo = init(str(root), ungated=True)
+    repo = Repo.init(str(root), ungated=True)
     (root / "a.txt").write_text("one item\n")
     repo.add([str(root / "a.txt")])
     first = repo.commit("v0").oid

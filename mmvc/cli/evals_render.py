@@ -69,7 +69,7 @@ def summary_line(summaries: dict) -> str:
     parts = []
     for name, s in summaries.items():
         runs = f" ({s.runs} runs)" if s.runs > 1 else ""
-        shown = list(s.metrics.items())[:SUMMARY_METRICS]
+        shown = s.means(SUMMARY_METRICS)
         more = f" (+{len(s.metrics) - len(shown)})" if len(s.metrics) > len(shown) else ""
-        parts.append(f"{name}{runs}: " + " ".join(f"{m}={fmt_value(st.mean)}" for m, st in shown) + more)
+        parts.append(f"{name}{runs}: " + " ".join(f"{m}={fmt_value(mean)}" for m, mean in shown) + more)
     return "; ".join(parts)

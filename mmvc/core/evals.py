@@ -102,3 +102,13 @@ def parse_eval_ref(ref: str) -> tuple[str, str] | None:
         return None
     commit, oid = ref[start:start + n], ref[start + n + 1:]
     return (commit, oid) if _HEX.issuperset(commit) and _HEX.issuperset(oid) else None
+
+
+def is_hex_id_run(text: str) -> bool:
+    """Whether ``text`` is lowercase hex digits only (names of 64 such digits, joined)."""
+    return _HEX.issuperset(text)
+
+
+def is_hex_id(name: str) -> bool:
+    """Whether a name is 64 lowercase hex digits (a commit's folder or an eval's file under refs/evals)."""
+    return len(name) == 64 and _HEX.issuperset(name)

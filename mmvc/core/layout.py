@@ -327,10 +327,10 @@ class Layout:
         return self._at("catalog.old")
 
     @property
-    @_entry("cache/eval-summaries.json", "Evaluations")
+    @_entry("cache/eval-summaries.bin", "Evaluations")
     def eval_summaries(self) -> str:
         """Per version, the summary of its evals and the key of the evals it was made from (derived)."""
-        return self._at("cache", "eval-summaries.json")
+        return self._at("cache", "eval-summaries.bin")
 
     # -- remotes
 

@@ -5,15 +5,16 @@ Evals live under ``refs/evals/<commit>/<eval id>`` and training runs under ``ref
 (``mmvc.core.layout``; object formats in ``mmvc.core.evals`` and ``mmvc.core.training_runs``).
 The per-version summary here (mean and spread over the runs of one eval name) is the one
 formula ``log --evals``, ``diff --md/--json``, ``eval compare``, ``lineage`` and the datasheet
-all show. Many versions at once go through the summary cache (``cache/eval-summaries.json``,
+all show. Many versions at once go through the summary cache (``cache/eval-summaries.bin``,
 derived data keyed by the exact set of evals it summarises, safe to delete).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from mmvc.core.layout import EVALS, RUNS, run_ref
@@ -39,8 +40,15 @@ class EvalSummary:
 
     name: str
     runs: int
-    metrics: dict[str, MetricStat]
+    metrics: Mapping[str, MetricStat]  # a dict, or read lazily from the cache (``PackedStats``)
     better: dict
+
+    def means(self, limit: int | None = None) -> list[tuple[str, float]]:
+        """(metric, mean) of the first ``limit`` metrics, without building their ``MetricStat``
+        where they come from the cache (a line of ``log --evals``)."""
+        if isinstance(self.metrics, PackedStats):
+            return self.metrics.means(limit)
+        return [(m, st.mean) for m, st in islice(self.metrics.items(), limit)]
 
 
 # -- evals
@@ -55,11 +63,32 @@ def eval_ids(repo, commit: str | None = None) -> list[tuple[str, str]]:
 
 
 def evals_by_commit(repo) -> dict[str, list[str]]:
-    """Commit → the ids of its evals, for every evaluated version."""
+    """Commit → the ids of its evals (sorted), for every evaluated version: one folder listing per
+    version, the names checked as ``parse_eval_ref`` does (``log --evals`` lists ten thousand)."""
+    import os
+
+    from mmvc.core.evals import is_hex_id, is_hex_id_run
+
     out: dict[str, list[str]] = {}
-    for c, o in eval_ids(repo):
-        out.setdefault(c, []).append(o)
-    return out
+    try:
+        folders = os.scandir(repo.layout.ref(EVALS.rstrip("/")))
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    with folders:
+        for d in folders:
+            if not is_hex_id(d.name):
+                continue
+            try:
+                names = os.listdir(d.path)
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            ids = [n for n in names if len(n) == 64]
+            if not is_hex_id_run("".join(ids)):  # one check for the whole folder; per name only when it fails
+                ids = [n for n in ids if is_hex_id(n)]
+            ids.sort()
+            if ids:
+                out[d.name] = ids
+    return dict(sorted(out.items()))
 
 
 def read_evals(repo, ids: Iterable[str]) -> list[tuple[str, Eval]]:
@@ -178,43 +207,52 @@ def summaries_of(repo, commits: Iterable[str]) -> dict[str, dict[str, EvalSummar
 # -- the summary cache
 
 CACHE_FROM = 32  # versions per call from which reading the cache beats reading the evals
-CACHE_FORMAT = 2  # 2: numbers packed as doubles
+CACHE_FORMAT = 3  # 3: every number in one block of doubles, metric lists and hints shared
 
 
-def _pack_stats(stats) -> str:
-    """Each metric's mean, spread, number of runs and values as little-endian doubles, in base64:
-    a cache of a thousand versions parses several times faster than as JSON numbers."""
-    import base64
-    import sys
-    from array import array
+class PackedStats(Mapping[str, MetricStat]):
+    """The metrics of one summary read from the cache: each ``MetricStat`` is made when it is
+    read, so ``log --evals`` over a thousand versions builds only what it shows."""
 
-    a = array("d")
-    for st in stats:
-        a.extend((st.mean, st.spread, float(st.runs)))
-        a.extend(st.values)
-    if sys.byteorder == "big":
-        a.byteswap()
-    return base64.b64encode(a.tobytes()).decode("ascii")
+    __slots__ = ("_names", "_nums", "_start", "_at")
 
+    def __init__(self, names: list[str], nums, start: int):  # nums: array("d") of the whole cache
+        self._names, self._nums, self._start = names, nums, start
+        self._at: dict[str, int] | None = None
 
-def _unpack_stats(names: list[str], packed: str) -> dict[str, MetricStat]:
-    import base64
-    import sys
-    from array import array
+    def _offsets(self) -> dict[str, int]:
+        if self._at is None:
+            at, i, nums = {}, self._start, self._nums
+            for m in self._names:
+                at[m] = i
+                i += 3 + int(nums[i + 2])
+            self._at = at
+        return self._at
 
-    a = array("d")
-    a.frombytes(base64.b64decode(packed))
-    if sys.byteorder == "big":
-        a.byteswap()
-    nums = a.tolist()
-    out, i = {}, 0
-    for m in names:
+    def __getitem__(self, metric: str) -> MetricStat:
+        i, nums = self._offsets()[metric], self._nums
         n = int(nums[i + 2])
-        out[m] = MetricStat(nums[i], nums[i + 1], n, nums[i + 3:i + 3 + n])
-        i += 3 + n
-    if i != len(nums):
-        raise ValueError("the packed numbers do not match the metrics")
-    return out
+        return MetricStat(nums[i], nums[i + 1], n, nums[i + 3:i + 3 + n].tolist())
+
+    def means(self, limit: int | None = None) -> list[tuple[str, float]]:
+        out, i, nums = [], self._start, self._nums
+        for m in self._names[:limit]:
+            out.append((m, nums[i]))
+            i += 3 + int(nums[i + 2])
+        return out
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __deepcopy__(self, memo) -> dict[str, dict]:
+        """``dataclasses.asdict`` (JSON output) deep-copies what is not a dict: it gets what it
+        makes of a dict of ``MetricStat``."""
+        from dataclasses import asdict
+
+        return {m: asdict(st) for m, st in self.items()}
 
 
 def _ids_key(ids: list[str]) -> str:
@@ -223,41 +261,86 @@ def _ids_key(ids: list[str]) -> str:
     return hash_bytes("".join(sorted(ids)).encode())
 
 
-def _cached_summaries(repo, by_commit: dict[str, list[str]], every: dict[str, list[str]]) -> dict[str, dict[str, EvalSummary]]:
+def _read_cache(path: str) -> dict[str, tuple[str, dict[str, EvalSummary]]]:
+    """Commit → (key, summaries) from the cache file (a JSON line, then the numbers as
+    little-endian doubles); empty when it is absent, of another format, or damaged (its numbers
+    no longer hash to the digest it records)."""
     import json
-    import os
+    import sys
+    from array import array
 
-    path = repo.layout.eval_summaries
+    from mmvc.core.hashing import hash_bytes
+
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read())
-        cache = doc["summaries"] if isinstance(doc, dict) and doc.get("format") == CACHE_FORMAT else {}
-    except (OSError, ValueError, KeyError):
-        cache = {}
+            data = f.read()
+        end = data.index(b"\n")
+        doc = json.loads(data[:end])
+        if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
+            return {}
+        raw = memoryview(data)[end + 1:]
+        if hash_bytes(raw) != doc["digest"]:
+            return {}
+        nums = array("d")
+        nums.frombytes(raw)
+        if sys.byteorder == "big":
+            nums.byteswap()
+        lists, hints = doc["metrics"], doc["better"]
+        return {c: (key, {name: EvalSummary(name, runs, PackedStats(lists[mi], nums, at), hints[bi]) for name, runs, mi, bi, at in evals})
+                for c, (key, evals) in doc["versions"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {}
+
+
+def _write_cache(path: str, entries: dict[str, tuple[str, dict[str, EvalSummary]]]) -> None:
+    import json
+    import os
+    import sys
+    from array import array
+
+    from mmvc.core.atomicfile import atomic_write
+    from mmvc.core.hashing import hash_bytes
+
+    a = array("d")
+    lists: dict[tuple, int] = {}
+    hints: dict[str, int] = {}
+    versions = {}
+    for c, (key, sums) in entries.items():
+        row = []
+        for name, s in sums.items():
+            mi = lists.setdefault(tuple(s.metrics), len(lists))
+            bi = hints.setdefault(json.dumps(s.better, sort_keys=True), len(hints))
+            row.append([name, s.runs, mi, bi, len(a)])
+            for st in s.metrics.values():
+                a.extend((st.mean, st.spread, float(st.runs)))
+                a.extend(st.values)
+        versions[c] = [key, row]
+    if sys.byteorder == "big":
+        a.byteswap()
+    raw = a.tobytes()
+    doc = {"format": CACHE_FORMAT, "metrics": [list(n) for n in lists], "better": [json.loads(h) for h in hints],
+           "versions": versions, "digest": hash_bytes(raw)}
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, [json.dumps(doc, separators=(",", ":")).encode(), b"\n", raw], fsync=False)
+    except OSError:
+        pass  # a cache that cannot be written is only a slower next read
+
+
+def _cached_summaries(repo, by_commit: dict[str, list[str]], every: dict[str, list[str]]) -> dict[str, dict[str, EvalSummary]]:
+    path = repo.layout.eval_summaries
+    cache = _read_cache(path)
     out: dict[str, dict[str, EvalSummary]] = {}
     dirty = False
     for c, ids in by_commit.items():
         key = _ids_key(ids)
         hit = cache.get(c)
-        if isinstance(hit, dict) and hit.get("key") == key:
-            try:
-                out[c] = {n: EvalSummary(n, s["runs"], _unpack_stats(s["metrics"], s["numbers"]), s["better"])
-                          for n, s in hit["evals"].items()}
-                continue
-            except (KeyError, TypeError, ValueError, IndexError):
-                pass  # a damaged entry: summarise again
+        if hit is not None and hit[0] == key:
+            out[c] = hit[1]
+            continue
         out[c] = summarize(e for _, e in read_evals(repo, ids))
-        cache[c] = {"key": key, "evals": {n: {"runs": s.runs, "better": s.better, "metrics": list(s.metrics),
-                                                "numbers": _pack_stats(s.metrics.values())}
-                                            for n, s in out[c].items()}}
+        cache[c] = (key, out[c])
         dirty = True
     if dirty:
-        from mmvc.core.atomicfile import atomic_write
-
-        keep = {c: v for c, v in cache.items() if c in every}  # versions whose evals are gone drop out
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, json.dumps({"format": CACHE_FORMAT, "summaries": keep}, separators=(",", ":")).encode(), fsync=False)
-        except OSError:
-            pass  # a cache that cannot be written is only a slower next read
+        _write_cache(path, {c: v for c, v in cache.items() if c in every})  # versions whose evals are gone drop out
     return out

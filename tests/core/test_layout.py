@@ -72,7 +72,7 @@ def test_code_points_at_sections_that_exist():
     ("hooks/pre-commit.sample", "hook"),
     ("refs/evals/" + "ab" * 32 + "/" + "cd" * 32, "eval"),
     ("refs/runs/team/r1", "run"),
-    ("cache/eval-summaries.json", "eval_summaries"),
+    ("cache/eval-summaries.bin", "eval_summaries"),
 ])
 def test_describe(rel, name):
     assert Layout.describe(rel).name == name

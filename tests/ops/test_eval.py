@@ -115,6 +115,8 @@ def test_show_by_id_or_prefix(two_versions):
 
 
 def test_many_versions_read_through_the_summary_cache_which_follows_every_new_eval(repo, monkeypatch):
+    from dataclasses import asdict
+
     from mmvc.services.evals import CACHE_FROM, read_evals, summaries_of, summarize
 
     commits = [_commit(repo, f"f{i}.txt", str(i)) for i in range(CACHE_FROM + 2)]
@@ -124,9 +126,16 @@ def test_many_versions_read_through_the_summary_cache_which_follows_every_new_ev
     direct = {c: summarize(e for _, e in read_evals(repo, [i.id for i in repo.list_evals(c)]))
               for c in commits}
     first = summaries_of(repo, commits)
-    cache = os.path.join(repo.dir, "cache", "eval-summaries.json")
+    cache = os.path.join(repo.dir, "cache", "eval-summaries.bin")
     assert first == direct and os.path.exists(cache)
-    assert summaries_of(repo, commits) == direct  # now read from the cache
+    cached = summaries_of(repo, commits)  # now read from the cache
+    assert cached == direct
+    assert [asdict(s) for s in cached[commits[5]].values()] == [asdict(s) for s in direct[commits[5]].values()]  # --json
+    assert cached[commits[5]]["mmlu"].means(1) == [("acc", 0.05)] == direct[commits[5]]["mmlu"].means(1)
+    with open(cache, "r+b") as f:
+        f.seek(-3, os.SEEK_END)
+        f.write(b"\xff\xff\xff")  # numbers that no longer match the digest: rebuilt, never trusted
+    assert summaries_of(repo, commits) == direct
 
     _at(monkeypatch, 1800000000)
     repo.add_eval(commits[3], "mmlu", {"acc": 0.5, "n": 3})  # a second run: that version's entry is stale
