@@ -38,6 +38,9 @@ def test_add_from_a_file_and_from_standard_input_then_list_and_show(run, version
     shown = run("eval", "show", doc["id"][:10]).stdout
     assert f"eval {doc['id']}" in shown and "acc" in shown and "0.66" in shown
     assert json.loads(run("eval", "show", doc["id"], "--json").stdout) == doc
+    assert run("cat-object", "-t", doc["id"]).stdout.strip() == "eval"
+    body = json.loads(run("cat-object", "-p", doc["id"]).stdout)  # the body behind the header
+    assert body["metrics"] == {"acc": 0.66, "loss": 1.7} and body["commit"] == doc["commit"] and "type" not in body
 
 
 @pytest.mark.parametrize("content,message", [
