@@ -125,11 +125,13 @@ class Repo(Repository):
 
     # history
 
-    def log(self, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False):
-        """``mmvc log``: an iterator of the commits reachable from ``rev``, newest first."""
+    def log(self, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False,
+            evals: bool = False):
+        """``mmvc log``: an iterator of the commits reachable from ``rev``, newest first; ``evals``
+        adds each version's evals, summarised per name (mean and spread per metric)."""
         from mmvc.ops.log import log
 
-        return log(self, rev, max_count=max_count, all_refs=all_refs, graph=graph)
+        return log(self, rev, max_count=max_count, all_refs=all_refs, graph=graph, evals=evals)
 
     def show(self, rev: str = "HEAD"):
         """``mmvc show``: a version's commit and its counts and bytes per modality."""
@@ -291,11 +293,13 @@ class Repo(Repository):
         return remove_remote(self, name)
 
     def push(self, remote: str | None = None, refs: Sequence[str] = (), all_branches: bool = False, tags: bool = False,
-             recipes: bool = False, force: bool = False, no_verify: bool = False, jobs: int = 8, progress=None):
-        """``mmvc push``: send the current branch (or ``refs``) and the objects the remote lacks."""
+             recipes: bool = False, evals: bool = False, force: bool = False, no_verify: bool = False, jobs: int = 8,
+             progress=None):
+        """``mmvc push``: send the current branch (or ``refs``) and the objects the remote lacks;
+        ``evals`` sends every eval and training run with the versions they name."""
         from mmvc.ops.push import push
 
-        return push(self, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, force=force,
+        return push(self, remote, list(refs), all_branches=all_branches, tags=tags, recipes=recipes, evals=evals, force=force,
                     no_verify=no_verify, jobs=jobs, progress=progress)
 
     def fetch(self, remote: str | None = None, jobs: int = 8, progress=None):
@@ -385,6 +389,34 @@ class Repo(Repository):
         from mmvc.ops.recipe import delete_recipe
 
         return delete_recipe(self, name)
+
+    def add_eval(self, rev: str, name: str, metrics, format: str = "auto", model: str | None = None, run: str | None = None,
+                 recipe: str | None = None, export: str | None = None, notes: str | None = None, higher: Sequence[str] = (),
+                 lower: Sequence[str] = ()):
+        """``mmvc eval add``: pin a model's results to version ``rev``. ``metrics``: a file path
+        (JSON, lm-eval results, CSV), a file's bytes, or a mapping of names to numbers."""
+        from mmvc.ops.eval import add_eval
+
+        return add_eval(self, rev, name, metrics, fmt=format, model=model, run=run, recipe=recipe, export=export, notes=notes,
+                        higher=list(higher), lower=list(lower))
+
+    def list_evals(self, rev: str | None = None, name: str | None = None):
+        """``mmvc eval list``: the evals of ``rev`` (default: every version), oldest first."""
+        from mmvc.ops.eval import list_evals
+
+        return list_evals(self, rev, name=name)
+
+    def show_eval(self, eval_id: str):
+        """``mmvc eval show``: one eval by its id or a unique prefix of it."""
+        from mmvc.ops.eval import show_eval
+
+        return show_eval(self, eval_id)
+
+    def compare_evals(self, rev_a: str, rev_b: str, name: str | None = None):
+        """``mmvc eval compare``: per metric, the two versions' values (mean ± spread) and the delta."""
+        from mmvc.ops.eval import compare_evals
+
+        return compare_evals(self, rev_a, rev_b, name=name)
 
     def export(self, target: str, rev: str | None = None, where: str | None = None, recipe: str | None = None,
                mix: str | None = None, seed: int | None = None, epoch_size: int | None = None,

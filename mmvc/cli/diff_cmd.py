@@ -155,7 +155,8 @@ def _json(con, r) -> None:
     stats = lambda s: dataclasses.asdict(s)  # noqa: E731
     write('{"schema": %d,\n "from": %s,\n "to": %s,\n "paths": %s,\n' % (
         JSON_SCHEMA, dump(dataclasses.asdict(r.a)), dump(dataclasses.asdict(r.b)), dump(r.paths)))
-    write(' "summary": %s,\n "changes": [' % dump({"total": stats(r.total), "by_modality": {m: stats(s) for m, s in r.by_modality.items()}}))
+    write(' "summary": %s,\n' % dump({"total": stats(r.total), "by_modality": {m: stats(s) for m, s in r.by_modality.items()}}))
+    write(' "evaluations": %s,\n "changes": [' % dump([dataclasses.asdict(e) for e in r.evaluations]))
     first = True
     for c in r.changes:
         write("\n  " if first else ",\n  ")
@@ -172,6 +173,18 @@ def _md_code(path: str) -> str:
 
 
 def _markdown(con, r, limit: int) -> None:
+    from mmvc.cli.evals_render import evaluations_markdown
+
+    _markdown_changes(con, r, limit)
+    if r.evaluations:
+        con.data("")
+        con.data("#### Evaluations")
+        con.data("")
+        for line in evaluations_markdown(r.evaluations, _side(r.a), _side(r.b)):
+            con.data(line)
+
+
+def _markdown_changes(con, r, limit: int) -> None:
     from mmvc.cli.humanize import human_bytes
 
     out = con.data

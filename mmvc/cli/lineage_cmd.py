@@ -45,5 +45,12 @@ def command(con, item, rev, as_json):
         out(f"clip model  {p.get('clip_model') or '-'}")
     if r.introduced_by:
         out(f"since       {r.introduced_by[:12]} ({fmt_time(r.introduced_time, 0)})")
+    for run in r.runs:
+        where = (f"epoch {run['epoch']}, {run['consumed']} of {run['samples']} samples" if run["epoch"] is not None
+                 else "no checkpoint yet")
+        out(f"run         {run['name']}  on {run['commit'][:12]}  ({run['checkpoints']} checkpoint(s); {where})")
+    for ev in r.evals:
+        out(f"eval        {ev['id'][:12]}  {ev['name']}  on {ev['commit'][:12]}" + (f"  model {ev['model']}" if ev["model"] else "")
+            + (f"  run {ev['run']}" if ev["run"] else ""))
     if r.note:
         con.info(f"note: {r.note}")

@@ -14,14 +14,16 @@ from mmvc.cli.main import MmvcCommand
 @click.option("-n", "--max-count", type=click.IntRange(0), help="Show at most N commits.")
 @click.option("--all", "all_refs", is_flag=True, help="Show the history of every branch and tag.")
 @click.option("--graph", is_flag=True, help="Draw the lines of descent beside the commits.")
+@click.option("--evals", is_flag=True, help="Show each version's evals: per name, the mean of every metric.")
 @json_option("Print the commits as a JSON array.")
 @pass_console
-def command(con, rev, oneline, max_count, all_refs, graph, as_json):
+def command(con, rev, oneline, max_count, all_refs, graph, evals, as_json):
     """Show the history of versions reachable from REV (default HEAD)."""
+    from mmvc.cli.evals_render import summary_line
     from mmvc.cli.humanize import fmt_time
     from mmvc.repo import Repo
 
-    entries = Repo.discover().log(rev, max_count=max_count, all_refs=all_refs, graph=graph)
+    entries = Repo.discover().log(rev, max_count=max_count, all_refs=all_refs, graph=graph, evals=evals)
     if as_json:
         con.json_stream(entries)
         return
@@ -33,7 +35,8 @@ def command(con, rev, oneline, max_count, all_refs, graph, as_json):
             con.data(row)
         lead = (e.graph + " ") if graph else ""
         if oneline:
-            con.data(f"{lead}{style(e.oid[:12], fg='yellow')}{deco} {subject}")
+            metrics = style(f"  [{summary_line(e.evals)}]", fg="cyan") if e.evals else ""
+            con.data(f"{lead}{style(e.oid[:12], fg='yellow')}{deco} {subject}{metrics}")
             continue
         con.data(lead + style(f"commit {e.oid}", fg="yellow") + deco)
         below = (e.graph_below + " ") if graph else ""
@@ -46,6 +49,8 @@ def command(con, rev, oneline, max_count, all_refs, graph, as_json):
         out(f"Author: {e.author} <{e.email}>")
         out(f"Date:   {fmt_time(e.time, e.tz)}")
         out(f"Gate:   {e.gate}")
+        if e.evals:
+            out(f"Evals:  {summary_line(e.evals)}")
         out("")
         for line in e.message.rstrip("\n").splitlines():
             out(f"    {line}")

@@ -41,6 +41,7 @@ COMMANDS = {
     "datasheet": ("mmvc.cli.datasheet_cmd", "Write a Markdown datasheet with plots for a version"),
     "catalog": ("mmvc.cli.catalog_cmd", "Inspect or rebuild the Lance catalog"),
     "recipe": ("mmvc.cli.recipe_cmd", "Create, show or list recipes: a version, filter, mixture and seed under a name"),
+    "eval": ("mmvc.cli.eval_cmd", "Record, list and compare evaluation results pinned to versions"),
     "export": ("mmvc.cli.export_cmd", "Write a version or recipe as deterministic WebDataset shards"),
     "remote": ("mmvc.cli.remote_cmd", "Add, list or remove remotes (s3://, gs://, file://, memory://)"),
     "push": ("mmvc.cli.push_cmd", "Send versions and the objects a remote lacks"),

@@ -23,6 +23,8 @@ REFS = "refs/"
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 RECIPES = "refs/recipes/"
+EVALS = "refs/evals/"
+RUNS = "refs/runs/"
 REMOTES = "refs/remotes/"
 HEAD = "HEAD"
 # Roots a merge in progress (or a history rewrite) leaves, read by fsck and gc as versions.
@@ -40,6 +42,15 @@ def tag_ref(name: str) -> str:
 
 def recipe_ref(name: str) -> str:
     return RECIPES + name
+
+
+def eval_ref(commit: str, eval_id: str) -> str:
+    """``refs/evals/<commit>/<eval id>``: the commit first, so a version's evals are one folder."""
+    return f"{EVALS}{commit}/{eval_id}"
+
+
+def run_ref(name: str) -> str:
+    return RUNS + name
 
 
 def tracking_ref(remote: str, branch: str = "") -> str:
@@ -111,13 +122,23 @@ class Layout:
         """A recipe name: the id of its recipe object."""
         return self.ref(recipe_ref(name))
 
+    @_entry("refs/evals/<commit>/<eval>", "Evaluations")
+    def eval(self, commit: str, eval_id: str) -> str:
+        """An eval of a version: the eval object's id (the name's last part, again)."""
+        return self.ref(eval_ref(commit, eval_id))
+
+    @_entry("refs/runs/<run...>", "Training runs")
+    def run(self, name: str) -> str:
+        """A training run: the id of its newest record."""
+        return self.ref(run_ref(name))
+
     @_entry("refs/remotes/<remote>/<branch...>", "Remotes' local state")
     def tracking(self, remote: str, branch: str) -> str:
         """Where a remote's branch was at the last push or fetch."""
         return self.ref(tracking_ref(remote, branch))
 
     def ref(self, ref: str) -> str:
-        """The file of a ref given by its full name (``refs/...``); one of the four entries above."""
+        """The file of a ref given by its full name (``refs/...``); one of the entries above."""
         return self._at(*ref.split("/"))
 
     @property
@@ -323,6 +344,11 @@ class Layout:
         """The folder of one version's datasheet as the UI shows it: `mmvc datasheet`'s Markdown
         and plots, and its summary as JSON."""
         return self._at("ui", "datasheets", commit)
+    @property
+    @_entry("cache/eval-summaries.bin", "Evaluations")
+    def eval_summaries(self) -> str:
+        """Per version, the summary of its evals and the key of the evals it was made from (derived)."""
+        return self._at("cache", "eval-summaries.bin")
 
     # -- remotes
 

@@ -31,9 +31,11 @@ TAG = "tag"
 RECIPE = "recipe"
 PROCESS_RUN = "process-run"
 PROCESS_REPORT = "process-report"
+EVAL = "eval"
+TRAINING_RUN = "training-run"
 
 # The format this mmvc writes each headed kind in; a larger one is refused.
-OBJECT_FORMATS = {COMMIT: 2, TAG: 2, RECIPE: 2, PROCESS_RUN: 2, PROCESS_REPORT: 2}
+OBJECT_FORMATS = {COMMIT: 2, TAG: 2, RECIPE: 2, PROCESS_RUN: 2, PROCESS_REPORT: 2, EVAL: 2, TRAINING_RUN: 2}
 NODE_MAGIC = b"MMVN"
 _HEADER = re.compile(rb"mmvc ([a-z][a-z-]*) ([0-9]{1,9})\n")
 _HEADER_MAX = 64

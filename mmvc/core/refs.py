@@ -98,6 +98,26 @@ class RefStore:
                     out[ref] = oid
         return dict(sorted(out.items()))
 
+    def names(self, prefix: str) -> builtins.list[str]:
+        """The refs under ``prefix``, by name only: for refs whose name already says what they
+        hold (``refs/evals/<commit>/<eval id>``), without opening a file per ref."""
+        out: builtins.list[str] = []
+
+        def walk(path: str, rel: str) -> None:
+            try:
+                it = os.scandir(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            with it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        walk(e.path, f"{rel}/{e.name}")
+                    elif ".tmp-" not in e.name:
+                        out.append(f"{rel}/{e.name}")
+
+        walk(self._path(prefix), prefix.rstrip("/"))
+        return sorted(out)
+
     # -- moving
 
     def update(self, ref: str, new: str, expected_old: str | None, message: str = "", who: str = "") -> None:

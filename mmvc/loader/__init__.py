@@ -7,7 +7,7 @@ pillow, soundfile), which ``import mmvc`` never pulls in; ``MMVCDataset`` iterat
 
 from __future__ import annotations
 
-__all__ = ["MMVCDataset", "DataLoader", "collate", "standard_decoders"]
+__all__ = ["MMVCDataset", "DataLoader", "collate", "standard_decoders", "record_run"]
 
 
 def __getattr__(name):
@@ -22,6 +22,10 @@ def __getattr__(name):
         from mmvc.loader import torch_loader
 
         return getattr(torch_loader, name)
+    if name == "record_run":
+        from mmvc.loader.run_record import record_run
+
+        return record_run
     if name == "standard_decoders":
         from mmvc.loader.decoders import standard_decoders
 

@@ -46,16 +46,21 @@ class MMVCDataset(_Base):
 
     ``batch_size`` must be the per-rank batch size the DataLoader uses (it decides which
     worker serves which batch); keep ``world_size × batch_size`` constant across a resume.
+
+    ``run="NAME"`` records the run (``refs/runs/NAME``: what it reads, and on rank 0 the state at
+    every ``state_dict()`` call, i.e. every checkpoint) in ``repo``, or for an export in the
+    repository of the current folder unless ``repo=`` names one.
     """
 
     def __init__(self, source: str | None = None, *, repo=None, recipe: str | None = None, rev: str | None = None,
                  where: str | None = None, seed: int = 0, shuffle: bool = True, epoch: int = 0,
                  rank: int | None = None, world_size: int | None = None, batch_size: int = 1, drop_last: bool = False,
                  shuffle_block: int = 1, decoders: dict | None = None, skip_corrupt: bool = False, verify: bool = True,
-                 prefetch: int = 2, cache_dir: str | None = None, allow_ungated: bool = False, store_shard_items: int = 1024):
+                 prefetch: int = 2, cache_dir: str | None = None, allow_ungated: bool = False, store_shard_items: int = 1024,
+                 run: str | None = None):
         from mmvc.loader.sources import ExportSource, StoreSource
 
-        if (source is None) == (repo is None):
+        if (source is None) == (repo is None) and not (source is not None and run is not None):
             raise BadInputError("give an export location, or repo= with recipe= or rev=", "MMVCDataset('out/') or MMVCDataset(repo=repo, recipe='mix-v2-train')")
         if source is not None:
             if recipe is not None or rev is not None or where is not None:
@@ -78,6 +83,11 @@ class MMVCDataset(_Base):
         self._start = 0  # epoch position where this pass begins (a restored state's "consumed")
         self._delivered = 0  # samples this rank has handed out since _start
         self.skipped = 0  # corrupt samples skipped (skip_corrupt=True), in this process
+        self.run = None  # with run=NAME: the RunRecorder that state_dict() reports checkpoints to (rank 0)
+        if run is not None and self.rank == 0:
+            from mmvc.loader.run_record import record_run
+
+            self.run = record_run(repo if repo is not None else ".", run, self)
 
     # -- sizes
 
@@ -109,9 +119,12 @@ class MMVCDataset(_Base):
             g = self.world_size * self.batch_size
             consumed = self._start + (m if self.world_size == 1 else (m // self.batch_size) * g)
             consumed = min(consumed, self.total)
-        return {"kind": STATE_KIND, "format": STATE_FORMAT, "source": {"kind": self.source.kind, "id": self.source.identity},
-                "seed": self.seed, "shuffle": self.shuffle, "shuffle_block": self.shuffle_block, "samples": self.total,
-                "epoch": epoch, "consumed": consumed, "global_batch": self.world_size * self.batch_size}
+        state = {"kind": STATE_KIND, "format": STATE_FORMAT, "source": {"kind": self.source.kind, "id": self.source.identity},
+                 "seed": self.seed, "shuffle": self.shuffle, "shuffle_block": self.shuffle_block, "samples": self.total,
+                 "epoch": epoch, "consumed": consumed, "global_batch": self.world_size * self.batch_size}
+        if self.run is not None:  # a checkpoint is being saved: the run record says where training was
+            self.run.checkpoint(state)
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Continue exactly where ``state`` stopped, over this loader's ranks and workers."""

@@ -269,6 +269,7 @@ class StoreSource:
             oid = r.oid
         require_gated(repo, r.commit, r.rev or r.commit[:12], allow_ungated, "the loader")
         self.repo = repo
+        self.recipe = r  # the selection, named or not (a run record stores it)
         self.identity = oid
         self.location = f"{repo.root} recipe {oid[:12]}"
         self.samples = plan(repo, r).samples

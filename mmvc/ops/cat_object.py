@@ -39,15 +39,16 @@ def cat_object(repo, oid: str, with_data: bool = True) -> ObjectInfo:
 
 
 def pretty(repo, info: ObjectInfo) -> dict:
-    """A JSON-ready view of a manifest node or of a JSON object (commit, tag, recipe, process run)."""
+    """A JSON-ready view of a manifest node or of a JSON object (commit, tag, recipe, process run,
+    eval, training-run record)."""
     import json
 
     from mmvc.core.manifest import decode_node
     from mmvc.core.modality import modality_name
-    from mmvc.core.objects import COMMIT, PROCESS_RUN, RECIPE, TAG, open_json
+    from mmvc.core.objects import COMMIT, EVAL, PROCESS_RUN, RECIPE, TAG, TRAINING_RUN, open_json
 
     assert info.data is not None  # read with its data
-    if info.kind in (COMMIT, TAG, RECIPE, PROCESS_RUN):
+    if info.kind in (COMMIT, TAG, RECIPE, PROCESS_RUN, EVAL, TRAINING_RUN):
         return open_json(info.data, info.oid, info.kind)[0]
     if info.kind == "node":
         node = decode_node(info.data, info.oid)
@@ -57,5 +58,5 @@ def pretty(repo, info: ObjectInfo) -> dict:
         else:
             items = [{"first": it[0], "child": it[1].hex(), "items": sum(it[2][:5]), "bytes": sum(it[2][5:])} for it in node.items]
         return {"type": "leaf" if node.is_leaf else "internal", "level": node.level, "entries": items}
-    raise BadInputError(f"object {info.oid} is a {info.kind}; -p shows manifest nodes and JSON objects (commits, tags, recipes, process runs)",
+    raise BadInputError(f"object {info.oid} is a {info.kind}; -p shows manifest nodes and JSON objects (commits, tags, recipes, process runs, evals, training runs)",
                         "use `mmvc cat-object HASH > file` for its bytes")

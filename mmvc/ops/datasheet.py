@@ -4,7 +4,8 @@ Everything in it is read, never recomputed: counts, bytes, licenses, sources and
 resolution and duration distributions from the version's catalog rows; rejection reasons and
 duplicate rates per tier from the process report the version's commit records; the process
 config and models from the process run behind its rows; the change since the first parent from
-``mmvc diff``. The Markdown and the plots are written to temp names and renamed, so a datasheet
+``mmvc diff``; the evals recorded for the version and, per metric, its value on every ancestor
+evaluated under the same name (``mmvc eval``). The Markdown and the plots are written to temp names and renamed, so a datasheet
 is whole or absent.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mmvc.errors import BadInputError
 
+EVAL_HISTORY = 1000  # ancestors the eval plots reach back over
 COLUMNS = ["key", "modality", "size", "mime", "width", "height", "duration_s", "sample_rate", "language", "chars", "license", "source",
            "run", "config", "text_model", "clip_model", "status"]
 
@@ -54,6 +56,7 @@ def datasheet(repo, rev: str = "HEAD", out: str = "datasheet") -> DatasheetResul
     s["quality"] = _report_summary(repo, c.gate.report)
     s["process"] = _process_summary(repo, data)
     s["parent_diff"] = _parent_diff(repo, c, oid)
+    s["evals"], s["eval_history"] = _eval_summary(repo, oid)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
@@ -93,6 +96,33 @@ def _process_summary(repo, data: dict) -> dict:
         if doc is not None:
             out["config_doc"] = doc.get("config_doc")
     return out
+
+
+def _eval_summary(repo, oid: str) -> tuple[dict, dict]:
+    """This version's evals (per name: runs, models, mean ± spread per metric) and, for each of
+    its metrics, the mean on every ancestor that has an eval of that name, oldest first."""
+    from mmvc.services.evals import eval_ids, read_evals, summaries_of
+
+    ids = [o for _, o in eval_ids(repo, oid)]
+    if not ids:
+        return {}, {}
+    evals = [e for _, e in read_evals(repo, ids)]
+    models: dict[str, set] = {}
+    for e in evals:
+        models.setdefault(e.name, set()).update([e.model] if e.model else [])
+    sums = summaries_of(repo, [oid])[oid]
+    here = {n: {"runs": sm.runs, "models": sorted(models.get(n, ())), "better": sm.better,
+                "metrics": {m: {"mean": st.mean, "spread": st.spread, "runs": st.runs} for m, st in sm.metrics.items()}}
+            for n, sm in sums.items()}
+    ancestors = [e.oid for e in repo.log(oid, max_count=EVAL_HISTORY)][::-1]
+    history = summaries_of(repo, ancestors)
+    series: dict = {}
+    for n, sm in sums.items():
+        for m in sm.metrics:
+            points = [(c[:12], history[c][n].metrics[m].mean) for c in ancestors if c in history and n in history[c]
+                      and m in history[c][n].metrics]
+            series.setdefault(n, {})[m] = points
+    return here, series
 
 
 def _parent_diff(repo, c, oid: str) -> dict:
@@ -161,6 +191,18 @@ def _plots(out: str, s: dict, data: dict) -> list[str]:
     hist("text_length.png", "Text length", [c for m, c in zip(mods, data["chars"]) if m == "text"], "characters")
     hist("audio_duration.png", "Audio duration", [d for m, d in zip(mods, data["duration_s"]) if m == "audio"], "seconds")
     hist("video_duration.png", "Video duration", [d for m, d in zip(mods, data["duration_s"]) if m == "video"], "seconds")
+    for n, metrics in s["eval_history"].items():
+        shown = list(metrics.items())[:8]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for m, points in shown:
+            ax.plot(range(len(points)), [v for _, v in points], marker="o", label=m)
+        longest = max((points for _, points in shown), key=len)
+        ax.set_xticks(range(len(longest)))
+        ax.set_xticklabels([c[:7] for c, _ in longest], rotation=45, ha="right", fontsize=7)
+        ax.set_title(f"{n} across the version's ancestors")
+        ax.set_xlabel("version (oldest first)")
+        ax.legend(fontsize=7)
+        save(fig, eval_plot_name(n))
     wh = [(w, h) for m, w, h in zip(mods, data["width"], data["height"]) if m in ("image", "video") and w and h]
     if wh:
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -170,6 +212,14 @@ def _plots(out: str, s: dict, data: dict) -> list[str]:
         ax.set_ylabel("height (px)")
         save(fig, "resolution.png")
     return made
+
+
+def eval_plot_name(name: str) -> str:
+    """The plot file of eval ``name``: its letters and digits, and a hash to keep names apart."""
+    from mmvc.core.hashing import hash_bytes
+
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:40]
+    return f"eval_{safe}_{hash_bytes(name.encode())[:8]}.png"
 
 
 def _markdown(s: dict, plots: list[str]) -> str:
@@ -220,6 +270,18 @@ def _markdown(s: dict, plots: list[str]) -> str:
           f"CLIP models: {', '.join(f'`{k}` ({v})' for k, v in p['clip_models'].items()) or 'none'}", ""]
     if p.get("config_doc"):
         L += ["```json", json.dumps(p["config_doc"], indent=2, sort_keys=True), "```", ""]
+    L += ["## Evaluations", ""]
+    if s["evals"]:
+        rows = []
+        for n, ev in s["evals"].items():
+            for m, st in ev["metrics"].items():
+                value = f"{st['mean']:.4g}" + (f" ± {st['spread']:.2g}" if st["runs"] > 1 else "")
+                rows.append((n, m, value, st["runs"], ev["better"].get(m, ""), ", ".join(ev["models"]) or "-"))
+        L += [table(["eval", "metric", "value", "runs", "better", "models"], rows), ""]
+        for n in s["eval_history"]:
+            L.append(img(eval_plot_name(n), f"{n} across the version's ancestors"))
+    else:
+        L += ["No evals are recorded for this version (`mmvc eval add`).", ""]
     d = s["parent_diff"]
     L += ["## Change since the parent version", ""]
     if d.get("parent"):

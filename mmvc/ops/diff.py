@@ -41,6 +41,7 @@ class DiffResult:
     changes: list[Change] = field(default_factory=list)
     by_modality: dict[str, ModalityStat] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
+    evaluations: list = field(default_factory=list)  # two versions: mmvc.ops.eval.MetricDelta per metric of a shared eval name
 
     @property
     def total(self) -> ModalityStat:
@@ -69,7 +70,9 @@ def diff(repo, rev_a: str | None = None, rev_b: str | None = None, cached: bool 
                                 "drop --cached to compare two versions, or give one revision")
         a, b = _version(repo, rev_a or "HEAD"), _version(repo, rev_b)
         triples = _filtered(diff_trees(tree, a.tree or "", b.tree or ""), keep)
-        return _result(a, b, triples, keys)
+        res = _result(a, b, triples, keys)
+        res.evaluations = _evaluations(repo, a.commit, b.commit)
+        return res
 
     _, head = repo.head()
     head_tree = repo.read_commit(head).tree if head else ""
@@ -84,6 +87,17 @@ def diff(repo, rev_a: str | None = None, rev_b: str | None = None, cached: bool 
         steps.append(_worktree_steps(repo, index, keep))
         return _result(a, Side(WORKTREE), _compose(steps), keys)
     return _result(Side(INDEX), Side(WORKTREE), _worktree_steps(repo, index, keep), keys)
+
+
+def _evaluations(repo, a: str | None, b: str | None) -> list:
+    """Metric deltas of the eval names both versions have (what a pull request asks: did it help?)."""
+    from mmvc.ops.eval import metric_deltas
+    from mmvc.services.evals import summaries_of
+
+    if not a or not b:
+        return []
+    sums = summaries_of(repo, [a, b])
+    return metric_deltas(sums.get(a, {}), sums.get(b, {}), shared_only=True)
 
 
 def _split_range(repo, spec: str) -> tuple[str, str]:

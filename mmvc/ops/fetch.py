@@ -1,7 +1,9 @@
 """``mmvc fetch``: bring a remote's commits, manifests and (unless this is a partial clone) blobs
-here, and record its branches as ``refs/remotes/NAME/BRANCH``. Its tags and recipes become local
-``refs/tags/*`` and ``refs/recipes/*`` where no such name exists here; a local one with another
-value is kept and reported as rejected (both kinds are immutable).
+here, and record its branches as ``refs/remotes/NAME/BRANCH``. Its tags, recipes, evals and
+training runs become local ``refs/tags/*``, ``refs/recipes/*``, ``refs/evals/**`` and
+``refs/runs/*`` where no such name exists here; a local one with another value is kept and
+reported as rejected (they are immutable), except a training run whose remote record continues
+the local chain, which moves forward.
 
 The walk asks the remote only for what is not stored here, a tree level at a time, and skips
 every subtree a local version already holds. Every object is re-hashed on arrival. Blobs and
@@ -15,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from mmvc.core.layout import HEADS, RECIPES, TAGS, tracking_ref
+from mmvc.core.layout import EVALS, HEADS, RECIPES, RUNS, TAGS, tracking_ref
 from mmvc.ops.push import RefUpdate
 
 BLOB_BATCH_BYTES = 256 << 20
@@ -36,11 +38,18 @@ class FetchResult:
     seconds: float = 0.0
 
 
+def _run_moves(local, old: str, new: str) -> bool:
+    """Whether training-run record ``new`` continues the chain that ``old`` ends (both stored here)."""
+    from mmvc.services.evals import run_follows
+
+    return local.has(new) and run_follows(lambda o: local.get(o) if local.has(o) else None, new, old)
+
+
 def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: bool | None = None, transport=None) -> FetchResult:
     """``blobs``: fetch blobs too (default: unless the remote is this partial clone's promisor).
     ``transport``: an already open, already checked ``Remote`` for it (clone's probe)."""
     from mmvc.core.fsspec_store import Progress
-    from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, Commit, kind_of
+    from mmvc.core.objects import COMMIT, EVAL, NODE, RECIPE, TAG, TRAINING_RUN, Commit, kind_of
     from mmvc.services.remotes import get_spec, pack_cache_dir
     from mmvc.remote.negotiate import plan_transfer
     from mmvc.remote.refs import RemoteRefs
@@ -71,7 +80,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
-            keep_for_last = {o for o, d in got.items() if kind_of(d, (COMMIT, TAG, RECIPE, NODE)) not in (NODE, None)}
+            keep_for_last = {o for o, d in got.items() if kind_of(d, (COMMIT, TAG, RECIPE, EVAL, TRAINING_RUN, NODE)) not in (NODE, None)}
             with local.writer() as w:
                 for o, d in got.items():
                     if o not in keep_for_last:
@@ -121,7 +130,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     # Commits, tags and recipes last: from here on each one stands for a whole version.
     if plan.data:
         with local.writer(durable=True) as w:
-            for o in reversed(plan.recipes + plan.commits + plan.tags):
+            for o in reversed(plan.records + plan.recipes + plan.commits + plan.tags):
                 if o in plan.data:
                     w.put_bytes(plan.data[o])
     res.objects, res.bytes = stats["objects"], stats["bytes"]
@@ -133,13 +142,16 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                 if old != oid:
                     repo.refs.update(mine, oid, old, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(mine, old, oid, "new" if old is None else "updated"))
-            elif ref.startswith((TAGS, RECIPES)):
+            elif ref.startswith((TAGS, RECIPES, EVALS, RUNS)):
                 old = repo.refs.read(ref)
                 if old is None:
                     repo.refs.update(ref, oid, None, f"fetch from {spec.name}", "")
                     res.updates.append(RefUpdate(ref, None, oid, "new"))
-                elif old != oid:
-                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag or recipe is never moved by a fetch
+                elif old != oid and ref.startswith(RUNS) and _run_moves(local, old, oid):
+                    repo.refs.update(ref, oid, old, f"fetch from {spec.name}", "")
+                    res.updates.append(RefUpdate(ref, old, oid, "fast-forward"))
+                elif old != oid and not (ref.startswith(RUNS) and _run_moves(local, oid, old)):
+                    res.updates.append(RefUpdate(ref, old, oid, "rejected"))  # a local tag, recipe, eval or run is never replaced
         gone = set(repo.refs.list(tracking_ref(spec.name))) - {tracking_ref(spec.name, r[len(HEADS):])
                                                                for r in theirs if r.startswith(HEADS)}
         for ref in sorted(gone):

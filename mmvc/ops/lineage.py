@@ -39,6 +39,8 @@ class LineageResult:
     introduced_time: int | None = None
     in_catalog: bool = False
     note: str = ""
+    runs: list = field(default_factory=list)  # training runs over a version holding this item: name, record, commit, position
+    evals: list = field(default_factory=list)  # evals of such versions: id, name, commit, model, run
 
 
 def split_spec(repo, spec: str, rev: str | None) -> tuple[str, str]:
@@ -105,7 +107,41 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
     res.license_policy = {"allow": allow, "deny": deny, "verdict": verdict if (allow or deny) else "no policy",
                           **({"from": policy["from"]} if "from" in policy else {})}
     res.introduced_by, res.introduced_time = _introduced(repo, oid, key, e)
+    res.runs, res.evals = _seen_by(repo, key, e)
     return res
+
+
+def _seen_by(repo, key: str, entry) -> tuple[list, list]:
+    """The training runs and evals whose version holds this item with these bytes."""
+    from mmvc.errors import MmvcError
+    from mmvc.services.evals import evals_by_commit, read_evals, run_chain, run_names
+
+    holds: dict[str, bool] = {}
+
+    def has(commit: str) -> bool:
+        if commit not in holds:
+            try:
+                tree = repo.read_commit(commit).tree
+                other = repo.tree.get_many(tree, [key]).get(key) if tree else None
+            except MmvcError:
+                other = None
+            holds[commit] = other is not None and other.same_content(entry)
+        return holds[commit]
+
+    runs = []
+    for name, tip in run_names(repo).items():
+        records = list(run_chain(repo.store.get, tip))
+        rec = records[0][1]
+        if not has(rec.commit):
+            continue
+        state = (rec.checkpoint or {}).get("state") or {}
+        runs.append({"name": name, "record": tip, "commit": rec.commit, "recipe": rec.recipe, "export": rec.export,
+                     "checkpoints": sum(1 for _, r in records if r.checkpoint), "epoch": state.get("epoch"),
+                     "consumed": state.get("consumed"), "samples": rec.setup.get("samples")})
+    by_commit = evals_by_commit(repo)
+    evals = [{"id": o, "name": ev.name, "commit": ev.commit, "model": ev.model, "run": ev.run}
+             for c, ids in sorted(by_commit.items()) if has(c) for o, ev in read_evals(repo, ids)]
+    return runs, evals
 
 
 def _introduced(repo, oid: str, key: str, entry) -> tuple[str | None, int | None]:

@@ -24,13 +24,15 @@ class LogEntry:
     graph: str = ""  # the commit's row of the graph: '*' on its column, '|' on the others
     connectors: tuple[str, ...] = ()  # rows drawn above it: '\\' where a merge forks, '/' where lines join
     graph_below: str = ""  # the lines that pass by under the commit (the prefix of its message rows)
+    evals: dict | None = None  # with ``evals=True``: eval name -> mmvc.services.evals.EvalSummary
 
 
 def _entry(oid, c, refs=()) -> LogEntry:
     return LogEntry(oid, c.parents, c.author.name, c.author.email, c.committer.time, c.committer.tz, c.message, c.gate.mode, refs)
 
 
-def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False) -> Iterator[LogEntry]:
+def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = False, graph: bool = False,
+        evals: bool = False) -> Iterator[LogEntry]:
     starts = [repo.resolve(rev)] if not all_refs else []
     decorations: dict[str, list[str]] = {}
     if all_refs or graph:
@@ -51,7 +53,20 @@ def log(repo, rev: str = "HEAD", max_count: int | None = None, all_refs: bool = 
         import itertools
 
         entries = itertools.islice(entries, max_count)
+    if evals:
+        entries = _with_evals(repo, entries)
     return entries
+
+
+def _with_evals(repo, entries) -> Iterator[LogEntry]:
+    """Each entry with its evals summarised, all shown versions at once (through the summary cache)."""
+    from mmvc.services.evals import summaries_of
+
+    shown = list(entries)
+    sums = summaries_of(repo, [e.oid for e in shown])
+    for e in shown:
+        e.evals = sums.get(e.oid, {})
+        yield e
 
 
 def _topo(repo, starts: list[str], decorations: dict) -> Iterator[LogEntry]:

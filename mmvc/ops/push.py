@@ -7,7 +7,8 @@ manifests and commits, and only then swap each ref from the value read at the st
 moved meanwhile, or a push that would drop commits the remote has (non-fast-forward), is a
 ConflictError telling the user to pull, or to pass --force (which still refuses to overwrite a
 ref that moved after it was read). Tags and recipes are immutable: one that exists on the remote
-with another value is refused unless --force.
+with another value is refused unless --force; so is a training run whose remote record is not in
+the local run's chain. An eval's ref is named by its id, so it is only ever created.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mmvc.core.layout import HEADS, RECIPES, REFS, TAGS, branch_ref, recipe_ref, tag_ref, tracking_ref
+from mmvc.core.layout import EVALS, HEADS, RECIPES, REFS, RUNS, TAGS, branch_ref, recipe_ref, run_ref, tag_ref, tracking_ref
 from mmvc.errors import BadInputError, ConflictError
 
 
@@ -45,7 +46,7 @@ class PushResult:
         return all(u.status == "up-to-date" for u in self.updates)
 
 
-def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes: bool = False) -> list[str]:
+def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes: bool = False, evals: bool = False) -> list[str]:
     refs: list[str] = []
     if all_branches:
         refs += list(repo.refs.list(HEADS))
@@ -53,15 +54,17 @@ def _local_refs(repo, names: list[str], all_branches: bool, tags: bool, recipes:
         refs += list(repo.refs.list(TAGS))
     if recipes or all_branches:
         refs += list(repo.refs.list(RECIPES))
+    if evals or all_branches:
+        refs += list(repo.refs.list(EVALS)) + list(repo.refs.list(RUNS))
     for n in names:
-        for cand in (n if n.startswith(REFS) else "", branch_ref(n), tag_ref(n), recipe_ref(n)):
+        for cand in (n if n.startswith(REFS) else "", branch_ref(n), tag_ref(n), recipe_ref(n), run_ref(n)):
             if cand and repo.refs.read(cand) is not None:
                 refs.append(cand)
                 break
         else:
-            raise BadInputError(f"no branch, tag or recipe named {n!r} to push",
+            raise BadInputError(f"no branch, tag, recipe or training run named {n!r} to push",
                                 "`mmvc branch`, `mmvc tag` and `mmvc recipe list` list them")
-    if not refs and not (all_branches or tags or recipes):
+    if not refs and not (all_branches or tags or recipes or evals):
         branch, oid = repo.head()
         if branch is None:
             raise BadInputError("HEAD is detached: there is no current branch to push", "name the branch: `mmvc push origin BRANCH`")
@@ -80,8 +83,9 @@ def _local_reader(store):
 
 def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches: bool = False, tags: bool = False,
          force: bool = False, progress=None, jobs: int = 8, pack_bytes: int | None = None, no_verify: bool = False,
-         recipes: bool = False) -> PushResult:
-    """``all_branches`` pushes every branch and every recipe; ``recipes`` every recipe."""
+         recipes: bool = False, evals: bool = False) -> PushResult:
+    """``all_branches`` pushes every branch, recipe, eval and training run; ``recipes`` every
+    recipe; ``evals`` every eval and training run."""
     from mmvc.core.fsspec_store import PACK_TARGET_BYTES, Progress
     from mmvc.core.objects import COMMIT, RECIPE, TAG, Commit, kind_of
     from mmvc.services.history import merge_base
@@ -92,7 +96,7 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
 
     t0 = time.perf_counter()
     spec = get_spec(repo, remote)
-    local_refs = _local_refs(repo, list(refs), all_branches, tags, recipes)
+    local_refs = _local_refs(repo, list(refs), all_branches, tags, recipes, evals)
     r = Remote(spec)
     res = PushResult(spec.name, spec.url)
     r.check_marker(create=True)
@@ -124,6 +128,17 @@ def push(repo, remote: str | None = None, refs: Sequence[str] = (), all_branches
         if ref.startswith(RECIPES):
             raise ConflictError(f"recipe {name} already exists on {spec.name} with another value ({old[:12]})",
                                 "recipes are immutable: push it under another name, or pass --force to replace it")
+        if ref.startswith(EVALS):
+            raise ConflictError(f"{ref} names another object on {spec.name} ({old[:12]})",
+                                "an eval's name is its id: run `mmvc fsck` here and on the remote's side")
+        if ref.startswith(RUNS):
+            from mmvc.services.evals import run_follows
+
+            if has_local(old) and run_follows(lambda o: local.get(o) if local.has(o) else None, new, old):
+                updates.append(RefUpdate(ref, old, new, "fast-forward"))
+                continue
+            raise ConflictError(f"training run {name} on {spec.name} has records this repository does not",
+                                "record the run under another name, or pass --force to replace it")
         if not has_local(old) or merge_base(repo, old, new) != old:
             raise ConflictError(
                 f"{spec.name} has commits on {name} that this repository does not (non-fast-forward push refused)",

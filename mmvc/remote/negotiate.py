@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from mmvc.core.objects import COMMIT, NODE, RECIPE, TAG, kind_of
+from mmvc.core.objects import COMMIT, EVAL, NODE, RECIPE, TAG, TRAINING_RUN, kind_of
 from mmvc.errors import CorruptError
 
-TIPS = (COMMIT, TAG, RECIPE)  # what a ref, a parent or a tag's target may name
+TIPS = (COMMIT, TAG, RECIPE, EVAL, TRAINING_RUN)  # what a ref, a parent, a tag's target or a record's link may name
 
 NODE_LEVEL_OFFSET = 7  # "MMVN" u16 version u8 kind u8 level
 
@@ -33,6 +33,7 @@ class Plan:
     commits: list[str] = field(default_factory=list)  # newest first (walk order)
     tags: list[str] = field(default_factory=list)
     recipes: list[str] = field(default_factory=list)  # recipe objects (each names one commit)
+    records: list[str] = field(default_factory=list)  # eval and training-run objects (a commit and the records they link)
     others: list[str] = field(default_factory=list)  # process reports
     nodes: list[str] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)  # id -> size as the manifest records it
@@ -41,7 +42,7 @@ class Plan:
 
     @property
     def structural(self) -> list[str]:
-        return self.nodes + self.others + self.commits + self.tags + self.recipes
+        return self.nodes + self.others + self.commits + self.tags + self.recipes + self.records
 
 
 def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, have_commit_tree, extra_have_trees=(),
@@ -76,6 +77,13 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 target = Tag.decode(data, oid).object if kind == TAG else Recipe.decode(data, oid).commit
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
+            elif kind in (EVAL, TRAINING_RUN):
+                plan.records.append(oid)
+                if keep_data:
+                    plan.data[oid] = data
+                for target in _named(kind, data, oid):
+                    plan.origin.setdefault(target, plan.origin.get(oid, oid))
+                    frontier.append(target)
             elif kind == COMMIT:
                 c = Commit.decode(data, oid)
                 plan.commits.append(oid)
@@ -100,6 +108,15 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
     _walk_trees(plan, read_want, read_have, want_roots, have_roots, with_blobs, decode_node)
     plan.others = list(dict.fromkeys(plan.others))
     return plan
+
+
+def _named(kind: str, data: bytes, oid: str) -> list[str]:
+    """What an eval or a training-run record needs beside it: its commit, then the records it links."""
+    from mmvc.core.evals import Eval
+    from mmvc.core.training_runs import TrainingRun
+
+    obj = Eval.decode(data, oid) if kind == EVAL else TrainingRun.decode(data, oid)
+    return [obj.commit, *obj.linked()]
 
 
 def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], have_roots: set[str], with_blobs: bool, decode_node) -> None:
@@ -176,7 +193,8 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
 
 
 def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
-    """Every commit reachable from ``tips`` that is stored locally (tags and recipes peeled)."""
+    """Every commit reachable from ``tips`` that is stored locally (tags, recipes, evals and
+    training-run records peeled)."""
     from mmvc.core.objects import Commit, Tag
     from mmvc.export.recipe import Recipe
 
@@ -197,5 +215,7 @@ def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
             todo.append(Tag.decode(data, oid).object)
         elif kind == RECIPE:
             todo.append(Recipe.decode(data, oid).commit)
+        elif kind in (EVAL, TRAINING_RUN):
+            todo.extend(_named(kind, data, oid))
     return out
 

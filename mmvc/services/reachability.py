@@ -269,6 +269,7 @@ class Walk:
         self.commits: dict[bytes, tuple[bytes, tuple[bytes, ...], bytes | None]] = {}  # raw -> (tree, parents, report)
         self.root_commits: dict[str, set[bytes]] = {}  # root name -> commits (or bad objects) it names
         self.tag_targets: dict[bytes, bytes] = {}  # annotated tag -> the object it names
+        self.linked: list[tuple[str, str, tuple[str, ...]]] = []  # (root name, id, kinds) an eval or training run names besides its commit
         self.counts = {"commit": 0, "node": 0, "blob": 0, "tag": 0, "object": 0}
         self.to_hash: list[tuple[bytes, str]] = []  # (raw, what) of blob-like objects, hashed later
         self.index = None
@@ -390,10 +391,12 @@ class Walk:
         if self.verify:
             self.to_hash.append((raw, what))
 
-    def _start(self, name: str, hexid: str, queue: deque, trees: list) -> None:
-        """Peel a root down to a commit (following annotated tags) and queue it."""
+    def _start(self, name: str, hexid: str, queue: deque, trees: list, kinds: tuple[str, ...] | None = None) -> None:
+        """Peel a root down to a commit (following annotated tags, recipes, evals and training-run
+        records) and queue it. ``kinds``: what the root may name (default: by its name)."""
         raw = bytes.fromhex(hexid)
         named = self.root_commits.setdefault(name, set())
+        allowed = kinds or _root_kinds(name)
         for _ in range(_MAX_TAG_DEPTH):
             named.add(raw)
             if raw in self.tag_targets:  # a tag already followed from another name
@@ -404,20 +407,22 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 return
-            kind, target = _version_tip(data, raw.hex())
-            if kind in ("tag", "recipe"):
+            kind, target, linked = _version_tip(data, raw.hex(), allowed)
+            allowed = _VERSION_TIPS
+            if kind in ("tag", "recipe", "eval", "training-run"):
                 self.reached[raw] = None
                 self.counts["tag"] += 1
                 if not isinstance(target, str) or not is_object_id(target):
                     self._bad(raw, "malformed", "tag", f"{kind} object {raw.hex()} names no commit")
                     return
+                self.linked.extend((name, o, k) for o, k in linked)
                 self.tag_targets[raw] = bytes.fromhex(target)
                 raw = self.tag_targets[raw]
                 continue
             if kind == "commit":
                 self._commit(raw, data, queue, trees)
                 return
-            self._bad(raw, "malformed", "commit", f"object {raw.hex()} named by {name} is not a commit, tag or recipe")
+            self._bad(raw, "malformed", "commit", f"object {raw.hex()} named by {name} is not a {_kinds_text(kinds or _root_kinds(name))}")
             return
         self._bad(raw, "malformed", "tag", f"tag chain from {name} is longer than {_MAX_TAG_DEPTH}")
 
@@ -449,6 +454,9 @@ class Walk:
         trees: list = []
         for name, hexid in self.roots:
             self._start(name, hexid, queue, trees)
+        while self.linked:
+            name, hexid, kinds = self.linked.pop()
+            self._start(name, hexid, queue, trees, kinds)
         while queue:
             raw = queue.popleft()
             if raw in self.reached or raw in self.bad:
@@ -456,7 +464,7 @@ class Walk:
             data = self._load(raw, "commit")
             if data is None:
                 continue
-            kind, _ = _version_tip(data, raw.hex())
+            kind, _, _ = _version_tip(data, raw.hex(), _VERSION_TIPS)
             if kind != "commit":
                 self._bad(raw, "malformed", "commit", f"object {raw.hex()} is named as a commit but is {'a ' + kind if kind else 'not one'}")
                 continue
@@ -723,20 +731,56 @@ class Walk:
                     f.path = path
 
 
-def _version_tip(data: bytes, oid: str) -> tuple[str | None, str | None]:
-    """What an object a ref, a reflog or a parent names is: (commit | tag | recipe, the commit or
-    tag a tag or recipe names), or (None, None) when it is none of them (docs/format.md, "Objects")."""
-    from mmvc.core.objects import COMMIT, RECIPE, TAG, Tag, kind_of, open_json
+_VERSION_TIPS = ("commit", "tag", "recipe")  # what a branch, a tag, a reflog line or a parent may name
 
-    kind = kind_of(data, (COMMIT, TAG, RECIPE))
+
+def _root_kinds(name: str) -> tuple[str, ...]:
+    """The kinds a root may name, by the ref (or the reflog of the ref) it comes from."""
+    from mmvc.core.layout import EVALS, RUNS
+
+    ref = name[len("logs/"):] if name.startswith("logs/") else name
+    if ref.startswith(EVALS):
+        return ("eval",)
+    if ref.startswith(RUNS):
+        return ("training-run",)
+    return _VERSION_TIPS
+
+
+def _kinds_text(kinds: tuple[str, ...]) -> str:
+    """``commit, tag or recipe``."""
+    names = [k if k != "training-run" else "training-run record" for k in kinds]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _version_tip(data: bytes, oid: str, allowed: tuple[str, ...]) -> tuple[str | None, str | None, list[tuple[str, tuple[str, ...]]]]:
+    """What an object a ref, a reflog or a parent names is, among the kinds ``allowed``: (its
+    kind, the commit or tag a tag, recipe, eval or training-run record names, the other objects
+    an eval or record keeps alive with the kinds each may be), or (None, None, []) when it is
+    none of them (docs/format.md, "Objects")."""
+    from mmvc.core.objects import EVAL, RECIPE, TAG, TRAINING_RUN, Tag, kind_of, open_json
+
+    kind = kind_of(data, allowed)
     try:
         if kind == TAG:
-            return kind, Tag.decode(data, oid).object
+            return kind, Tag.decode(data, oid).object, []
         if kind == RECIPE:
             commit = open_json(data, oid, RECIPE)[0].get("commit")  # the recipe's codec is export's; only its commit matters here
             if not isinstance(commit, str):
                 raise CorruptError(f"recipe {oid} names no commit", "run `mmvc fsck`")
-            return kind, commit
+            return kind, commit, []
+        if kind == EVAL:
+            from mmvc.core.evals import Eval
+
+            e = Eval.decode(data, oid)
+            linked = [(o, (k,)) for o, k in ((e.run_record, TRAINING_RUN), (e.recipe, RECIPE)) if o]
+            return kind, e.commit, [(o, k) for o, k in linked if is_object_id(o)]
+        if kind == TRAINING_RUN:
+            from mmvc.core.training_runs import TrainingRun
+
+            r = TrainingRun.decode(data, oid)
+            linked = [(o, (k,)) for o, k in ((r.previous, TRAINING_RUN), (r.recipe, RECIPE)) if o]
+            return kind, r.commit, [(o, k) for o, k in linked if is_object_id(o)]
     except CorruptError:
-        return kind, None
+        return kind, None, []
+    return kind, None, []
     return kind, None

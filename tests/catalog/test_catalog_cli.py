@@ -97,3 +97,62 @@ def test_the_catalog_names_the_language_of_each_text(committed):
     rows = json.loads(mmvc(repo.root, "query", "--where", "modality = 'text'", "--columns", "key,language", "--json").stdout)
     languages = {r["key"]: r["language"] for r in rows}
     assert {"text/db.txt", "text/story.txt"} <= set(languages) and set(languages.values()) == {"en"}
+
+
+def test_lineage_names_the_runs_and_evals_that_saw_the_item(repo_dir):
+    from mmvc.loader import MMVCDataset
+    from mmvc.repo import Repo
+
+    repo = Repo(str(repo_dir))
+    first = repo.resolve("HEAD")
+    ds = MMVCDataset(repo=repo, rev="HEAD", allow_ungated=True, run="r1")
+    it = iter(ds)
+    next(it)
+    ds.state_dict()
+    ev = repo.add_eval("HEAD", "mmlu", {"acc": 0.5}, model="tiny", run="r1")
+    (repo_dir / "doc0.txt").write_text("changed\n")
+    repo.add(["doc0.txt"], cwd=str(repo_dir))
+    repo.commit("doc0 changed")
+    repo.add_eval("HEAD", "mmlu", {"acc": 0.6})
+
+    lin = json.loads(mmvc(repo_dir, "lineage", "doc1.txt", "--json").stdout)  # unchanged: both versions hold it
+    assert [r["name"] for r in lin["runs"]] == ["r1"] and len(lin["evals"]) == 2
+    lin = json.loads(mmvc(repo_dir, "lineage", f"doc0.txt@{first[:12]}", "--json").stdout)
+    run = lin["runs"][0]
+    assert (run["name"], run["commit"], run["checkpoints"], run["epoch"], run["consumed"], run["samples"]) == ("r1", first, 1, 0, 1, 3)
+    assert [(e["id"], e["model"], e["run"]) for e in lin["evals"]] == [(ev.id, "tiny", "r1")]
+    text = mmvc(repo_dir, "lineage", "doc0.txt").stdout  # the new bytes: no run has read them
+    assert "run         " not in text and "eval        " in text
+    text = mmvc(repo_dir, "lineage", f"doc0.txt@{first[:12]}").stdout
+    assert "run         r1  on " in text and "(1 checkpoint(s); epoch 0, 1 of 3 samples)" in text
+
+
+def test_datasheet_lists_the_versions_evals_and_plots_each_across_its_ancestors(repo_dir, monkeypatch):
+    from mmvc.repo import Repo
+
+    repo = Repo(str(repo_dir))
+    for i, acc in enumerate((0.5, 0.55)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", str(1700000100 + i))
+        repo.add_eval("HEAD", "mmlu", {"acc": acc}, model="tiny", higher=["acc"])
+        (repo_dir / f"more{i}.txt").write_text(f"more {i}\n")
+        repo.add([f"more{i}.txt"], cwd=str(repo_dir))
+        repo.commit(f"more {i}")
+    (repo_dir / "no-evals.txt").write_text("an unevaluated version in between\n")
+    repo.add(["no-evals.txt"], cwd=str(repo_dir))
+    repo.commit("unevaluated")
+    for t, acc in ((1700000200, 0.6), (1700000201, 0.64)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", str(t))
+        repo.add_eval("HEAD", "mmlu", {"acc": acc}, model="tiny", higher=["acc"])
+    doc = json.loads(mmvc(repo_dir, "datasheet", "-o", "sheet", "--json").stdout)
+    ev = doc["summary"]["evals"]["mmlu"]
+    assert ev["runs"] == 2 and ev["models"] == ["tiny"] and ev["better"] == {"acc": "higher"}
+    assert round(ev["metrics"]["acc"]["mean"], 6) == 0.62
+    points = doc["summary"]["eval_history"]["mmlu"]["acc"]
+    assert [round(v, 6) for _, v in points] == [0.5, 0.55, 0.62]  # oldest first; the unevaluated versions are skipped
+    plot = [p for p in doc["plots"] if os.path.basename(p).startswith("eval_mmlu_")]
+    assert len(plot) == 1 and open(plot[0], "rb").read(4) == b"\x89PNG"
+    md = (repo_dir / "sheet" / "datasheet.md").read_text()
+    assert "## Evaluations" in md and "| mmlu | acc | 0.62 ± 0.028 | 2 | higher | tiny |" in md
+    assert f"]({os.path.basename(plot[0])})" in md
+    md = mmvc(repo_dir, "datasheet", "HEAD~1", "-o", "sheet2").stdout.strip()
+    assert "No evals are recorded for this version" in open(os.path.join(repo_dir, md)).read()

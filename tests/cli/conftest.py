@@ -16,8 +16,8 @@ def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
 
-    def _run(*args, expect=0):
-        res = runner.invoke(cli, ["-C", str(tmp_path), *args], catch_exceptions=False)
+    def _run(*args, expect=0, input=None):
+        res = runner.invoke(cli, ["-C", str(tmp_path), *args], catch_exceptions=False, input=input)
         assert res.exit_code == expect, f"mmvc {' '.join(args)} -> {res.exit_code}\n{res.output}"
         for line in res.output.splitlines():
             if line.startswith("hint:"):

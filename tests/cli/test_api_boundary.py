@@ -52,6 +52,7 @@ VERBS = {
     "fsck": ["fsck"], "gc": ["gc"], "search": ["search"], "query": ["query"], "lineage": ["lineage"], "datasheet": ["datasheet"],
     "catalog": ["catalog_status", "rebuild_catalog", "catalog"],
     "recipe": ["create_recipe", "show_recipe", "list_recipes", "delete_recipe"], "export": ["export"],
+    "eval": ["add_eval", "list_evals", "show_eval", "compare_evals"],
     "remote": ["add_remote", "list_remotes", "remove_remote"], "push": ["push"], "fetch": ["fetch"], "pull": ["pull"],
     "config": ["get_config", "set_config", "list_config"], "completion": [], "ui": [],
 }

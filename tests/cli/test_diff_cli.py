@@ -227,3 +227,57 @@ def test_odd_paths_stay_on_one_line(run, tmp_path):
     assert run("diff", "--cached", "--name-status").output.splitlines() == ['A\t"a\\tb.txt"', "A\tü x.txt"]
     md = run("diff", "--cached", "--md").output
     assert "`ü x.txt`" in md
+
+
+def _evals(run, monkeypatch):
+    """mmlu on both versions (three seeds on the new one), gsm8k on the new one only, and a
+    perplexity that improves downwards."""
+    monkeypatch.setenv("MMVC_AUTHOR_DATE", "1700000001")
+    run("eval", "add", "HEAD~1", "--name", "mmlu", "--metrics", "-", "--higher-is-better", "acc",
+        input='{"acc": 0.61, "stem": {"acc": 0.5}}')
+    run("eval", "add", "HEAD~1", "--name", "wikitext", "--metrics", "-", "--lower-is-better", "ppl", input='{"ppl": 9.5}')
+    for t, acc in (("1700000002", 0.64), ("1700000003", 0.66), ("1700000004", 0.68)):
+        monkeypatch.setenv("MMVC_AUTHOR_DATE", t)
+        run("eval", "add", "HEAD", "--name", "mmlu", "--metrics", "-", input=json.dumps({"acc": acc, "stem": {"acc": 0.5}}))
+    run("eval", "add", "HEAD", "--name", "wikitext", "--metrics", "-", input='{"ppl": 9.75}')
+    run("eval", "add", "HEAD", "--name", "gsm8k", "--metrics", "-", input='{"exact_match": 0.3}')
+
+
+def test_markdown_evaluations_table_golden(run, two_versions, monkeypatch):
+    _evals(run, monkeypatch)
+    repo = Repo(str(two_versions))
+    a, b = repo.resolve("HEAD~1")[:12], repo.resolve("HEAD")[:12]
+    md = run("diff", "HEAD~1", "HEAD", "--md", "--limit", "0").output
+    assert md == (
+        f"### mmvc diff: HEAD~1 ({a}) → HEAD ({b})\n"
+        "\n"
+        "**5 change(s)**: 1 added, 1 removed, 1 modified, 1 renamed, 1 metadata only; +32 B / -26 B\n"
+        "\n"
+        "| modality | added | removed | modified | renamed | metadata | bytes added | bytes removed |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| image | 0 | 0 | 0 | 1 | 0 | +0 B | -0 B |\n"
+        "| text | 1 | 1 | 1 | 0 | 1 | +32 B | -26 B |\n"
+        "| **total** | 1 | 1 | 1 | 1 | 1 | +32 B | -26 B |\n"
+        "\n"
+        "#### Evaluations\n"
+        "\n"
+        f"| eval | metric | HEAD~1 ({a}) | HEAD ({b}) | Δ | |\n"
+        "| --- | --- | ---: | ---: | ---: | --- |\n"
+        "| mmlu | acc | 0.61 | 0.66 ± 0.02 (3 runs) | +0.05 | ↑ better |\n"
+        "| mmlu | stem.acc | 0.5 | 0.5 ± 0 (3 runs) | 0 | = |\n"
+        "| wikitext | ppl | 9.5 | 9.75 | +0.25 | ↓ worse |\n"
+    )
+    # the same data in --json; gsm8k (on one side only) is in neither
+    doc = json.loads(run("diff", "HEAD~1", "HEAD", "--json").output)
+    rows = [(e["name"], e["metric"], e["a"]["mean"], e["b"]["runs"], e["verdict"]) for e in doc["evaluations"]]
+    assert rows == [("mmlu", "acc", 0.61, 3, "improved"), ("mmlu", "stem.acc", 0.5, 3, ""), ("wikitext", "ppl", 9.5, 1, "regressed")]
+    # without differences in the data, the evaluations still show
+    same = run("diff", "HEAD", "HEAD", "--md").output
+    assert "No differences.\n\n#### Evaluations" in same
+    assert "| mmlu | acc | 0.66 ± 0.02 (3 runs) | 0.66 ± 0.02 (3 runs) | 0 | = |" in same
+
+
+def test_no_evaluations_no_table(run, two_versions):
+    assert "Evaluations" not in run("diff", "HEAD~1", "HEAD", "--md").output
+    assert json.loads(run("diff", "HEAD~1", "HEAD", "--json").output)["evaluations"] == []
+    assert json.loads(run("diff", "--json").output)["evaluations"] == []

@@ -70,6 +70,9 @@ def test_code_points_at_sections_that_exist():
     ("catalog/items.lance/_versions/1.manifest", "catalog_table"),
     ("refs/heads/main.tmp-123-456", "temp"),
     ("hooks/pre-commit.sample", "hook"),
+    ("refs/evals/" + "ab" * 32 + "/" + "cd" * 32, "eval"),
+    ("refs/runs/team/r1", "run"),
+    ("cache/eval-summaries.bin", "eval_summaries"),
 ])
 def test_describe(rel, name):
     assert Layout.describe(rel).name == name

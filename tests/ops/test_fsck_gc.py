@@ -468,3 +468,46 @@ def test_random_kills_during_gc_lose_nothing(tmp_path, faulty_base):
     r = repo.gc()
     assert pack_count(repo) == 1 and r.packs_after == 1
     _check_whole(repo.root, expected, young)
+
+
+def test_gc_keeps_evaluated_commits_and_what_their_evals_link(repo):
+    from mmvc.ops.branch import delete_branch
+    from mmvc.ops.checkout import switch
+
+    commit_round(repo, 1)
+    switch(repo, "side", create=True)
+    side = commit_round(repo, 2)
+    repo.create_recipe("side-mix", "HEAD", allow_ungated=True)
+    recipe = repo.refs.read("refs/recipes/side-mix")
+    ev = repo.add_eval("HEAD", "mmlu", {"acc": 0.7}, recipe="side-mix")
+    switch(repo, "main")
+    delete_branch(repo, "side", force=True)
+    os.unlink(os.path.join(repo.dir, "refs/recipes/side-mix"))
+    shutil.rmtree(os.path.join(repo.dir, "logs"))
+    # only the eval names the side version (and the recipe it was trained on) now
+    r = Repo(repo.root).gc(prune="now")
+    assert r.pruned == 0
+    assert has(repo, side) and has(repo, recipe) and has(repo, ev.id)
+    assert snapshot(repo) and Repo(repo.root).fsck().ok
+    assert {i.id for i in Repo(repo.root).list_evals(side)} == {ev.id}
+
+    os.unlink(os.path.join(repo.dir, "refs/evals", side, ev.id))
+    r = Repo(repo.root).gc(prune="now")
+    assert r.pruned > 0 and not has(repo, side) and not has(repo, ev.id) and not has(repo, recipe)
+    assert Repo(repo.root).fsck().ok
+
+
+def test_fsck_reports_an_eval_whose_object_is_missing_or_malformed(repo):
+    c = commit_round(repo, 1)
+    missing = "ee" * 32
+    write(repo.dir, f"refs/evals/{c}/{missing}", missing + "\n")
+    with repo.store.writer() as w:
+        bad = w.put_bytes(b'mmvc eval 2\n{"author":{"email":"a","name":"b","time":0,"tz":0},"commit":"nope"}')
+        headerless = w.put_bytes(b'{"author":{"email":"a","name":"b","time":0,"tz":0},"commit":"' + c.encode() + b'","type":"eval"}')
+    write(repo.dir, f"refs/evals/{c}/{bad}", bad + "\n")
+    write(repo.dir, f"refs/evals/{c}/{headerless}", headerless + "\n")
+    r = Repo(repo.root).fsck()
+    assert not r.ok
+    found = {f.oid: f for f in r.errors}
+    assert found[missing].kind == "missing" and found[missing].refs == [f"refs/evals/{c}/{missing}"]
+    assert found[bad].kind == "malformed" and found[headerless].kind == "malformed"
