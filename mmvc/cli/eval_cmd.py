@@ -3,15 +3,13 @@ import sys
 import click
 
 from mmvc.cli.console import json_option, pass_console
-from mmvc.cli.main import MmvcCommand, RichHelpMixin
+from mmvc.cli.main import MmvcCommand, MmvcSubgroup
 
 
-class EvalGroup(RichHelpMixin, click.Group):
-    def command_summary(self, name: str) -> str:
-        return self.commands[name].get_short_help_str(80)
-
-
-@click.group("eval", cls=EvalGroup)
+@click.group("eval", cls=MmvcSubgroup, examples=[
+    ("mmvc eval add HEAD --name mmlu --metrics results.json", "pin one model's results to the version it was trained on"),
+    ("mmvc eval compare v1 v2", "per metric: each side and the delta"),
+])
 def command():
     """Pin evaluation results to the version (recipe, export, training run) a model was trained on."""
 
@@ -38,7 +36,10 @@ def _show(con, i) -> None:
         out(f"    {m:<{width}}  {fmt_value(v)}{hint}")
 
 
-@command.command("add", cls=MmvcCommand)
+@command.command("add", cls=MmvcCommand, examples=[
+    ("mmvc eval add HEAD --name mmlu --metrics results.json --model tiny", "lm-eval-harness or plain JSON results"),
+    ("mmvc eval add v2 --name wikitext --metrics - --lower-is-better ppl", "read the metrics from standard input"),
+])
 @click.argument("rev")
 @click.option("--name", required=True, help="The benchmark, e.g. mmlu (several evals may share a name: seeds, reruns).")
 @click.option("--metrics", "metrics", required=True, metavar="FILE|-",
@@ -69,7 +70,10 @@ def add(con, rev, name, metrics, fmt, model, run, recipe, export, notes, higher,
     con.data(f"eval {i.id[:12]}  {i.name}  {i.commit[:12]}  {len(i.metrics)} metric(s)")
 
 
-@command.command("list", cls=MmvcCommand)
+@command.command("list", cls=MmvcCommand, examples=[
+    ("mmvc eval list", "every eval of every version, oldest first"),
+    ("mmvc eval list v2 --name mmlu --json", "one version's evals of one name, as JSON"),
+])
 @click.argument("rev", required=False)
 @click.option("--name", help="Only the evals of this name.")
 @json_option("List the evals as JSON.")
@@ -91,7 +95,9 @@ def list_(con, rev, name, as_json):
         con.data(f"{con.style(i.id[:12], fg='yellow')}  {i.commit[:12]}  {i.name}{model}  {fmt_time(i.time, i.tz)[:16]}  {metrics}{more}")
 
 
-@command.command("show", cls=MmvcCommand)
+@command.command("show", cls=MmvcCommand, examples=[
+    ("mmvc eval show 3f2a9c", "an eval by a unique prefix of its id"),
+])
 @click.argument("eval_id", metavar="ID")
 @json_option("Print the eval as JSON.")
 @pass_console
@@ -106,7 +112,10 @@ def show(con, eval_id, as_json):
     _show(con, i)
 
 
-@command.command("compare", cls=MmvcCommand)
+@command.command("compare", cls=MmvcCommand, examples=[
+    ("mmvc eval compare v1 v2", "per metric: each side and the delta"),
+    ("mmvc eval compare main feature --name mmlu --md", "a Markdown table for a pull-request comment"),
+])
 @click.argument("rev_a")
 @click.argument("rev_b")
 @click.option("--name", help="Only the evals of this name.")
