@@ -92,7 +92,8 @@ _RETRIES = {"max_restarts": 2, "max_task_retries": 2}
 
 # Fault injection for tests: "STAGE:KEY_SUBSTRING[:once:MARKER_FILE]" makes the worker of that
 # stage (decode, embed) exit abruptly on a batch holding that item, as a segfault or the OOM
-# killer would; with "once", only until MARKER_FILE exists.
+# killer would; with "once", only until MARKER_FILE exists; with "node" instead of "once", it
+# takes its node down with it (kills the raylet that started it), as a lost machine would.
 FAILPOINT_ENV = "MMVC_FAILPOINT"
 
 
@@ -102,10 +103,14 @@ def _failpoint(spec: str | None, stage: str, keys) -> None:
     parts = spec.split(":")
     if parts[0] != stage or not any(parts[1] in str(k) for k in keys):
         return
-    if len(parts) >= 4 and parts[2] == "once":
+    if len(parts) >= 4 and parts[2] in ("once", "node"):
         if os.path.exists(parts[3]):
             return
         open(parts[3], "w").close()
+        if parts[2] == "node":
+            import signal
+
+            os.kill(os.getppid(), signal.SIGKILL)
     os._exit(70)
 
 
@@ -359,7 +364,7 @@ class Pipeline:
         env = self.blobs().env
         try:
             ray.init(address=address, runtime_env={"env_vars": env} if env else None, **kw)
-        except (ConnectionError, RuntimeError, ValueError) as e:
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as e:
             raise ClusterError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
                                _CLUSTER_HINT) from None
         self.stats.address = address

@@ -111,3 +111,35 @@ def test_unreachable_cluster_is_a_clear_error(tmp_path, tiny_models):
     assert f"cannot reach the Ray cluster at {address}" in out.stderr
     assert "RAY_AUTH_TOKEN" in out.stderr
     assert unprocessed(Repo(repo.root))
+
+
+def test_a_refused_token_is_a_clear_error(ray_cluster, tiny_models):
+    root = ray_cluster.new_folder("repo-token")
+    tiny_repo(root, tiny_models, {"a.txt": "some words\n"})
+    out = mmvc(root, "process", "--ray-address", ray_cluster.address, env={**ray_cluster.env, "RAY_AUTH_TOKEN": "0" * 64},
+               timeout=240)
+    assert out.returncode == 15, out.stderr
+    assert f"cannot join the Ray cluster at {ray_cluster.address}" in out.stderr
+    assert unprocessed(Repo(root))
+
+
+def test_a_node_lost_mid_run_is_rescheduled_or_stops_cleanly(ray_cluster, tmp_path, tiny_models):
+    """A second worker node joins; the node that decodes story.txt dies with its worker (its
+    raylet killed). Ray moves the work to the node left and the run gives the local verdicts, or
+    the run stops with exit 15 and records nothing; never a verdict about the lost node."""
+    ray_cluster.add_worker()
+    marker = str(tmp_path / "node-killed")
+    root = ray_cluster.new_folder("repo-lost")
+    tiny_repo(root, tiny_models, sample_files())
+    local_root = str(tmp_path / "local")
+    shutil.copytree(root, local_root, symlinks=True)
+    out = mmvc(root, "process", "--ray-address", ray_cluster.address,
+               env={**ray_cluster.env, "MMVC_FAILPOINT": f"decode:story.txt:node:{marker}"})
+    assert os.path.exists(marker)  # a node was taken down
+    assert out.returncode in (0, 15), out.stderr
+    if out.returncode == 15:
+        assert "lost" in out.stderr and unprocessed(Repo(root))
+    else:
+        local = Repo(local_root)
+        local.process()
+        assert verdicts(Repo(root)) == verdicts(local)
