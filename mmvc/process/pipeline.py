@@ -432,7 +432,9 @@ class Pipeline:
     def _ray_steps(self, ray, ds, steps: list[Step], rows: int):
         gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
         for s in steps:
-            if s.pool == "model":
+            # on a cluster without GPUs one model actor would leave every other node idle: the
+            # model then loads once per core, like the CPU steps' workers
+            if s.pool == "model" and (self.cfg.num_gpus or not self.stats.address):
                 where = {"compute": ray.data.ActorPoolStrategy(size=1), **gpu}
             else:
                 where = {"compute": self._cpu_pool(ray, rows, s.batch_size), "num_cpus": 1}
