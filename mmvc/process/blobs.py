@@ -91,7 +91,7 @@ def _objects_remote(repo, objects_from: str | None):
         spec = get_spec(repo, None)
     except BadInputError:  # several remotes, none named origin: nothing to default to
         return None
-    return None if spec.url.startswith("file://") else spec
+    return None if normalise_url(spec.url).startswith("file://") else spec
 
 
 def upload(repo, source: BlobSource, oids: list[str], progress=None) -> dict[str, str]:
