@@ -59,6 +59,18 @@ def cluster_and_local(ray_cluster, tmp_path, tiny_models, env: dict, remote: str
     return Repo(root), local, json.loads(out.stdout)
 
 
+def test_the_worker_node_cannot_see_the_repositories(ray_cluster):
+    """What the other tests rest on: a task on the cluster (which only the worker node can run)
+    finds no repository where this process sees one."""
+    root = ray_cluster.new_folder("seen")
+    code = ("import os, sys, ray, logging; ray.init(address=sys.argv[1], logging_level=logging.ERROR, log_to_driver=False); "
+            "print(ray.get(ray.remote(num_cpus=1)(lambda p: os.path.exists(p)).remote(sys.argv[2])))")
+    out = subprocess.run([sys.executable, "-c", code, ray_cluster.address, root], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **ray_cluster.env})
+    assert os.path.isdir(root)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "False", out.stderr
+
+
 def test_bytes_through_ray_give_the_local_verdicts(ray_cluster, tmp_path, tiny_models):
     repo, local, res = cluster_and_local(ray_cluster, tmp_path, tiny_models, {})
     assert res["engine"] == "ray"
