@@ -23,6 +23,7 @@ class ExitCode:
     REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
     OUTPUT = 13  # stdout could not be written (a full disk, a failing device)
     EXTRA_MISSING = 14  # the command needs an optional extra (mmvc[process], mmvc[catalog] …) that is not installed
+    CLUSTER = 15  # the Ray cluster could not be reached, or lost the workers a run needed
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141  # the reader closed stdout (`| head`): stop quietly, as a SIGPIPE'd Git does
     INTERNAL = 255  # an unexpected exception: a bug in mmvc, never a verdict about the data
@@ -88,6 +89,10 @@ class HookError(MmvcError):
 
 class RemoteError(MmvcError):
     exit_code = ExitCode.REMOTE
+
+
+class ClusterError(MmvcError):
+    exit_code = ExitCode.CLUSTER
 
 
 class ExtraMissingError(MmvcError):

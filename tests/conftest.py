@@ -7,8 +7,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, settings
 
-# A real S3 server (moto server mode) as the session fixture `s3_server`.
-pytest_plugins = ["tests.s3_server", "tests.process_fixtures"]
+# A real S3 server (moto server mode) as the session fixture `s3_server`; a two-node Ray cluster as `ray_cluster`.
+pytest_plugins = ["tests.s3_server", "tests.process_fixtures", "tests.ray_cluster"]
 
 # Property tests: quick by default; `pytest --hypothesis-profile=soak` runs them deep.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]

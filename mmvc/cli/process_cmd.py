@@ -43,5 +43,8 @@ def command(con, ray_address, num_gpus, batch_size, only, text_model, image_mode
              f"{r.embedded.get('clip', 0)} clip embeddings computed (the rest from the cache)"
              + (f"; embedding families off: {', '.join(off)}" if off else "")
              + (f" ({r.engine})" if r.engine != "none" else ""))
+    if r.ran_on.get("mode") == "cluster":
+        con.info(f"ran on the Ray cluster at {r.ran_on['address']} ({r.ran_on['nodes']} nodes; blobs through "
+                 f"{'the remote' if r.ran_on['blobs'] == 'remote' else 'Ray'})")
     if r.counts.get("rejected") or r.counts.get("duplicate"):
         con.info("`mmvc report` lists why each item was rejected or deduplicated")

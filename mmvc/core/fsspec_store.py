@@ -196,6 +196,54 @@ class FsspecObjectStore(ObjectStore):
         off, length = where[0].location(where[1])
         return self.bucket.cat_range(where[0].pack_path, off, off + length) if length else b""
 
+    def location(self, oid: str) -> str | tuple[str, int, int]:
+        """Where the object lies: (pack file, offset, length), or its loose file; what
+        ``read_located`` reads it by, with no pack index at hand."""
+        where = self._locate(oid)
+        if isinstance(where, str):
+            return where
+        off, length = where[0].location(where[1])
+        return where[0].pack_path, off, length
+
+    def read_located(self, where: dict[str, str | tuple[str, int, int]]) -> dict[str, bytes]:
+        """The bytes of objects by their ``location``: packed neighbours in one ranged GET each,
+        loose ones whole, every one checked against its id."""
+        by_pack: dict[str, list] = {}
+        loose = []
+        for o, loc in where.items():
+            if isinstance(loc, str):
+                loose.append((o, loc))
+            else:
+                by_pack.setdefault(loc[0], []).append((loc[1], loc[2], o))
+        out: dict[str, bytes] = {}
+        lock = threading.Lock()
+
+        def keep(o: str, data: bytes) -> None:
+            if blake3(data).hexdigest() != o:
+                raise self._bad(o, "is corrupt (its bytes do not hash to its id)", {})
+            with lock:
+                out[o] = data
+
+        def get_range(job):
+            pack, items = job
+            start = items[0][0]
+            data = self.bucket.cat_range(pack, start, items[-1][0] + items[-1][1]) if items[-1][0] + items[-1][1] > start else b""
+            for off, length, o in items:
+                keep(o, data[off - start : off - start + length])
+
+        def get_loose(job):
+            o, key = job
+            data = self.bucket.cat(key)
+            if data is None:
+                raise self._bad(o, "is missing", {})
+            keep(o, data)
+
+        jobs = [(get_range, r) for r in _coalesce(by_pack)] + [(get_loose, j) for j in loose]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(jobs)))) as pool:
+            for f in [pool.submit(fn, j) for fn, j in jobs]:
+                f.result()
+        return out
+
     def open(self, oid: str) -> BinaryIO:
         where = self._locate(oid)
         return self.bucket.open_read(where) if isinstance(where, str) else io.BytesIO(self.get(oid))
@@ -345,7 +393,7 @@ class FsspecObjectStore(ObjectStore):
                 raise self._bad(oid, "is corrupt (its bytes do not hash to its id)", needed_by) from None
 
 
-def _coalesce(by_pack: dict[PackIndex, list]) -> list[tuple[PackIndex, list]]:
+def _coalesce(by_pack: dict) -> list[tuple]:
     """The records wanted from each pack, sorted by offset, in runs that one ranged GET reads:
     neighbours at most ``RANGE_GAP`` apart, a run at most ``RANGE_MAX`` long."""
     ranges = []

@@ -34,6 +34,7 @@ class ProcessResult:
     seconds: float = 0.0
     stages: dict = field(default_factory=dict)
     engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
+    ran_on: dict = field(default_factory=dict)  # local, or the cluster's address and node count (the run record's)
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -44,7 +45,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     require("process", what="mmvc process")
     from mmvc.process.config import ProcessConfig
     from mmvc.process.pipeline import ItemRef, Pipeline, summarize
-    from mmvc.services.runs import report_bytes, run_bytes
+    from mmvc.services.runs import ran_on, report_bytes, run_bytes
 
     t0 = time.perf_counter()
     if text_model or image_model:
@@ -92,9 +93,10 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
         pipe = Pipeline(repo, cfg, progress=progress)
         verdicts = pipe.run(items, head_paths_by_oid)
         counts = summarize(verdicts)
+        res.ran_on = ran_on(pipe.stats.address, pipe.stats.nodes, pipe.stats.blobs)
         with repo.store.writer(durable=True) as w:
             report = w.put_bytes(report_bytes(verdicts))
-            run = w.put_bytes(run_bytes(res.config, cfg.describe(), report, int(time.time()), len(verdicts), counts))
+            run = w.put_bytes(run_bytes(res.config, cfg.describe(), report, int(time.time()), len(verdicts), counts, res.ran_on))
         by_key = {v.key: v for v in verdicts}
         for p, e in staged:
             v = by_key[p]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
 _KNOWN = {"gated", "gates", "neardup", "semantic", "dedup", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
-          "dtype", "in_process_max"}
+          "dtype", "in_process_max", "objects_from", "forward_credentials"}
 IN_PROCESS_MAX = 2000  # uncached items a stage runs in the driver rather than on Ray
 
 
@@ -36,6 +36,8 @@ class ProcessConfig:
     num_gpus: float = 0.0
     num_cpus: int | None = None
     ray_address: str | None = None
+    objects_from: str | None = None  # on a cluster: the remote (name or URL) workers read blobs from; "ray": none
+    forward_credentials: bool = True  # the driver's credential variables reach the workers (runtime_env)
     in_process_max: int = IN_PROCESS_MAX
     dtype: str = "auto"  # embedding precision: auto = bf16 on a GPU, fp32 on CPUs
     license_allow: list = field(default_factory=list)
@@ -85,6 +87,14 @@ class ProcessConfig:
         if isinstance(in_process_max, bool) or not isinstance(in_process_max, int) or in_process_max < 0:
             raise FormatError(f"[process] in_process_max must be a whole number ≥ 0, got {in_process_max!r}",
                               "the most uncached items a stage runs without starting Ray; 0 always uses Ray")
+        objects_from = table.get("objects_from")
+        if objects_from is not None and not isinstance(objects_from, str):
+            raise FormatError(f"[process] objects_from must be a remote's name or a URL, got {objects_from!r}",
+                              'name a remote (objects_from = "origin"), give an fsspec URL, or "ray" to ship bytes through Ray')
+        forward = table.get("forward_credentials", True)
+        if not isinstance(forward, bool):
+            raise FormatError(f"[process] forward_credentials must be true or false, got {forward!r}",
+                              "false leaves the workers to the cluster's own credentials (IAM)")
         if str(table.get("dtype", "auto")).lower() not in _DTYPES:
             raise FormatError(f"unknown [process] dtype {table.get('dtype')!r}", f"use one of {', '.join(sorted(_DTYPES))}")
         return cls(
@@ -100,6 +110,8 @@ class ProcessConfig:
             num_gpus=float(table.get("num_gpus", 0)),
             num_cpus=table.get("num_cpus"),
             ray_address=table.get("ray_address"),
+            objects_from=objects_from or None,
+            forward_credentials=forward,
             in_process_max=in_process_max,
             dtype=str(table.get("dtype", "auto")),
             license_allow=list(lic.get("allow", [])),

@@ -66,6 +66,9 @@ class RunStats:
     embedded_clip: int = 0
     ray_started: bool = False
     engine: str = "none"  # none (everything cached) | in-process | ray
+    address: str = ""  # the Ray cluster's address, when the run used one
+    nodes: int = 1  # the cluster's live nodes when the run joined it
+    blobs: str = "local"  # where the decode workers read blobs: local | remote | ray
     seconds: dict = field(default_factory=dict)
 
 
@@ -89,7 +92,8 @@ _RETRIES = {"max_restarts": 2, "max_task_retries": 2}
 
 # Fault injection for tests: "STAGE:KEY_SUBSTRING[:once:MARKER_FILE]" makes the worker of that
 # stage (decode, embed) exit abruptly on a batch holding that item, as a segfault or the OOM
-# killer would; with "once", only until MARKER_FILE exists.
+# killer would; with "once", only until MARKER_FILE exists; with "node" instead of "once", it
+# takes its node down with it (kills the raylet that started it), as a lost machine would.
 FAILPOINT_ENV = "MMVC_FAILPOINT"
 
 
@@ -99,10 +103,14 @@ def _failpoint(spec: str | None, stage: str, keys) -> None:
     parts = spec.split(":")
     if parts[0] != stage or not any(parts[1] in str(k) for k in keys):
         return
-    if len(parts) >= 4 and parts[2] == "once":
+    if len(parts) >= 4 and parts[2] in ("once", "node"):
         if os.path.exists(parts[3]):
             return
         open(parts[3], "w").close()
+        if parts[2] == "node":
+            import signal
+
+            os.kill(os.getppid(), signal.SIGKILL)
     os._exit(70)
 
 
@@ -211,15 +219,20 @@ def _unpng(data: bytes):
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _blank_row(oid: str) -> dict[str, Any]:
+    return {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
+            "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
+
+
 def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
-    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage. An ``other``
-    item is judged on its size and extension alone: its bytes are never read here."""
+    """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage. ``store``: what
+    ``get(oid)`` gives the blob's bytes from (a store, or the bytes of a batch by id). An
+    ``other`` item is judged on its size and extension alone: its bytes are never read here."""
     from mmvc.process.decode import DEFAULT_MAX_PIXELS, decode_item, describe_other
     from mmvc.process.gates import check
     from mmvc.process.neardup import audio_fingerprint, phash, video_signature
 
-    row: dict[str, Any] = {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
-           "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
+    row = _blank_row(oid)
     try:
         if modality == OTHER:
             d = describe_other(size, key)
@@ -249,22 +262,32 @@ def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, siz
 
 
 class PrepUDF:
-    """Ray class UDF: opens the object store and the gate config once per actor."""
+    """Ray class UDF: opens the blob source (``mmvc.process.blobs``: the local store, a remote,
+    or bytes that came with the batch) and the gate config once per actor. A batch whose blobs
+    cannot be had comes back as ``error`` rows, which stop the run in the driver."""
 
-    def __init__(self, store_root: str, gates_table: dict, failpoint: str | None = None):
-        from mmvc.core.store import LocalObjectStore
+    def __init__(self, blobs: dict, gates_table: dict, failpoint: str | None = None):
+        from mmvc.process.blobs import BlobReader
         from mmvc.process.gates import GateConfig
 
-        self.store = LocalObjectStore(store_root)
+        self.blobs = BlobReader(blobs)
         self.gates = GateConfig.from_toml(gates_table)
         self.failpoint = failpoint
 
     def __call__(self, batch):
         import pyarrow as pa
 
+        from mmvc.process.blobs import error_row
+
         _failpoint(self.failpoint, "decode", batch["key"])
-        rows = [prep_one(self.store, self.gates, oid, int(m), k, json.loads(meta) if meta else {}, int(n))
-                for oid, m, k, meta, n in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"], batch["size"])]
+        try:
+            data = self.blobs.read(batch, range(len(batch["oid"])))
+        except Exception as e:  # the machine's failure, not the items': the driver stops the run
+            err = error_row(e)
+            rows = [{**_blank_row(str(oid)), **err} for oid in batch["oid"]]
+        else:
+            rows = [prep_one(data, self.gates, str(oid), int(m), k, json.loads(meta) if meta else {}, int(n))
+                    for oid, m, k, meta, n in zip(batch["oid"], batch["modality"], batch["key"], batch["meta"], batch["size"])]
         # An explicit schema: left to infer, a block of texts gets a null-typed hash column that
         # a block of images cannot be concatenated with, and pandas would carry 64-bit hashes
         # through float64 and lose their low bits.
@@ -301,6 +324,7 @@ class Pipeline:
         self.stats = RunStats()
         self._ray = None
         self._owns_ray = False
+        self._blobs = None
         self.embed_failures: dict[str, str] = {}  # oid -> why its embedding could not be computed
 
     # -- ray
@@ -320,7 +344,7 @@ class Pipeline:
                 self._owns_ray = not self.cfg.ray_address
                 kw = dict(ignore_reinit_error=True, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
                 if self.cfg.ray_address:
-                    ray.init(address=self.cfg.ray_address, **kw)
+                    self._join_cluster(ray, kw)
                 else:
                     ray.init(num_cpus=self.jobs, num_gpus=max(self.cfg.num_gpus, 0) or None, object_store_memory=_object_store_bytes(), **kw)
             ctx = ray.data.DataContext.get_current()
@@ -329,6 +353,35 @@ class Pipeline:
             self._ray = ray
             self.stats.ray_started = True
         return self._ray
+
+    def _join_cluster(self, ray, kw: dict) -> None:
+        """Connect to the cluster at ``ray_address``, its workers given the blob source's
+        variables (credentials) through the job's runtime_env; size the CPU pools to the cluster."""
+        from mmvc.errors import ClusterError
+
+        address = self.cfg.ray_address
+        _check_reachable(address)
+        env = self.blobs().env
+        try:
+            ray.init(address=address, runtime_env={"env_vars": env} if env else None, **kw)
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as e:
+            raise ClusterError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                               _CLUSTER_HINT) from None
+        self.stats.address = address
+        self.stats.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if cpus < 1:
+            raise ClusterError(f"the Ray cluster at {address} has no CPUs to run on", "add worker nodes with CPUs (`ray start --address …`)")
+        self.jobs = cpus
+
+    def blobs(self):
+        """Where this run's decode workers get blob bytes (``mmvc.process.blobs``)."""
+        if self._blobs is None:
+            from mmvc.process.blobs import plan_blobs
+
+            self._blobs = plan_blobs(self.repo, self.cfg)
+            self.stats.blobs = self._blobs.kind
+        return self._blobs
 
     def shutdown(self) -> None:
         """Stop the Ray this run started (one a caller started, or a cluster, is left alone)."""
@@ -350,7 +403,7 @@ class Pipeline:
         return (self._ray is None and todo <= self.cfg.in_process_max and not self.cfg.ray_address
                 and not self.cfg.num_gpus and not os.environ.get(FAILPOINT_ENV))
 
-    def _run_stage(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None = None):
+    def _run_stage(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None = None, attach=None):
         """Run one stage's steps over ``inputs`` (dicts with an "oid"): (finished rows, {oid: why}
         for the rows that kept killing their worker). ``column``: the output column an embedding
         stage yields per row; None, whole rows (the prep stage's Arrow rows)."""
@@ -358,7 +411,7 @@ class Pipeline:
             self.stats.engine = "in-process"
             return self._run_in_process(stage, inputs, steps, column), {}
         self.stats.engine = "ray"
-        return self._run_on_ray(stage, inputs, steps, column)
+        return self._run_on_ray(stage, inputs, steps, column, attach)
 
     def _run_in_process(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None) -> list[dict]:
         """The steps' UDFs built once here and called on the numpy batches Ray would hand them."""
@@ -379,7 +432,9 @@ class Pipeline:
     def _ray_steps(self, ray, ds, steps: list[Step], rows: int):
         gpu = {"num_gpus": self.cfg.num_gpus, "num_cpus": 1} if self.cfg.num_gpus else {}
         for s in steps:
-            if s.pool == "model":
+            # on a cluster without GPUs one model actor would leave every other node idle: the
+            # model then loads once per core, like the CPU steps' workers
+            if s.pool == "model" and (self.cfg.num_gpus or not self.stats.address):
                 where = {"compute": ray.data.ActorPoolStrategy(size=1), **gpu}
             else:
                 where = {"compute": self._cpu_pool(ray, rows, s.batch_size), "num_cpus": 1}
@@ -387,24 +442,27 @@ class Pipeline:
                                 **where, **_RETRIES)
         return ds
 
-    def _run_on_ray(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None):
+    def _run_on_ray(self, stage: str, inputs: list[dict], steps: list[Step], column: str | None, attach=None):
         """Ray restarts a worker that dies mid-batch and retries its batch (a bounded number of
         times, ``_RETRIES``). A batch that still cannot finish is split in halves and each half
         run again, down to single rows, so one poisonous input (a decoder crash, a model that runs
         out of memory on it) becomes that item's verdict instead of the whole run's failure.
-        Many such rows at once is not an item problem: the run stops and says so."""
+        Many such rows at once is not an item problem: the run stops and says so.
+
+        ``attach``: what adds the blob bytes to a chunk's rows just before it is handed to Ray;
+        the inputs then go in chunks of bounded bytes, so the driver never holds them all."""
         ray = self._ray_ctx()
         died_errors = _worker_death_errors(ray)
         done: dict[str, dict] = {}
         died: dict[str, str] = {}
-        pending = [inputs]
+        pending = _byte_bounded(inputs)[::-1] if attach else [inputs]
         total = len(inputs)
         self.progress(stage, 0, total)
         while pending:
             chunk = [r for r in pending.pop() if r["oid"] not in done]
             if not chunk:
                 continue
-            ds = _dataset(ray, chunk, min(max(len(chunk) // 64, 1), 4 * self.jobs))
+            ds = _dataset(ray, attach(chunk) if attach else chunk, min(max(len(chunk) // 64, 1), 4 * self.jobs))
             try:
                 with warnings.catch_warnings():
                     # Bounded restarts can only be asked for as ray_remote_args (deprecated, no named
@@ -416,6 +474,7 @@ class Pipeline:
                         done[str(r["oid"])] = r
                     self.progress(stage, len(done) + len(died), total)
             except died_errors as e:
+                self._check_nodes(stage)
                 left = [r for r in chunk if r["oid"] not in done]
                 if len(left) == 1:
                     died[left[0]["oid"]] = f"the {stage} worker died on this item ({type(e).__name__}); see .mmvc/process/ray.log"
@@ -429,6 +488,20 @@ class Pipeline:
                     half = len(left) // 2
                     pending += [left[half:], left[:half]]
         return list(done.values()), died
+
+    def _check_nodes(self, stage: str) -> None:
+        """On a cluster, a worker that died with its node is no verdict on the item it held: when
+        the cluster has lost nodes since the run joined it, the run stops (Ray has already
+        rescheduled what it could onto the nodes left, and failed)."""
+        if not self.stats.address:
+            return
+        from mmvc.errors import ClusterError
+
+        alive = sum(1 for n in self._ray.nodes() if n.get("Alive"))
+        if alive < self.stats.nodes:
+            raise ClusterError(f"the Ray cluster at {self.stats.address} lost {self.stats.nodes - alive} of its {self.stats.nodes} "
+                               f"nodes during the {stage} stage", "check the cluster (`ray status`) and run `mmvc process` again; "
+                               "nothing was recorded, features already computed stay cached")
 
     # -- stages
 
@@ -445,11 +518,26 @@ class Pipeline:
         total = len(todo)
         self.progress("decode", 0, total)
         if todo:
+            from mmvc.process.blobs import ERROR_STATUS, raise_worker_error, upload
+
             gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
-            kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
+            source = self.blobs()
+            kwargs = {"blobs": source.worker_spec, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else "",
                        "size": it.size} for it in todo.values()]
-            done, died = self._run_stage("decode", inputs, [Step(PrepUDF, kwargs, 32)])
+            attach = None
+            if source.kind == "remote":
+                self.progress("upload", 0, len(todo))
+                locs = upload(self.repo, source, list(todo), lambda done, _b, total, _tb: self.progress("upload", done, total))
+                for r in inputs:
+                    r["loc"] = locs[r["oid"]]
+            elif source.kind == "ray":
+                store = self.repo.store
+                attach = lambda rows: [{**r, "data": store.get(r["oid"])} for r in rows]  # noqa: E731
+            done, died = self._run_stage("decode", inputs, [Step(PrepUDF, kwargs, 32)], attach=attach)
+            for r in done:
+                if r.get("status") == ERROR_STATUS:
+                    raise_worker_error(r, source.describe())
             new = [_clean_row(r) for r in done]
             cache.store(new)  # a worker's death is the machine's verdict, not the item's: never cached
             for oid, detail in died.items():
@@ -865,6 +953,44 @@ class _RayChatterToFile:
             os.close(copy)
             self.saved = None
         return False
+
+
+_CLUSTER_HINT = ("check the address (`ray status --address ADDR` on a node), that this machine can reach it, and Ray's "
+                 "token: export RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) as the cluster has it (docs/process.md)")
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a cluster address nothing listens at (Ray itself retries for a minute)."""
+    import socket
+
+    from mmvc.errors import ClusterError
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"bad Ray cluster address {address!r}", "give HOST:PORT of the head node (e.g. 10.0.0.5:6379), or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}", _CLUSTER_HINT) from None
+
+
+def _byte_bounded(rows: list[dict], limit: int | None = None) -> list[list[dict]]:
+    """``rows`` in consecutive chunks of at most ``limit`` bytes of blobs (by their "size")."""
+    from mmvc.process.blobs import INLINE_BATCH_BYTES
+
+    limit = limit or INLINE_BATCH_BYTES
+    out: list[list[dict]] = [[]]
+    total = 0
+    for r in rows:
+        if out[-1] and total + int(r.get("size") or 0) > limit:
+            out.append([])
+            total = 0
+        out[-1].append(r)
+        total += int(r.get("size") or 0)
+    return out
 
 
 def _clean_row(r: dict) -> dict:

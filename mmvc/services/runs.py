@@ -56,11 +56,22 @@ def read_report(repo, report_id: str, columns=None):
     return pq.ParquetFile(data).read(columns=list(columns) if columns is not None else None)  # read_table would import pandas
 
 
-def run_bytes(config: str, config_doc: dict, report: str, time: int, items: int, counts: dict) -> bytes:
+def run_bytes(config: str, config_doc: dict, report: str, time: int, items: int, counts: dict, ran_on: dict | None = None) -> bytes:
+    """``ran_on``: where the run's per-blob work ran (docs/format.md, "Process runs and reports")."""
     from mmvc.core.objects import encode_run
 
-    return encode_run({"config": config, "config_doc": config_doc, "report": report, "time": time, "items": items,
-                       "counts": counts})
+    doc = {"config": config, "config_doc": config_doc, "report": report, "time": time, "items": items, "counts": counts}
+    if ran_on is not None:
+        doc["ran_on"] = ran_on
+    return encode_run(doc)
+
+
+def ran_on(address: str, nodes: int, blobs: str) -> dict:
+    """The run record's ``ran_on``: {"mode": "local"} on this machine; on a Ray cluster its
+    address, its live nodes when the run joined it, and where the workers read blobs."""
+    if not address:
+        return {"mode": "local"}
+    return {"mode": "cluster", "address": address, "nodes": nodes, "blobs": blobs}
 
 
 def read_run(repo, run_id: str) -> dict:

@@ -353,6 +353,26 @@ def test_fsspec_store_from_url():
         s.bucket.fs.rm(s.bucket.root, recursive=True)
 
 
+def test_fsspec_store_reads_objects_by_location_alone():
+    """What a process worker does: reads objects by the locations the driver handed it, with
+    no pack index of its own, and refuses bytes that do not hash to their id."""
+    url = f"memory://mmvc-test-{uuid.uuid4().hex}"
+    s = FsspecObjectStore.from_url(url, pack_threshold=THRESHOLD)
+    try:
+        blobs = [*SMALL, LARGE]
+        oids = put_all(s, blobs)
+        where = {o: s.location(o) for o in oids}
+        assert isinstance(where[oids[-1]], str) and all(isinstance(where[o], tuple) for o in oids[:-1])
+        reader = FsspecObjectStore.from_url(url)
+        assert reader.read_located(where) == dict(zip(oids, blobs))
+        assert reader._packs is None  # no index was listed or read
+        pack, off, length = where[oids[2]]
+        with pytest.raises(CorruptError, match="do not hash to its id"):
+            reader.read_located({oids[2]: (pack, off + 1, length)})
+    finally:
+        s.bucket.fs.rm(s.bucket.root, recursive=True)
+
+
 # --------------------------------------------------------------------------- local link modes
 
 
