@@ -17,6 +17,7 @@ def limit_or_all(verbose: bool):
 @pass_console
 def command(con, as_json, verbose, untracked):
     """Show staged changes, unstaged changes and untracked files, with counts per modality."""
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().status(untracked=untracked)
@@ -33,9 +34,9 @@ def command(con, as_json, verbose, untracked):
         n = len(r.merging["conflicts"]) + len(r.merging["curation"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
         for p in r.merging["conflicts"][:limit_or_all(verbose)]:
-            out(style(f"    both changed: {p}", fg="red"))
+            out(style(f"    both changed: {display_path(p)}", fg="red"))
         for c in r.merging.get("curation", [])[:limit_or_all(verbose)]:
-            out(style(f"    duplicates ({c['tier']}): ours {c['ours']} ≈ theirs {c['theirs']}", fg="red"))
+            out(style(f"    duplicates ({c['tier']}): ours {display_path(c['ours'])} ≈ theirs {display_path(c['theirs'])}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),
@@ -54,7 +55,7 @@ def command(con, as_json, verbose, untracked):
                 out("  run `mmvc process` before committing: unprocessed or stale items cannot enter a version")
         for c in changes[:limit]:
             label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
-            out(style(f"    {label}{c.path}", fg=color))
+            out(style(f"    {label}{display_path(c.path)}", fg=color))
         if limit is not None and len(changes) > limit:
             out(f"    … and {len(changes) - limit} more (-v lists all)")
     if r.clean:

@@ -326,13 +326,14 @@ def _json_scalar(v) -> str | None:
 
 
 def _text_stream(fs, path: str):
-    """A text stream of a (possibly compressed) file of the source."""
+    """A text stream of a (possibly compressed) file of the source; a UTF-8 byte-order mark (as
+    Excel writes one at the start of a CSV) is dropped, not read as part of the first field."""
     comp = None
     for suffix, c in ((".gz", "gzip"), (".zst", "zstd"), (".bz2", "bz2")):
         if path.lower().endswith(suffix):
             comp = c
     raw = fs.open(path, "rb", compression=comp)
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 class JsonlConnector(TableConnector):

@@ -18,8 +18,9 @@ import os
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
-from mmvc.core.materialize import write_item
-from mmvc.core.worktree import prune_empty_dirs, validate_key
+from mmvc.core.materialize import check_no_link_in_path, link_in_path, write_item
+from mmvc.core.pathrules import display_path, key_problem, prefix_conflicts, validate_key
+from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 from mmvc.services.signature import committer
 from mmvc.services.sparse import Sparse
@@ -102,10 +103,15 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
     Returns (files written, files removed, entries left out by the sparse filter)."""
     wt = repo.worktree
     written = removed = skipped = 0
+    for p, b, write in todo:
+        if b is not None:
+            validate_key(p, "path in the target version")
+        if write:
+            check_no_link_in_path(wt.root, p)
     if not force:
-        conflicts = _local_changes(repo, index, staged, todo)
+        conflicts = _local_changes(repo, index, staged, [t for t in todo if key_problem(t[0]) is None])
         if conflicts:
-            shown = "; ".join(f"{p} ({why})" for p, why in conflicts[:10])
+            shown = "; ".join(f"{display_path(p)} ({why})" for p, why in conflicts[:10])
             more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
             raise ConflictError(
                 f"{len(conflicts)} local change(s) would be overwritten: {shown}{more}",
@@ -118,14 +124,12 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
             f"{len(missing)} object(s) needed by version {target[:12]} are missing: {', '.join(m[:12] for m in missing[:5])}",
             "run `mmvc fsck`; nothing in the work tree was changed",
         )
-    for p, _b, write in todo:
-        validate_key(p, "path in the target version")
-        if write:
-            _check_no_link_in_path(wt.root, p)
     _check_case_collisions(index, todo)
+    _check_file_folder_clashes(index, todo, target)
 
     for p, b, write in todo:  # removals first, so a file can give way to a folder
-        if b is None or not write:
+        # a bad path, or one below a link to a folder, leaves the index without touching the disk
+        if (b is None or not write) and key_problem(p) is None and link_in_path(wt.root, p) is None:
             full = wt.abspath(p)
             if os.path.lexists(full) and not os.path.isdir(full):
                 os.unlink(full)
@@ -172,12 +176,31 @@ def _local_changes(repo, index, staged: dict, todo: list) -> list[tuple[str, str
     return out
 
 
-def _check_no_link_in_path(root: str, key: str) -> None:
-    d = root
-    for part in key.split("/")[:-1]:
-        d = os.path.join(d, part)
-        if os.path.islink(d):
-            raise BadInputError(f"refusing to write {key}: {os.path.relpath(d, root)} is a symbolic link", "replace the link with a real folder")
+def _check_file_folder_clashes(index, todo: list, target: str) -> None:
+    """Refuse, before anything is touched, a result holding both ``d`` and ``d/x`` (a crafted
+    manifest, or a merge of a file and a folder of one name): ``d`` cannot be a file and a folder
+    at once. The result is the index with ``todo`` applied, so only the paths ``todo`` sets and
+    their parent folders are looked at."""
+    after = {p: b is not None for p, b, _ in todo}
+    setting = sorted(p for p, b, _ in todo if b is not None)
+    clash = next(iter(prefix_conflicts(setting)[0]), None)
+    if clash is None:
+        parents = {k.rsplit("/", 1)[0] for k in setting if "/" in k}
+        for d in sorted({"/".join(p.split("/")[:i]) for p in parents for i in range(1, p.count("/") + 2)}):
+            if after[d] if d in after else index.get(d) is not None:
+                clash = (d, next(k for k in setting if k.startswith(d + "/")))
+                break
+    if clash is None:
+        for p in setting:
+            if index.is_folder(p):
+                below = next((e.path for e in index.iter_entries(p + "/") if after.get(e.path, True)), None)
+                if below is not None:
+                    clash = (p, below)
+                    break
+    if clash is not None:
+        a, b = map(display_path, clash)
+        raise ConflictError(f"the result of moving to {target[:12]} would hold both {a} and {b}: a path cannot be a file and a folder at once",
+                            "nothing in the work tree was changed; `mmvc fsck` reports versions that hold such pairs")
 
 
 def _check_case_collisions(index, todo: list) -> None:

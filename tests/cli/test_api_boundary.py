@@ -13,8 +13,9 @@ from mmvc.repo import Repo
 CLI_DIR = os.path.dirname(mmvc.cli.__file__)
 
 # What a command module may import from mmvc: the CLI itself, the API, its errors, the version,
-# and the names of modalities (for rendering).
-ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout")
+# the names of modalities and the terminal-safe form of a path (for rendering).
+ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout",
+           "mmvc.core.pathrules")
 
 
 def _mmvc_imports(path: str) -> list[tuple[int, str]]:

@@ -102,6 +102,16 @@ def test_csv_rows(repo, tmp_path):
     assert repo.store.get(e.oid) == b"bonjour" and m["extra"] == {"lang": "fr"} and m["license"] == "cc0-1.0"
 
 
+@pytest.mark.parametrize("kind,body", [("csv", "text,lang\nhello,en\n"), ("jsonl", '{"text": "hello", "lang": "en"}\n')])
+def test_a_byte_order_mark_is_not_part_of_the_first_field(repo, tmp_path, kind, body):
+    """Excel and Windows tools start UTF-8 files with a BOM; the first column must still be found."""
+    (tmp_path / f"t.{kind}").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    r = repo.import_(kind, [str(tmp_path / f"t.{kind}")], options=ImportOptions(text_field="text", meta_fields=["lang"]))
+    assert r.added == 1
+    (e, m), = metas(repo).values()
+    assert repo.store.get(e.oid) == b"hello" and m["extra"] == {"lang": "en"}
+
+
 def test_coco_images_with_captions_and_missing_files(repo, tmp_path):
     mirrors.coco(tmp_path / "coco2017", images=4, missing=(3,))
     r = repo.import_("coco", [str(tmp_path / "coco2017")], options=ImportOptions(split="val"))
