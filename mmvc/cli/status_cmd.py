@@ -23,13 +23,16 @@ def command(con, as_json, verbose, untracked):
     r = Repo.discover().status(untracked=untracked)
     if as_json:
         con.json_value({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
-                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging,
+                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging, "moving": r.moving,
                    "verdicts": r.verdicts,
                    "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
         return
     out, style = con.data, con.style
     where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
     out(where + ("" if r.head else " (no commits yet)"))
+    if r.moving:
+        to = (r.moving["ref"] or "").split("/", 2)[-1] or str(r.moving["target"])[:12]
+        out(style(f"An interrupted switch to {to} is half done: the next writing command finishes it (or run the same switch again)", fg="yellow"))
     if r.merging:
         n = len(r.merging["conflicts"]) + len(r.merging["curation"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")

@@ -27,12 +27,20 @@ import secrets
 import sys
 
 TEMP_PREFIX = ".mmvc-tmp-"
+_TEMP_PID = re.compile(r"\.mmvc-tmp-\d+")
 _LEGACY_TEMP = re.compile(r"\.(?:mmvc-tmp-\d+|tmp-\d+-\d+)$")
 
 
 def temp_path(path: str) -> str:
     """A fresh temp name beside ``path`` (at most 28 bytes, whatever ``path``'s length)."""
     return os.path.join(os.path.dirname(path), f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def temp_owner(name: str) -> int | None:
+    """The pid of the process that made the temp file ``name`` (a temp name), when it says."""
+    m = _TEMP_PID.match(name) or _LEGACY_TEMP.search(name)
+    digits = re.match(r"\.?(?:mmvc-)?tmp-(\d+)", m.group(0)) if m else None
+    return int(digits.group(1)) if digits else None
 
 
 def is_temp_name(name: str) -> bool:

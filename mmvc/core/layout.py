@@ -221,6 +221,12 @@ class Layout:
         return self._at("sparse.json")
 
     @property
+    @_entry("WORKTREE_OP.json", "Interrupted work-tree moves")
+    def worktree_op(self) -> str:
+        """While switch/checkout moves HEAD: where to, so that the next command can finish it."""
+        return self._at("WORKTREE_OP.json")
+
+    @property
     @_entry("lock", "Locks")
     def lock(self) -> str:
         """Present while a command writes: who holds the repository lock."""

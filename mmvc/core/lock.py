@@ -41,7 +41,7 @@ GARBLED_GRACE = 5.0
 log = logging.getLogger("mmvc")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,7 +102,7 @@ def _state(fd: int, release: bool) -> LockState:
             return LockState(owner, False)
         if host != socket.gethostname():
             return LockState(owner, False)
-        if isinstance(pid, int) and not _pid_alive(pid):
+        if isinstance(pid, int) and not pid_alive(pid):
             return LockState(owner, True, "that process is no longer running")
         if owner.get("flock") is True and pid != os.getpid():  # its holder flocks it for as long as it runs
             return LockState(owner, True, "no process holds it any more")
