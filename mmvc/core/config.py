@@ -188,7 +188,7 @@ def set_value(repo, section: str, key: str, value) -> None:
     line = f"{key} = {json.dumps(value, ensure_ascii=False)}"  # JSON's bool/number/string literals are TOML's
     header = f"[{section}]"
     try:
-        start = next(i for i, ln in enumerate(lines) if ln.strip() == header)
+        start = next(i for i, ln in enumerate(lines) if ln.split("#", 1)[0].strip() == header)  # "[process]  # note"
     except StopIteration:
         lines += ["", header, line]
     else:

@@ -112,6 +112,33 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(repo, tmp_path, kind, 
     assert repo.store.get(e.oid) == b"hello" and m["extra"] == {"lang": "en"}
 
 
+@pytest.mark.parametrize("kind,body", [("csv", b"text\nok\n\xff\xfe latin-1 bytes\n"), ("jsonl", b'{"text": "ok"}\n{"text": "\xff\xfe"}\n')])
+def test_a_table_that_is_not_utf8_is_refused_naming_it(repo, tmp_path, kind, body):
+    (tmp_path / f"t.{kind}").write_bytes(body)
+    with pytest.raises(BadInputError, match=rf"t\.{kind} is not UTF-8 text \(byte 0xff"):
+        repo.import_(kind, [str(tmp_path / f"t.{kind}")], options=ImportOptions(text_field="text"))
+    assert not list(repo.load_index().iter_entries())
+
+
+def test_a_csv_cell_longer_than_128_kib_is_read(repo, tmp_path):
+    """Python's csv module stops at 128 KiB per field by default; a long document is no error."""
+    long = "word " * 60_000
+    (tmp_path / "t.csv").write_text(f"text\n{long}\n")
+    r = repo.import_("csv", [str(tmp_path / "t.csv")], options=ImportOptions(text_field="text"))
+    assert r.added == 1
+    (e, _), = metas(repo).values()
+    assert repo.store.get(e.oid) == long.encode()
+
+
+def test_a_truncated_compressed_table_is_refused_naming_it(repo, tmp_path):
+    import gzip
+
+    data = gzip.compress(b"".join(b'{"text": "%s"}\n' % os.urandom(16).hex().encode() for _ in range(4000)))
+    (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BadInputError, match=r"t\.jsonl\.gz is truncated or not a valid compressed file"):
+        repo.import_("jsonl", [str(tmp_path / "t.jsonl.gz")], options=ImportOptions(text_field="text"))
+
+
 def test_coco_images_with_captions_and_missing_files(repo, tmp_path):
     mirrors.coco(tmp_path / "coco2017", images=4, missing=(3,))
     r = repo.import_("coco", [str(tmp_path / "coco2017")], options=ImportOptions(split="val"))

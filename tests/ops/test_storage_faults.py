@@ -151,3 +151,15 @@ def test_a_process_setting_of_the_wrong_type_is_a_config_error(tmp_path):
     mmvc(root, "add", "a.txt")
     res = mmvc(root, "commit", "-m", "x", expect=ExitCode.FORMAT)
     assert "[process]" in res.output and "'tight'" in res.output
+
+
+def test_mmvc_config_edits_a_section_whose_header_has_a_comment(repo):
+    path = os.path.join(repo.dir, "config.toml")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("[process]\n", "[process]  # the gate\n"))
+    mmvc(repo.root, "config", "process.gated", "true", expect=0)
+    from mmvc.core.config import Config
+
+    assert Config.load(path).gated is True
