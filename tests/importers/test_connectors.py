@@ -220,6 +220,26 @@ def test_webdataset_shards_read_back(repo, tmp_path):
     assert m["provenance"]["location"] == {"file": "001.tar", "member": "sample0004.jpg", "sample": 1}
 
 
+def test_a_sparse_tar_member_is_skipped_not_expanded(repo, tmp_path):
+    """A 10 KiB member declaring 2 GiB of holes (PAX sparse, as GNU tar writes with --sparse):
+    reading it would cost 2 GiB of memory and store 2 GiB of zeros."""
+    import io
+    import tarfile
+
+    with tarfile.open(tmp_path / "shard.tar", "w", format=tarfile.PAX_FORMAT) as t:
+        ti = tarfile.TarInfo("s0001.bin")
+        ti.size = 10240
+        ti.pax_headers = {"GNU.sparse.map": "0,10240", "GNU.sparse.size": str(2 << 30)}
+        t.addfile(ti, io.BytesIO(b"x" * 10240))
+        for name, data in (("s0002.txt", b"a caption"),):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    r = repo.import_("webdataset", [str(tmp_path / "shard.tar")])
+    assert r.added == 1 and [e.path.rsplit("/", 2)[-2:] for e in repo.load_index().iter_entries()] == [["shard", "s0002.txt"]]
+    assert any("sparse member (declares 2147483648 bytes, holds 10240)" in why for _, why in r.skipped)
+
+
 @pytest.mark.parametrize("name", ["../x.txt", "/etc/x.txt", "a/../../x.txt"])
 def test_tar_members_escaping_are_refused(repo, tmp_path, name):
     mirrors.evil_tar(tmp_path / "evil.tar", name)
