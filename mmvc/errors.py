@@ -116,11 +116,24 @@ def storage_error(exc: OSError, what: str) -> StorageError:
     """Translate an OSError into a StorageError whose hint matches the cause."""
     import errno
 
-    if exc.errno == errno.ENOSPC:
-        return StorageError(f"disk full while {what}", "free some space and run the command again; nothing was half-written")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"{'disk full' if exc.errno == errno.ENOSPC else 'disk quota exceeded'} while {what}",
+                            "free some space and run the command again; what was committed before is intact")
+    if exc.errno == errno.EROFS:
+        return StorageError(f"read-only file system while {what}" + (f": {exc.filename}" if exc.filename else ""),
+                            "remount it read-write, or work on a copy of the repository on a writable disk")
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return StorageError(f"permission denied while {what}: {exc.filename}", "check the file's permissions")
+        return StorageError(f"permission denied while {what}: {exc.filename}", "check the permissions of the repository's files and folders")
     return StorageError(f"{exc.strerror or exc} while {what}" + (f": {exc.filename}" if exc.filename else ""))
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether an OSError is the storage refusing a write (full, read-only, forbidden, failing)
+    rather than a bug: those become StorageError (exit 10), never a traceback."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                     errno.EIO, errno.EFBIG, errno.EMLINK, errno.ENAMETOOLONG)
 
 
 def _restore_error(cls, state: dict, args: tuple):

@@ -81,11 +81,13 @@ class Repo(Repository):
 
         return status(self, untracked=untracked)
 
-    def rm(self, paths: Sequence[str], cached: bool = False, recursive: bool = False, force: bool = False, cwd: str | None = None):
-        """``mmvc rm``: stop tracking items and (unless ``cached``) delete their files."""
+    def rm(self, paths: Sequence[str], cached: bool = False, recursive: bool = False, force: bool = False, cwd: str | None = None,
+           literal: bool = False):
+        """``mmvc rm``: stop tracking items and (unless ``cached``) delete their files. ``literal``
+        takes the paths as names, never as globs."""
         from mmvc.ops.rm import rm
 
-        return rm(self, list(paths), cached=cached, recursive=recursive, force=force, cwd=cwd)
+        return rm(self, list(paths), cached=cached, recursive=recursive, force=force, cwd=cwd, literal=literal)
 
     def mv(self, src: str, dst: str, force: bool = False, cwd: str | None = None):
         """``mmvc mv``: rename a tracked file or folder in the work tree and the index together."""
@@ -94,12 +96,12 @@ class Repo(Repository):
         return mv(self, src, dst, force=force, cwd=cwd)
 
     def restore(self, paths: Sequence[str], staged: bool = False, worktree: bool | None = None, source: str | None = None,
-                cwd: str | None = None):
+                cwd: str | None = None, literal: bool = False):
         """``mmvc restore``: put back work-tree files (from the index or ``source``) and/or index
-        entries (from HEAD or ``source``)."""
+        entries (from HEAD or ``source``). ``literal`` takes the paths as names, never as globs."""
         from mmvc.ops.restore import restore
 
-        return restore(self, list(paths), staged=staged, worktree=worktree, source=source, cwd=cwd)
+        return restore(self, list(paths), staged=staged, worktree=worktree, source=source, cwd=cwd, literal=literal)
 
     # the pipeline and the gate
 

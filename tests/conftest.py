@@ -57,6 +57,58 @@ def mmvc_on_path(tmp_path):
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": root}
 
 
+class SmallDisk:
+    """A real, tiny filesystem: full disks and read-only mounts, not mocks of them."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fill(self, leave: int = 0) -> None:
+        """Fill the disk, leaving about ``leave`` bytes free."""
+        import errno
+        import os
+
+        spare = os.path.join(self.path, "spare")
+        with open(spare, "wb") as f:
+            f.write(b"\0" * leave)
+        with open(os.path.join(self.path, "filler"), "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+            try:
+                while True:
+                    f.write(b"\0" * 512)
+            except OSError:
+                pass
+        os.unlink(spare)
+
+    def free(self) -> None:
+        import os
+
+        os.unlink(os.path.join(self.path, "filler"))
+
+    def remount(self, mode: str) -> None:
+        import subprocess
+
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs mounted for the test (needs root; skipped elsewhere)."""
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    yield SmallDisk(mnt)
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
 _SESSION = {}
 
 

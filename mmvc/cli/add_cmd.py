@@ -26,11 +26,18 @@ def command(con, paths, modality, force, jobs, as_json):
     if as_json:
         con.json_value(r)
         return
+    from mmvc.core.pathrules import display_path
+
     skipped = con.style("skipped", err=True, fg="yellow")
     for key, why in r.skipped[:20]:
-        con.warn(f"{skipped} {key}: {why}")
+        con.warn(f"{skipped} {display_path(key)}: {why}")
     if len(r.skipped) > 20:
         con.warn(f"{skipped} {len(r.skipped) - 20} more (`--json` lists them all)")
+    warning = con.style("warning", err=True, fg="yellow")
+    for key, why in r.warnings[:20]:
+        con.warn(f"{warning} {display_path(key)}: {why}")
+    if len(r.warnings) > 20:
+        con.warn(f"{warning} {len(r.warnings) - 20} more path(s) some platform cannot check out")
     mods = ", ".join(f"{n} {m}" for m, n in sorted(r.by_modality.items()))
     con.data(
         f"staged {r.added} new, {r.modified} modified, {r.removed} removed"

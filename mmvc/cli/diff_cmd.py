@@ -76,13 +76,11 @@ def _side(s) -> str:
 
 
 def _quoted(path: str) -> str:
-    """Paths with tabs, newlines, quotes or control characters are quoted as JSON strings
-    (as Git quotes them), so that one change is always one line."""
-    import json
+    """Paths with tabs, newlines, quotes or control characters are quoted (as Git quotes them),
+    so that one change is always one line and no escape sequence reaches the terminal."""
+    from mmvc.core.pathrules import display_path
 
-    if any(c in path for c in '\t\n"\\') or any(ord(c) < 32 or ord(c) == 127 for c in path):
-        return json.dumps(path, ensure_ascii=False)
-    return path
+    return display_path(path)
 
 
 def _default(con, r) -> None:
@@ -167,7 +165,9 @@ def _json(con, r) -> None:
 
 
 def _md_code(path: str) -> str:
-    text = path.replace("\n", "\\n").replace("|", "\\|")
+    from mmvc.core.pathrules import display_path
+
+    text = display_path(path).replace("|", "\\|")
     fence = "``" if "`" in text else "`"
     return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 

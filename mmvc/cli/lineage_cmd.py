@@ -16,6 +16,7 @@ from mmvc.cli.main import MmvcCommand
 def command(con, item, rev, as_json):
     """Where an item came from: source chain, license, and the process config and models behind its features."""
     from mmvc.cli.humanize import fmt_time
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().lineage(item, rev)
@@ -23,7 +24,7 @@ def command(con, item, rev, as_json):
         con.json_value(r)
         return
     out = con.data
-    out(con.style(f"{r.key} @ {r.rev} ({r.commit[:12]})", bold=True))
+    out(con.style(f"{display_path(r.key)} @ {r.rev} ({r.commit[:12]})", bold=True))
     out(f"blob        {r.oid}  ({r.modality}, {r.size} bytes)")
     out(f"license     {r.license or '(none)'}   policy: {r.license_policy.get('verdict')}"
                + (f" (allow {', '.join(r.license_policy['allow']) or '-'}; deny {', '.join(r.license_policy['deny']) or '-'})"

@@ -26,6 +26,8 @@ def command(con, rev, prefix, long_, as_json):
         con.json_stream({"path": e.path, "oid": e.oid, "size": e.size, "modality": modality_name(e.modality),
                          "meta": json.loads(e.meta) if e.meta else None} for e in entries)
         return
+    from mmvc.core.pathrules import display_path
+
     write = con.write
     for e in entries:
-        write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {e.path}\n" if long_ else e.path + "\n")
+        write(f"{e.oid} {e.size:>12} {modality_name(e.modality):<6} {display_path(e.path)}\n" if long_ else display_path(e.path) + "\n")

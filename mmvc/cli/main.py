@@ -151,7 +151,8 @@ class MmvcGroup(MmvcSubgroup):
             Console.of(ctx).error(err.message, err.hint)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
-            Console.of(ctx).error("interrupted; nothing was half-written")
+            Console.of(ctx).error("interrupted", "committed versions are intact; the next mmvc command finishes an interrupted "
+                                  "switch or checkout, and `mmvc merge --continue` or `--abort` an interrupted merge")
             # Locks and temp files are already released; skip interpreter teardown, where an
             # interrupted native engine (Ray) can crash and turn exit 130 into a signal.
             _flush_quietly()

@@ -10,6 +10,8 @@ CONFLICTS_SHOWN = 50
 def render_merge(con, r, pulled: str | None = None) -> None:
     """A merge's outcome; for conflicts, the paths (stdout) and how to settle them (stderr).
     ``pulled`` names the remote branch when the merge is the second half of a pull."""
+    from mmvc.core.pathrules import display_path
+
     if r.status == "up-to-date":
         con.data("Already up to date.")
     elif r.status == "fast-forward":
@@ -25,7 +27,7 @@ def render_merge(con, r, pulled: str | None = None) -> None:
         if r.conflicts:
             con.data(f"{len(r.conflicts)} conflict(s): the same path changed differently {sides}")
             for c in r.conflicts[:CONFLICTS_SHOWN]:
-                con.data(f"  both changed: {c.path}")
+                con.data(f"  both changed: {display_path(c.path)}")
             if len(r.conflicts) > CONFLICTS_SHOWN:
                 con.data(f"  … and {len(r.conflicts) - CONFLICTS_SHOWN} more (`--json` lists them all)")
         if r.curation:

@@ -17,6 +17,7 @@ from mmvc.cli.main import MmvcCommand
 def command(con, rev, by_reason, include_passed, as_json):
     """Why each item was rejected or deduplicated (the failure dataset of a process run), and
     the curation conflicts of a merge in progress."""
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().report(rev=rev, include_passed=include_passed)
@@ -29,12 +30,12 @@ def command(con, rev, by_reason, include_passed, as_json):
         return
     for row in r.rows:
         if row.status == "conflict":
-            click.echo(f"{row.status:<9} {row.path}: {row.stage} duplicate of {row.duplicate_of}, both brought by the merge in progress")
+            click.echo(f"{row.status:<9} {display_path(row.path)}: {row.stage} duplicate of {row.duplicate_of}, both brought by the merge in progress")
             continue
         if row.status == "passed":
-            click.echo(f"{row.status:<9} {row.path}" + (f": {row.kept}" if row.kept else ""))
+            click.echo(f"{row.status:<9} {display_path(row.path)}" + (f": {row.kept}" if row.kept else ""))
             continue
         why = f"duplicate of {row.duplicate_of}" if row.status == "duplicate" else f"{row.stage}/{row.reason}"
         detail = f"  ({row.detail})" if row.detail and row.status != "duplicate" else ""
         kept = f"  (kept: {row.kept})" if row.kept and row.status == "duplicate" else ""
-        con.data(f"{row.status:<9} {row.path}: {why}{detail}{kept}")
+        con.data(f"{row.status:<9} {display_path(row.path)}: {why}{detail}{kept}")

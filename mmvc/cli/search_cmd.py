@@ -22,6 +22,7 @@ from mmvc.cli.main import MmvcCommand
 @pass_console
 def command(con, query, image, text_file, rev, modality, k, where, columns, allow_ungated, as_json):
     """Find the items of a version nearest to a text or an example; results per embedding family."""
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().search(query=query, image=image, text_file=text_file, rev=rev, modality=modality, k=k, where=where,
@@ -35,4 +36,4 @@ def command(con, query, image, text_file, rev, modality, k, where, columns, allo
             con.info(f"  {fam.note}")
         for i, h in enumerate(fam.hits, 1):
             extra = "  ".join(f"{c}={v}" for c, v in h.row.items() if v is not None and c not in ("caption", "transcript"))
-            con.data(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {h.key}" + (f"  {extra}" if extra else ""))
+            con.data(f"{i:>3}  {h.score:.4f}  {h.modality:<5}  {display_path(h.key)}" + (f"  {extra}" if extra else ""))

@@ -25,12 +25,13 @@ def limit_or_all(verbose: bool):
 @pass_console
 def command(con, as_json, verbose, untracked, short, porcelain):
     """Show staged changes, unstaged changes and untracked files, with counts per modality."""
+    from mmvc.core.pathrules import display_path
     from mmvc.repo import Repo
 
     r = Repo.discover().status(untracked=untracked)
     if as_json:
         con.json_value({"branch": r.branch, "head": r.head, "gated": r.gated, "clean": r.clean, "counts": r.counts(),
-                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging,
+                   "staged": r.staged, "unstaged": r.unstaged, "untracked": r.untracked, "merging": r.merging, "moving": r.moving,
                    "verdicts": r.verdicts,
                    "skipped": [{"path": p, "reason": why} for p, why in r.skipped]})
         return
@@ -40,13 +41,16 @@ def command(con, as_json, verbose, untracked, short, porcelain):
     out, style = con.data, con.style
     where = f"On branch {r.branch.rsplit('/', 1)[-1]}" if r.branch else f"HEAD detached at {r.head[:12]}"
     out(where + ("" if r.head else " (no commits yet)"))
+    if r.moving:
+        to = (r.moving["ref"] or "").split("/", 2)[-1] or str(r.moving["target"])[:12]
+        out(style(f"An interrupted switch to {to} is half done: the next writing command finishes it (or run the same switch again)", fg="yellow"))
     if r.merging:
         n = len(r.merging["conflicts"]) + len(r.merging["curation"])
         out(f"You are merging {r.merging['theirs'][:12]}: {n} conflict(s) to settle, then `mmvc merge --continue` (or --abort)")
         for p in r.merging["conflicts"][:limit_or_all(verbose)]:
-            out(style(f"    both changed: {p}", fg="red"))
+            out(style(f"    both changed: {display_path(p)}", fg="red"))
         for c in r.merging.get("curation", [])[:limit_or_all(verbose)]:
-            out(style(f"    duplicates ({c['tier']}): ours {c['ours']} ≈ theirs {c['theirs']}", fg="red"))
+            out(style(f"    duplicates ({c['tier']}): ours {display_path(c['ours'])} ≈ theirs {display_path(c['theirs'])}", fg="red"))
     counts = r.counts()
     limit = None if verbose else SHOW
     for title, section, color in (("Changes to be committed", "staged", "green"), ("Changes not staged", "unstaged", "red"),
@@ -65,7 +69,7 @@ def command(con, as_json, verbose, untracked, short, porcelain):
                 out("  run `mmvc process` before committing: unprocessed or stale items cannot enter a version")
         for c in changes[:limit]:
             label = "" if section == "untracked" else f"{c.kind}: ".ljust(11)
-            path = f"{c.from_path} -> {c.path}" if c.from_path else c.path
+            path = f"{display_path(c.from_path)} -> {display_path(c.path)}" if c.from_path else display_path(c.path)
             out(style(f"    {label}{path}", fg=color))
         if limit is not None and len(changes) > limit:
             out(f"    … and {len(changes) - limit} more (-v lists all)")

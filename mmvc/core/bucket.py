@@ -11,6 +11,7 @@ opened with.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections import Counter
@@ -171,10 +172,19 @@ class Bucket:
             parent = path.rsplit("/", 1)[0]
             self.fs.makedirs(parent, exist_ok=True)
             tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-            write_to(tmp)
-            self.fs.mv(tmp, path)
+            try:
+                write_to(tmp)
+                self.fs.mv(tmp, path)
+            except BaseException:
+                self._remove_quietly(tmp)  # a failed upload leaves nothing behind on the remote
+                raise
 
         self.guard(f"{verb} {path}", write)
+
+    def _remove_quietly(self, path: str) -> None:
+        with contextlib.suppress(Exception):  # the original failure is what the user needs to see
+            if self.fs.exists(path):
+                self.fs.rm_file(path)
 
     def temp_name(self, rel_dir: str) -> str:
         """A fresh ``.tmp-*`` name in ``rel_dir``: invisible to ``list_files``, garbage if left."""

@@ -30,7 +30,7 @@ from mmvc.core.atomicfile import atomic_write
 from mmvc.core.hashing import ID_RAW_LEN
 from mmvc.core.layout import Layout
 from mmvc.core.manifest import ManifestEntry
-from mmvc.errors import CorruptError, NewerFormatError
+from mmvc.errors import CorruptError, NewerFormatError, storage_error
 
 INDEX_MAGIC = b"MMIX"
 BASE_MAGIC = b"MMIB"
@@ -349,6 +349,7 @@ class Index:
         self._base_dirty = False
         self._positions: dict[str, int] | None = None
         self.overlay: dict[str, IndexEntry | None] = {}
+        self._overlay_names: dict[str, set[str]] | None = None  # folder -> names the overlay adds
 
     # -- loading
 
@@ -466,6 +467,53 @@ class Index:
         return (b.sizes[i] == size and m == mtime_ns and b.inos[i] == ino and (modality is None or b.mods[i] == modality)
                 and m < self.base_written_ns - RACY_WINDOW_NS)
 
+    def tracked(self, key: str) -> bool:
+        """``key in index`` without building the entry (once per file of a large add)."""
+        if key in self.overlay:
+            return self.overlay[key] is not None
+        if self._positions is None:
+            self._positions = {p: i for i, p in enumerate(self.base.paths)}
+        return key in self._positions
+
+    def names_in(self, folder: str) -> set[str]:
+        """Names tracked directly in ``folder`` ("" = the root), files and sub-folders alike;
+        a sub-folder costs one binary search, not a scan of what it holds."""
+        pre = folder + "/" if folder else ""
+        paths, overlay = self.base.paths, self.overlay
+        names: set[str] = set()
+        i = bisect.bisect_left(paths, pre)
+        n = len(paths)
+        while i < n and paths[i].startswith(pre):
+            name, sep, _ = paths[i][len(pre):].partition("/")
+            if sep:
+                names.add(name)
+                i = bisect.bisect_left(paths, pre + name + "0", i)  # '0' sorts right after '/'
+                continue
+            if overlay.get(paths[i], True) is not None:  # not removed in the overlay
+                names.add(name)
+            i += 1
+        names.update(self._overlay_folders().get(folder, ()))
+        return names
+
+    def is_folder(self, key: str) -> bool:
+        """Whether any tracked entry lies below ``key`` (which then names a folder)."""
+        pre = key + "/"
+        paths = self.base.paths
+        i = bisect.bisect_left(paths, pre)
+        return i < len(paths) and paths[i].startswith(pre) or key in self._overlay_folders()
+
+    def _overlay_folders(self) -> dict[str, set[str]]:
+        if self._overlay_names is None:
+            folders: dict[str, set[str]] = {}
+            for p, e in self.overlay.items():
+                if e is None:
+                    continue
+                parts = p.split("/")
+                for d in range(len(parts)):
+                    folders.setdefault("/".join(parts[:d]), set()).add(parts[d])
+            self._overlay_names = folders
+        return self._overlay_names
+
     def is_racy(self, e: IndexEntry) -> bool:
         written = self.written_ns if e.path in self.overlay else self.base_written_ns
         return e.mtime_ns >= written - RACY_WINDOW_NS
@@ -474,15 +522,18 @@ class Index:
 
     def set(self, entry: IndexEntry) -> None:
         self.overlay[entry.path] = entry
+        self._overlay_names = None
 
     def remove(self, path: str) -> None:
         self.overlay[path] = None
+        self._overlay_names = None
 
     def reset_to(self, entries: Iterable[IndexEntry]) -> None:
         """Replace everything (checkout, reset): the new base is exactly ``entries``."""
         self._base = EntryTable.from_entries(list(entries))
         self._positions = None
         self.overlay = {}
+        self._overlay_names = None
         self._base_dirty = True
 
     def reset_to_table(self, table: EntryTable) -> None:
@@ -490,6 +541,7 @@ class Index:
         self._base = table
         self._positions = None
         self.overlay = {}
+        self._overlay_names = None
         self._base_dirty = True
 
     def staged(self, tree, root: str) -> list[tuple[str, IndexEntry | None, ManifestEntry | None]]:
@@ -517,6 +569,7 @@ class Index:
         self._positions = None
         self._base_dirty = True
         self.overlay = {}
+        self._overlay_names = None
 
     # -- writing
 
@@ -548,6 +601,12 @@ class Index:
         self._write(None)
 
     def _write(self, tables) -> None:
+        try:
+            self._write_files(tables)
+        except OSError as e:
+            raise storage_error(e, "writing the index") from e
+
+    def _write_files(self, tables) -> None:
         """Write the base first (a new file named by its checksum), then the overlay naming it."""
         now = time.time_ns()
         old_base = self.base_id

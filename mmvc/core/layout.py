@@ -16,6 +16,8 @@ import os
 import re
 from typing import NamedTuple
 
+from mmvc.core.atomicfile import is_temp_name
+
 MMVC_DIR = ".mmvc"
 
 # Ref namespaces: a ref's name is also its path under .mmvc/ (and under a remote's URL).
@@ -29,7 +31,6 @@ REMOTES = "refs/remotes/"
 HEAD = "HEAD"
 # Roots a merge in progress (or a history rewrite) leaves, read by fsck and gc as versions.
 SPECIAL_HEADS = ("MERGE_HEAD", "ORIG_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
-TEMP_MARK = ".tmp-"  # atomic writes go to "<path>.tmp-<pid>-<thread>" and are renamed onto <path>
 
 
 def branch_ref(name: str) -> str:
@@ -241,6 +242,12 @@ class Layout:
         return self._at("sparse.json")
 
     @property
+    @_entry("WORKTREE_OP.json", "Interrupted work-tree moves")
+    def worktree_op(self) -> str:
+        """While switch/checkout moves HEAD: where to, so that the next command can finish it."""
+        return self._at("WORKTREE_OP.json")
+
+    @property
     @_entry("lock", "Locks")
     def lock(self) -> str:
         """Present while a command writes: who holds the repository lock."""
@@ -382,10 +389,8 @@ class Layout:
     def describe(rel: str) -> Entry | None:
         """The entry a file belongs to, given its path relative to ``.mmvc/`` with ``/``
         separators; None for a file nothing describes."""
-        if TEMP_MARK in os.path.basename(rel):
-            base = rel[: rel.rindex(TEMP_MARK)]
-            if Layout.describe(base) is not None and re.fullmatch(r"\d+(-\d+)*", rel[len(base) + len(TEMP_MARK):]):
-                return TEMP_ENTRY
+        if is_temp_name(rel.rpartition("/")[2]):
+            return TEMP_ENTRY
         for e, rx in _compiled():
             if rx.fullmatch(rel):
                 return e
@@ -393,8 +398,8 @@ class Layout:
 
 
 # Not a path of its own: the temp name of any entry above while an atomic write replaces it.
-TEMP_ENTRY = Entry("temp", "<path>.tmp-<pid>-<thread>", "Temp files",
-                   "An atomic write in progress beside the file it replaces; garbage once its writer is gone.")
+TEMP_ENTRY = Entry("temp", "<folder>/.mmvc-tmp-<pid>-<hex>", "Temp files",
+                   "An atomic write in progress in the folder of the file it becomes; garbage once its writer is gone.")
 _ENTRIES.append(TEMP_ENTRY)
 _RX: list = []
 

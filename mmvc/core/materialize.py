@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from mmvc.core.hashing import new_hasher
-from mmvc.errors import CorruptError, storage_error
+from mmvc.core.atomicfile import temp_path
+from mmvc.errors import BadInputError, CorruptError, storage_error
 
 
 def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_result:
@@ -13,10 +14,9 @@ def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_
     d = os.path.dirname(dest)
     if not os.path.isdir(d):
         os.makedirs(d, exist_ok=True)
-    tmp = f"{dest}.mmvc-tmp-{os.getpid()}"  # the lock makes this name ours; no random name needed
+    tmp = temp_path(dest)
     try:
         h = new_hasher()
-        _unlink(tmp)  # a leftover from an interrupted run; O_EXCL below never follows a planted link
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if executable else 0o644)
         with os.fdopen(fd, "wb") as out, store.open(oid) as src:
             while chunk := src.read(8 << 20):
@@ -32,6 +32,23 @@ def write_item(store, oid: str, dest: str, executable: bool = False) -> os.stat_
         _unlink(tmp)
         raise
     return os.lstat(dest)
+
+
+def check_no_link_in_path(root: str, key: str) -> None:
+    """Refuse to write ``key`` through a symbolic link to a folder, which could lead outside the work tree."""
+    link = link_in_path(root, key)
+    if link is not None:
+        raise BadInputError(f"refusing to write {key}: {link} is a symbolic link", "replace the link with a real folder")
+
+
+def link_in_path(root: str, key: str) -> str | None:
+    """The first folder of ``key`` (relative to ``root``) that is a symbolic link, or None."""
+    d = root
+    for part in key.split("/")[:-1]:
+        d = os.path.join(d, part)
+        if os.path.islink(d):
+            return os.path.relpath(d, root)
+    return None
 
 
 def _unlink(path: str) -> None:

@@ -12,10 +12,10 @@ import os
 import re
 import time
 
-from mmvc.core.atomicfile import atomic_write
+from mmvc.core.atomicfile import atomic_write, is_temp_name
 from mmvc.core.hashing import is_object_id
 from mmvc.core.layout import HEAD, HEADS, TAGS, Layout, branch_ref
-from mmvc.errors import BadInputError, ConflictError, CorruptError
+from mmvc.errors import BadInputError, ConflictError, CorruptError, storage_error
 
 DEFAULT_BRANCH = "main"
 ZERO = "0" * 64
@@ -90,7 +90,7 @@ class RefStore:
         root = self._path(prefix)
         for dirpath, _, files in os.walk(root):
             for name in files:
-                if ".tmp-" in name:
+                if is_temp_name(name):
                     continue
                 ref = os.path.relpath(os.path.join(dirpath, name), self.dir).replace(os.sep, "/")
                 oid = self.read(ref)
@@ -129,8 +129,7 @@ class RefStore:
                 "run the command again",
             )
         path = self._path(ref)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, (new + "\n").encode())
+        _write_ref(path, new, ref)
         self.log(ref, current, new, message, who)
         head_ref, _ = self.head_target()
         if head_ref == ref:
@@ -153,8 +152,7 @@ class RefStore:
             raise BadInputError(f"{old.split('/', 2)[-1]} does not exist", "check the name")
         if self.read(new) is not None:
             raise BadInputError(f"{new.split('/', 2)[-1]} already exists", "pick another name, or delete it first")
-        os.makedirs(os.path.dirname(self._path(new)), exist_ok=True)
-        atomic_write(self._path(new), (oid + "\n").encode())
+        _write_ref(self._path(new), oid, new)
         old_log, new_log = self._log_path(old), self._log_path(new)
         if os.path.exists(old_log):
             os.makedirs(os.path.dirname(new_log), exist_ok=True)
@@ -167,12 +165,12 @@ class RefStore:
             self.set_head_symbolic(new, oid, oid, message, who)
 
     def set_head_symbolic(self, ref: str, old: str | None, new: str | None, message: str, who: str) -> None:
-        atomic_write(self.head_path, f"ref: {ref}\n".encode())
+        _write_ref(self.head_path, f"ref: {ref}", HEAD)
         if new:
             self.log(HEAD, old, new, message, who)
 
     def set_head_detached(self, old: str | None, new: str, message: str, who: str) -> None:
-        atomic_write(self.head_path, (new + "\n").encode())
+        _write_ref(self.head_path, new, HEAD)
         self.log(HEAD, old, new, message, who)
 
     # -- reflog
@@ -209,6 +207,14 @@ class RefStore:
             out.append({"old": None if parts[0] == ZERO else parts[0], "new": parts[1], "who": " ".join(parts[2:-2]),
                         "time": int(parts[-2]), "tz": parts[-1], "message": message})
         return out
+
+
+def _write_ref(path: str, value: str, ref: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, (value + "\n").encode())
+    except OSError as e:
+        raise storage_error(e, f"writing {ref}") from e
 
 
 def _prune_empty(d: str, stop: str) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from blake3 import blake3
 
-from mmvc.core.atomicfile import atomic_write, fsync_dir
+from mmvc.core.atomicfile import atomic_write, fsync_dir, sync_written
 from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
 from mmvc.core.pack import PackBuilder, PackIndex, corrupt_records, pack_name
 from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
@@ -402,7 +402,8 @@ class LocalObjectStore(ObjectStore):
     # -- writes
 
     def writer(self, durable: bool | None = None) -> LocalObjectWriter:
-        """``durable`` forces fsync (commits, whose refs will point at what they write)."""
+        """``durable`` forces an fsync per object (commits, whose refs will point at what they
+        write); otherwise the store's mode applies (``core.fsync_objects``: batch, each, never)."""
         return LocalObjectWriter(self, fsync=self.fsync if durable is None else durable)
 
     def repack(self) -> Repack:
@@ -421,9 +422,10 @@ class LocalObjectStore(ObjectStore):
 class LocalObjectWriter(ObjectWriter):
     """Packs small objects into one temp pack (finished on close) and writes large ones loose."""
 
-    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES, fsync: bool = False):
+    def __init__(self, store: LocalObjectStore, pack_max_bytes: int = DEFAULT_PACK_MAX_BYTES, fsync: bool | str = False):
         self.store = store
-        self.fsync = fsync
+        self.fsync = fsync is True or fsync == "each"
+        self.batch: list[str] | None = [] if fsync == "batch" else None  # files to flush at once on close
         self.pack_max_bytes = pack_max_bytes
         self._pack: _TempPack | None = None
         self._pack_ids: set[bytes] = set()
@@ -496,8 +498,14 @@ class LocalObjectWriter(ObjectWriter):
             idx_path, _ = pack.publish(self.fsync)
             if idx_path is not None:
                 self.finished_packs.append(idx_path)
+                self._written_file(idx_path[: -len(".idx")] + ".pack", idx_path)
 
     # -- large objects
+
+    def _written_file(self, *paths: str) -> None:
+        """Note files just renamed into the store, for the one flush of the batch mode."""
+        if self.batch is not None:
+            self.batch += paths
 
     def _loose_target(self, oid: str) -> str:
         path = self.store.loose_path(oid)
@@ -510,6 +518,7 @@ class LocalObjectWriter(ObjectWriter):
             atomic_write(path, data, fsync=self.fsync)
         except OSError as e:
             raise storage_error(e, f"writing object {oid}") from e
+        self._written_file(path)
         self.written += 1
 
     def _spool(self, chunks: Iterable[bytes], head: int = 0) -> Spooled:
@@ -529,7 +538,9 @@ class LocalObjectWriter(ObjectWriter):
             self._discard(spooled)
             return
         os.chmod(spooled.tmp, 0o444)
-        os.replace(spooled.tmp, self._loose_target(spooled.oid))
+        target = self._loose_target(spooled.oid)
+        os.replace(spooled.tmp, target)
+        self._written_file(target)
         self.written += 1
 
     def _discard(self, spooled: Spooled) -> None:
@@ -548,7 +559,9 @@ class LocalObjectWriter(ObjectWriter):
             oid, total, first = copy_hashed(_read_chunks(fd), None, head)
             _check_unchanged(path, fd, st, total)
             if not self.store.has(oid, refresh=False):
-                self._link_into_store(path, fd, st, self._loose_target(oid))
+                target = self._loose_target(oid)
+                self._link_into_store(path, fd, st, target)
+                self._written_file(target)
                 self.written += 1
             return oid, total, first
         except OSError as e:
@@ -600,6 +613,12 @@ class LocalObjectWriter(ObjectWriter):
 
     def close(self) -> None:
         self._finish_pack()
+        if self.batch:
+            try:
+                sync_written(self.batch, self.store.root)
+            except OSError as e:
+                raise storage_error(e, "flushing new objects to disk") from e
+            self.batch = []
 
     def abort(self) -> None:
         pack, self._pack = self._pack, None

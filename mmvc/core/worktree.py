@@ -1,10 +1,11 @@
-"""The work tree: item keys, ignore rules, and walking the folders a command names.
+"""The work tree: ignore rules, and walking the folders a command names into item keys.
 
-Item keys are POSIX paths relative to the work-tree root, valid UTF-8, without empty, ``.`` or
-``..`` components or NUL bytes. Symbolic links are never followed and never stored (a link can
-point out of the work tree, and following one would version bytes the tree does not own): a walk
-skips them and reports them; naming one explicitly is an error. Special files (FIFOs, sockets,
-devices) are skipped the same way. ``.mmvc/``, ``.git/`` and ``.mmvcignore`` files are never items.
+Item keys follow the rules of ``mmvc.core.pathrules``. Symbolic links are never followed and
+never stored (a link can point out of the work tree, and following one would version bytes the
+tree does not own): a walk skips them and reports them; naming one explicitly is an error.
+Special files (FIFOs, sockets, devices) are skipped the same way. ``.mmvc`` and ``.git`` (at any
+depth, in any spelling ``pathrules`` protects), ``.mmvcignore`` files and mmvc's own temp files
+are never items.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import stat as statmod
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from mmvc.core.pathrules import is_protected_component, validate_key
+from mmvc.core.atomicfile import is_temp_name
 from mmvc.errors import BadInputError
 
 IGNORE_FILE = ".mmvcignore"
 ALWAYS_IGNORED_DIRS = frozenset({".mmvc", ".git"})
+PROTECTED_NAME = "name stands for .git or .mmvc on some filesystem (never versioned)"
 _GLOB_CHARS = set("*?[")
 _walked = tuple.__new__  # builds a WalkedFile without NamedTuple's slower keyword path
 BAD_NAME = "file name is not valid UTF-8"
@@ -27,25 +31,6 @@ BAD_NAME = "file name is not valid UTF-8"
 def printable(name: str) -> str:
     """A file name that is not valid UTF-8, shown with its undecodable bytes as \\xNN escapes."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def validate_key(key: str, what: str = "path") -> str:
-    """Raise unless ``key`` may name an item; returns it unchanged."""
-    if not key or key.startswith("/") or "\0" in key or "\\" in key and os.sep == "\\":
-        raise BadInputError(f"invalid {what} {key!r}", "item paths are relative, '/'-separated, without NUL bytes")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadInputError(
-            f"file name {key.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8",
-            "rename the file (e.g. with `convmv`) or add it to .mmvcignore",
-        ) from None
-    for part in key.split("/"):
-        if part in ("", ".", ".."):
-            raise BadInputError(f"invalid {what} {key!r}", "item paths may not contain empty, '.' or '..' components")
-    if key.split("/", 1)[0] in ALWAYS_IGNORED_DIRS:
-        raise BadInputError(f"{key!r} is inside {key.split('/', 1)[0]}/, which mmvc never versions")
-    return key
 
 
 class WalkedFile(NamedTuple):
@@ -98,7 +83,7 @@ class IgnoreRules:
 
     def ignored(self, key: str, is_dir: bool) -> bool:
         parts = key.split("/")
-        if parts[0] in ALWAYS_IGNORED_DIRS or parts[-1] == IGNORE_FILE and not is_dir:
+        if parts[0] in ALWAYS_IGNORED_DIRS or not is_dir and (parts[-1] == IGNORE_FILE or is_temp_name(parts[-1])):
             return True
         result = False
         for depth in range(len(parts)):
@@ -157,12 +142,17 @@ class WorkTree:
                         except UnicodeEncodeError:
                             out.skipped.append((printable(key), BAD_NAME))
                             continue
+                    if name in ALWAYS_IGNORED_DIRS:
+                        continue
+                    if is_protected_component(name):
+                        out.skipped.append((key, PROTECTED_NAME))
+                        continue
                     if entry.is_dir(follow_symlinks=False):
-                        if name in ALWAYS_IGNORED_DIRS or rules and ignore.ignored(key, True):
+                        if rules and ignore.ignored(key, True):
                             continue
                         subdirs.append(key)
                         continue
-                    if name == IGNORE_FILE or rules and ignore.ignored(key, False):
+                    if name == IGNORE_FILE or is_temp_name(name) or rules and ignore.ignored(key, False):
                         continue
                     st = entry.stat(follow_symlinks=False)
                     mode = st.st_mode

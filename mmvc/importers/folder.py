@@ -17,7 +17,7 @@ import posixpath
 from collections.abc import Callable, Iterator
 
 from mmvc.core.modality import VIDEO, extension_modality
-from mmvc.core.worktree import ALWAYS_IGNORED_DIRS
+from mmvc.core.pathrules import is_protected_component
 from mmvc.errors import BadInputError
 from mmvc.importers.base import Connector, Item, Skip, Unit, scalar_extra
 from mmvc.importers.fsio import list_files, source_file
@@ -46,7 +46,7 @@ class FolderConnector(Connector):
         for p in self.paths:
             files.update(dict(list_files(self.fs, p)))
         # a repository's own store (or a Git checkout's) is never data, wherever the source is
-        files = {p: i for p, i in files.items() if not ALWAYS_IGNORED_DIRS.intersection(self.relative(p).split("/")[:-1])}
+        files = {p: i for p, i in files.items() if not any(map(is_protected_component, self.relative(p).split("/")))}
         table_meta = self._table_sidecars(files)
         names = set(files)
         items = []

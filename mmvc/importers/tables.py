@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from mmvc.core.extras import require
 from mmvc.core.modality import TEXT
@@ -325,14 +326,37 @@ def _json_scalar(v) -> str | None:
     return None
 
 
+CSV_FIELD_LIMIT = 256 << 20  # one cell: a long document fits, a file without line ends does not exhaust memory
+
+
+@contextmanager
+def _readable(rel: str, fmt: str):
+    """Turn what a damaged or foreign file makes the readers raise into one BadInputError naming it."""
+    import zlib
+
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise BadInputError(f"{rel} is not UTF-8 text (byte 0x{e.object[e.start]:02x} cannot be decoded)",
+                            "convert it to UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or leave it out") from None
+    except csv.Error as e:
+        raise BadInputError(f"{rel} is not valid {fmt}: {e}", "fix the file, or leave it out") from None
+    except (EOFError, zlib.error, OSError) as e:
+        if isinstance(e, OSError) and e.errno is not None:  # the storage failing, not the file's bytes
+            raise
+        raise BadInputError(f"{rel} is truncated or not a valid compressed file ({e or type(e).__name__})",
+                            "fetch or compress it again, or leave it out") from None
+
+
 def _text_stream(fs, path: str):
-    """A text stream of a (possibly compressed) file of the source."""
+    """A text stream of a (possibly compressed) file of the source; a UTF-8 byte-order mark (as
+    Excel writes one at the start of a CSV) is dropped, not read as part of the first field."""
     comp = None
     for suffix, c in ((".gz", "gzip"), (".zst", "zstd"), (".bz2", "bz2")):
         if path.lower().endswith(suffix):
             comp = c
     raw = fs.open(path, "rb", compression=comp)
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 class JsonlConnector(TableConnector):
@@ -341,7 +365,7 @@ class JsonlConnector(TableConnector):
 
     def _plan_file(self, f) -> list[Unit]:
         n = 0
-        with _text_stream(self.fs, f.path) as t:
+        with _readable(self.relative(f.path), self.fmt), _text_stream(self.fs, f.path) as t:
             for _ in t:
                 n += 1
         return [Unit(f.path, n, {}, (f,))]
@@ -350,7 +374,7 @@ class JsonlConnector(TableConnector):
         f = unit.files[0]
         rel, base = self.relative(f.path), self._key_base(f.path)
         checked = False
-        with _text_stream(self.fs, f.path) as t:
+        with _readable(rel, self.fmt), _text_stream(self.fs, f.path) as t:
             for i, line in enumerate(t):
                 if not wanted(i):
                     continue
@@ -378,11 +402,13 @@ class CsvConnector(TableConnector):
     fmt = "CSV"
 
     def _reader(self, t, path: str):
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
         return csv.DictReader(t, delimiter="\t" if ".tsv" in path.lower() else ",")
 
     def _plan_file(self, f) -> list[Unit]:
         n = 0
-        with _text_stream(self.fs, f.path) as t:
+        with _readable(self.relative(f.path), self.fmt), _text_stream(self.fs, f.path) as t:
             r = self._reader(t, f.path)
             self._missing(f.path, list(r.fieldnames or []))
             for _ in r:
@@ -392,7 +418,7 @@ class CsvConnector(TableConnector):
     def read(self, unit: Unit, wanted: Callable[[int], bool]) -> Iterator[Item | Skip]:
         f = unit.files[0]
         rel, base = self.relative(f.path), self._key_base(f.path)
-        with _text_stream(self.fs, f.path) as t:
+        with _readable(rel, self.fmt), _text_stream(self.fs, f.path) as t:
             for i, record in enumerate(self._reader(t, f.path)):
                 if wanted(i):
                     yield self._row_item(rel, base, i, record, f)

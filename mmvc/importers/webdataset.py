@@ -13,7 +13,9 @@ payload's BLAKE3 is the ``oid`` its ``.json`` records. An item a mixture drew tw
 once.
 
 Member names are checked before anything is read: an absolute name or one with a ``..``
-component is refused, so a hostile shard cannot make a key that escapes its prefix.
+component is refused, so a hostile shard cannot make a key that escapes its prefix. A sparse
+member (GNU or PAX sparse) is skipped with a reason: a 10 KiB member may declare 2 GiB of holes,
+which reading it would turn into 2 GiB of memory and of stored zeros.
 """
 
 from __future__ import annotations
@@ -130,8 +132,14 @@ class WebDatasetConnector(Connector):
                 if cur is not None and wanted(i):
                     yield from self._sample(rel, shard, i, cur, members, f, bool(unit.spec.get("export")))
                 i, cur, members = i + 1, k, {}
-            if wanted(i):
-                members[ext] = tar.extractfile(m).read()
+            if not wanted(i):
+                continue
+            if m.issparse():
+                stored = sum(size for _, size in m.sparse or ())
+                yield Skip(f"{rel} member {m.name}", f"a sparse member (declares {m.size} bytes, holds {stored}): "
+                                                     "its holes would be read and stored as zeros")
+                continue
+            members[ext] = tar.extractfile(m).read()
         if cur is not None and wanted(i):
             yield from self._sample(rel, shard, i, cur, members, f, bool(unit.spec.get("export")))
 

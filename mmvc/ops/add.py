@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.index import IndexEntry
 from mmvc.core.modality import OTHER, SNIFF_BYTES, detect, modality_name
+from mmvc.core.pathrules import display_path
 from mmvc.core.worktree import BAD_NAME
 from mmvc.errors import BadInputError
 
@@ -33,6 +34,7 @@ class AddResult:
     objects_written: int = 0
     by_modality: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, why) some platform cannot check it out
     seconds: float = 0.0
 
 
@@ -66,6 +68,10 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
         if missing:
             raise BadInputError(f"pathspec {missing[0]!r} did not match any files" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                                 "check the path; to stage the removal of a tracked file use `mmvc rm`")
+        tracked = index.tracked
+        new_keys = [f.key for f in todo if not tracked(f.key)]
+        removals = sorted(set(removals) | _replaced_by_new(index, new_keys))
+        result.warnings = _check_portable(repo, index, new_keys, removals)
         hashed = hash_files(repo, todo, jobs=jobs, progress=progress)
         staged_mods: Counter[int] = Counter()
         for key, oid, size, mod, flags, mtime, ino, written in hashed:
@@ -97,6 +103,42 @@ def add(repo, paths: list[str], modality: int | None = None, force: bool = False
         index.write()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _replaced_by_new(index, new_keys: list[str]) -> set[str]:
+    """Tracked entries a new file shows to be gone: a tracked file ``d`` when ``d/x`` is new (``d``
+    is a folder now), and everything tracked below ``d/`` when a file ``d`` is new."""
+    out = set()
+    parents = {k.rsplit("/", 1)[0] for k in new_keys if "/" in k}
+    for d in {"/".join(p.split("/")[:i]) for p in parents for i in range(1, p.count("/") + 2)}:
+        if index.get(d) is not None:
+            out.add(d)
+    for k in new_keys:
+        if index.is_folder(k):
+            out.update(e.path for e in index.iter_entries(k + "/"))
+    return out
+
+
+def _check_portable(repo, index, new_keys: list[str], removals: list[str]) -> list[tuple[str, str]]:
+    """Refuse (``core.portability = refuse``, the default) new paths that Linux, macOS or Windows
+    cannot check out; return the ones that only warrant a warning."""
+    mode = repo.config.portability
+    if mode == "off" or not new_keys:
+        return []
+    from mmvc.core.pathrules import portability_problems
+
+    gone: dict[str, set[str]] = {}
+    for k in removals:
+        folder, _, name = k.rpartition("/")
+        gone.setdefault(folder, set()).add(name)
+    problems = portability_problems(sorted(new_keys), lambda folder: index.names_in(folder) - gone.get(folder, set()))
+    refused = [(k, why) for k, sev, why in problems if sev == "refuse" and mode == "refuse"]
+    if refused:
+        shown = "; ".join(f"{display_path(k)} ({why})" for k, why in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise BadInputError(f"{len(refused)} path(s) cannot be checked out on every platform: {shown}{more}",
+                            "rename them, list them in .mmvcignore, or allow them with `mmvc config core.portability warn`")
+    return [(k, why) for k, sev, why in problems if (k, why) not in refused]
 
 
 def _removals(repo, index, walk) -> list[str]:

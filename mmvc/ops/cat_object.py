@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmvc.core.hashing import is_object_id
-from mmvc.errors import BadInputError
+from mmvc.core.hashing import hash_bytes, is_object_id
+from mmvc.errors import BadInputError, CorruptError
 
 
 @dataclass
@@ -35,6 +35,9 @@ def cat_object(repo, oid: str, with_data: bool = True) -> ObjectInfo:
         h = read_header(head)
         return ObjectInfo(oid, h.kind if h else declared_kind(head) if size <= len(head) else "blob", size)
     data = repo.store.get(oid)
+    if hash_bytes(data) != oid:  # never hand out bytes under an id they do not have
+        raise CorruptError(f"object {oid} is corrupt (its bytes no longer hash to its id)",
+                           "run `mmvc fsck` to see which versions it breaks; fetch it again from a remote that has it intact")
     return ObjectInfo(oid, declared_kind(data), size, data)
 
 

@@ -80,6 +80,7 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
                     got[o] = local.get(o)
             stats["objects"] += len(got)
             stats["bytes"] += sum(len(v) for v in got.values())
+            _refuse_bad_paths(got, plan.origin, spec.name)
             keep_for_last = {o for o, d in got.items() if kind_of(d, (COMMIT, TAG, RECIPE, EVAL, TRAINING_RUN, NODE)) not in (NODE, None)}
             with local.writer() as w:
                 for o, d in got.items():
@@ -161,3 +162,26 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
     res.requests = dict(r.requests)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _refuse_bad_paths(got: dict[str, bytes], origin: dict[str, str], remote: str) -> None:
+    """Refuse, on receipt and before it is stored, a manifest node whose paths break the
+    format's rules (``.git``/``.mmvc`` at any depth and in any alias, ``..``, a file that is also a
+    folder): checking such a version out would let the remote plant hooks that run code."""
+    from mmvc.core.manifest import NODE_MAGIC, decode_node
+    from mmvc.core.pathrules import display_path, tree_keys_problems
+    from mmvc.errors import RemoteError
+
+    for oid, data in got.items():
+        if data[:4] != NODE_MAGIC:
+            continue
+        node = decode_node(data, oid)
+        if not node.is_leaf:
+            continue
+        problems, _ = tree_keys_problems(node.keys)
+        if problems:
+            path, why = problems[0]
+            version = origin.get(oid, oid)
+            raise RemoteError(f"remote {remote} sent version {version[:12]} holding the path {display_path(path)}, which is refused: {why}",
+                              "no ref moved and nothing was written to the work tree; `mmvc fsck` in the repository that pushed it "
+                              "lists the versions holding such paths")

@@ -14,9 +14,7 @@ unreachable for a moment.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
 from dataclasses import dataclass, field
 
@@ -70,6 +68,8 @@ def fsck(repo, quick: bool = False, progress=None) -> FsckResult:
             walk.hash_leaves(progress)
         walk.attribute()
         findings += walk.bad.values()
+        findings += _path_findings(walk, inv)
+        findings += _index_findings(repo)
         if walk.promised:
             findings.append(Finding("info", "promised", f"{walk.promised} blob(s) not fetched yet (a partial clone)", count=walk.promised,
                                     hint="they are fetched from the promisor remote on first use; `mmvc checkout BRANCH --no-sparse` fetches them all"))
@@ -109,26 +109,88 @@ def _unreachable(inv: Inventory, walk: Walk) -> tuple[int, int]:
     return n, nbytes
 
 
+MAX_PATH_FINDINGS = 1000
+
+
+def _path_findings(walk, inv: Inventory) -> list[Finding]:
+    """Every path of every version that breaks the format's rules (``.git``/``.mmvc`` at any
+    depth or alias, ``..``, a file that is also a folder). Each version's keys are scanned in
+    order, carrying the keys a later one could clash with across node boundaries; a subtree
+    met again with the same carry (shared by many versions) is not read again."""
+    from mmvc.core.manifest import decode_node
+    from mmvc.core.pathrules import display_path, tree_keys_problems
+    from mmvc.errors import CorruptError
+
+    memo: dict[tuple[bytes, tuple], tuple[list, tuple]] = {}
+
+    def scan(raw: bytes, carried: tuple) -> tuple[list, tuple]:
+        hit = memo.get((raw, carried))
+        if hit is not None:
+            return hit
+        res: tuple[list, tuple] = ([], carried)
+        data = None if raw in walk.bad else inv.read(raw)
+        if data is not None:  # a missing or corrupt node is reported as such already
+            try:
+                node = decode_node(data, raw.hex())
+            except CorruptError:
+                node = None
+            if node is not None and node.is_leaf:
+                res = tree_keys_problems(node.keys, carried)
+            elif node is not None:
+                found: list = []
+                open_keys = carried
+                for it in node.items:
+                    f, open_keys = scan(it[1], open_keys)
+                    found += f
+                res = (found, open_keys)
+        memo[(raw, carried)] = res
+        return res
+
+    by_path: dict[tuple[str, str], list[str]] = {}
+    for commit, (tree, _, _) in walk.commits.items():
+        for path, why in scan(tree, ())[0]:
+            by_path.setdefault((path, why), []).append(commit.hex())
+    out = []
+    for (path, why), versions in sorted(by_path.items())[:MAX_PATH_FINDINGS]:
+        out.append(Finding("error", "bad-path", f"path {display_path(path)} breaks the format's rules: {why}", path=path,
+                           versions=sorted(versions), hint="never check these versions out; remove the path in a new commit "
+                           "(`mmvc rm --cached`), or delete the refs that reach them and run `mmvc gc`"))
+    if len(by_path) > MAX_PATH_FINDINGS:
+        out.append(Finding("error", "bad-path", f"{len(by_path) - MAX_PATH_FINDINGS} more path(s) break the format's rules",
+                           count=len(by_path) - MAX_PATH_FINDINGS))
+    return out
+
+
+def _index_findings(repo) -> list[Finding]:
+    path = repo.layout.index
+    if os.path.exists(path):
+        return []
+    from mmvc.errors import MmvcError
+
+    try:
+        _, head = repo.head()
+    except MmvcError:
+        return []  # a bad HEAD or ref is reported by the walk
+    if head is None:
+        return []  # nothing committed, nothing staged: no index yet
+    return [Finding("warning", "missing-index", "the index (.mmvc/index) is missing: every tracked file shows as deleted and untracked",
+                    path=path, hint="rebuild it from HEAD with `mmvc restore --staged .` (staged changes that were in it are lost)")]
+
+
 def _lock_findings(repo) -> list[Finding]:
-    from mmvc.core.lock import pid_alive
+    from mmvc.core.lock import inspect_lock
 
     path = repo.layout.lock
-    try:
-        with open(path) as f:
-            owner = json.load(f)
-    except FileNotFoundError:
+    state = inspect_lock(path)
+    if state is None:
         return []
-    except (OSError, ValueError):
-        owner = {}
-    pid, host, cmd = owner.get("pid"), owner.get("host"), owner.get("command", "?")
-    if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
-        return [Finding("warning", "stale-lock", f"stale lock: .mmvc/lock was left by `mmvc {cmd}` (pid {pid}), which is no longer running",
-                        path=path, hint=f"no mmvc process holds it; delete it with `rm {path}`")]
-    if not owner:
+    if state.stale:
+        return [Finding("warning", "stale-lock", f"stale lock: .mmvc/lock was left by {state.describe()}: {state.why}",
+                        path=path, hint="the next writing command removes it and says so")]
+    if not state.owner:
         return [Finding("warning", "stale-lock", ".mmvc/lock exists but is unreadable", path=path,
-                        hint=f"if no mmvc command is running, delete it with `rm {path}`")]
-    return [Finding("info", "locked", f"`mmvc {cmd}` (pid {pid} on {host}) holds the lock; what it is writing may show as unreachable",
-                    path=path)]
+                        hint="if no mmvc command is running, the next writing command removes it once it is a few seconds old")]
+    return [Finding("info", "locked", f"{state.describe()} holds the lock; what it is writing may show as unreachable", path=path)]
 
 
 def _leftover_findings(inv: Inventory) -> list[Finding]:

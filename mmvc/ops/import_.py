@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
 from mmvc.core.modality import SNIFF_BYTES, detect, modality_name
 from mmvc.core.objects import canonical_json
-from mmvc.core.worktree import validate_key
+from mmvc.core.pathrules import validate_key
 from mmvc.errors import BadInputError, MmvcError
 from mmvc.importers.base import ImportOptions, Item, Rows, Skip, Unit
 from mmvc.importers.checkpoint import Checkpoints, source_id

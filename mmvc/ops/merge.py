@@ -28,6 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmvc.core.failpoints import reached as failpoint
 from mmvc.core.manifest import ManifestEntry
 from mmvc.errors import BadInputError, ConflictError
 from mmvc.services.gate import CurationConflict
@@ -172,11 +173,16 @@ def merge(repo, rev: str, strategies: Sequence[str] = (), message: str | None = 
         if staged:
             raise ConflictError(f"{len(staged)} staged change(s) would be mixed into the merge", "commit them first, or unstage them with `mmvc restore --staged .`")
         todo = [(p, e, e is not None and sparse.wants(p, e.modality, e.meta)) for p, e in take]
-        apply_to_worktree(repo, index, staged, todo, force=False, target=theirs)
-        index.write()
         state = {"base": base, "ours": ours, "theirs": theirs, "rev": rev, "taken": [p for p, _ in take],
                  "message": message or f"Merge {_describe(rev)} into {(branch or 'HEAD').split('/', 2)[-1]}\n",
-                 "conflicts": [c.__dict__ for c in conflicts], "curation": [c.__dict__ for c in curation]}
+                 "conflicts": [c.__dict__ for c in conflicts], "curation": [c.__dict__ for c in curation],
+                 "applied": False, "from_base": sorted(drop_ours)}
+        # The state is on disk before the first file is written, so that an interruption leaves
+        # a merge that --continue finishes and --abort undoes.
+        apply_to_worktree(repo, index, staged, todo, force=False, target=theirs, before_writing=lambda: _write_state(repo, state))
+        index.write()
+        failpoint("worktree-index")
+        state["applied"] = True
         _write_state(repo, state)
     res = MergeResult("conflicts" if conflicts or curation else "merged", ours, theirs, base, taken_from_theirs=from_theirs,
                       conflicts=conflicts, curation=curation, gate="gated" if repo.config.gated else "ungated")
@@ -258,6 +264,8 @@ def merge_continue(repo, strategies: Sequence[str] = (), no_verify: bool = False
     open_conflicts = []
     take = []
     with repo.locked("merge"):
+        if not state.get("applied", True):
+            _reapply(repo, state, t_base, t_theirs)
         index = repo.load_index()
 
         def staged_as(p: str, entry) -> bool:
@@ -295,6 +303,27 @@ def merge_continue(repo, strategies: Sequence[str] = (), no_verify: bool = False
         _write_state(repo, state)
     oid = _finish(repo, state, no_verify=no_verify)
     return MergeResult("merged", state["ours"], state["theirs"], state["base"], commit=oid, gate="gated" if repo.config.gated else "ungated")
+
+
+def _reapply(repo, state: dict, t_base: str, t_theirs: str) -> None:
+    """Write the entries an interrupted merge was writing when it stopped (the lock held): the
+    paths it takes, from their side or, for ``from_base``, from the merge base. Those paths were
+    free of local changes when it began, so what is there now is its own half-done work."""
+    from mmvc.services.sparse import Sparse
+    from mmvc.services.worktree_update import apply_to_worktree
+
+    back = set(state.get("from_base", []))
+    taken = state["taken"]
+    entries = repo.tree.get_many(t_theirs, [p for p in taken if p not in back])
+    if back and t_base:
+        entries.update(repo.tree.get_many(t_base, sorted(back)))
+    sparse = Sparse.load(repo)
+    index = repo.load_index()
+    todo = sorted((p, entries.get(p), entries.get(p) is not None and sparse.wants(p, entries[p].modality, entries[p].meta)) for p in taken)
+    apply_to_worktree(repo, index, {}, todo, force=True, target=state["theirs"])
+    index.write()
+    state["applied"] = True
+    _write_state(repo, state)
 
 
 def merge_abort(repo) -> MergeResult:

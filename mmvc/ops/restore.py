@@ -3,7 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE
-from mmvc.core.materialize import write_item
+from mmvc.core.materialize import check_no_link_in_path, write_item
+from mmvc.core.pathrules import display_path, validate_key
 from mmvc.errors import BadInputError
 from mmvc.services.pathspecs import tracked_matches
 
@@ -15,7 +16,7 @@ class RestoreResult:
 
 
 def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None = None, source: str | None = None,
-            cwd: str | None = None) -> RestoreResult:
+            cwd: str | None = None, literal: bool = False) -> RestoreResult:
     """Put back work-tree files (from the index, or ``source``) and/or index entries (from HEAD,
     or ``source``), as ``git restore`` does."""
     if worktree is None:
@@ -39,7 +40,7 @@ def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None 
                 if e.path not in seen:
                     yield e.path
 
-        keys = tracked_matches(repo, keys_from_source, paths, cwd, recursive=True)
+        keys = tracked_matches(repo, keys_from_source, paths, cwd, recursive=True, literal=literal)
         from_tree = repo.tree.get_many(src_root, keys) if src_root else {}
         if staged:
             from mmvc.core.index import IndexEntry
@@ -53,11 +54,14 @@ def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None 
                     index.set(IndexEntry(*t))
                 res.staged.append(k)
         if worktree:
+            for k in keys:  # every path checked before the first file is written
+                validate_key(k, "path to restore")
+                check_no_link_in_path(repo.worktree.root, k)
             for k in keys:
                 e = from_tree.get(k) if source is not None else index.get(k)
                 if e is None:
                     if source is not None:
-                        raise BadInputError(f"{k!r} is not in {source}")
+                        raise BadInputError(f"{display_path(k)} is not in {source}")
                     continue
                 st = write_item(repo.store, e.oid, repo.worktree.abspath(k), executable=bool(e.flags & 1))
                 cur = index.get(k)

@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass, field
 
 from mmvc.core.hashing import hash_file
+from mmvc.core.pathrules import display_path
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import ConflictError
 from mmvc.services.pathspecs import tracked_matches
@@ -15,12 +16,13 @@ class RmResult:
     cached: bool = False
 
 
-def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, force: bool = False, cwd: str | None = None) -> RmResult:
+def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, force: bool = False, cwd: str | None = None,
+       literal: bool = False) -> RmResult:
     """Stop tracking items and (unless ``cached``) delete their files. Files with changes the
     index does not hold are kept unless ``force``, since deleting them would lose work."""
     with repo.locked("rm"):
         index = repo.load_index()
-        keys = tracked_matches(repo, lambda p: (e.path for e in index.iter_entries(p)), paths, cwd, recursive)
+        keys = tracked_matches(repo, lambda p: (e.path for e in index.iter_entries(p)), paths, cwd, recursive, literal)
         if not cached and not force:
             dirty = []
             for k in keys:
@@ -32,7 +34,7 @@ def rm(repo, paths: list[str], cached: bool = False, recursive: bool = False, fo
                         dirty.append(k)
             if dirty:
                 raise ConflictError(
-                    f"{len(dirty)} file(s) have changes that are not staged: {', '.join(dirty[:5])}",
+                    f"{len(dirty)} file(s) have changes that are not staged: {', '.join(map(display_path, dirty[:5]))}",
                     "stage them first, keep the files with --cached, or discard the changes with --force",
                 )
         for k in keys:

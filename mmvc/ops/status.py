@@ -49,6 +49,7 @@ class StatusResult:
     untracked: list[Change] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     merging: dict | None = None  # {"theirs": id, "conflicts": [paths], "curation": [{ours, theirs, tier, detail}]} while a merge is open
+    moving: dict | None = None  # {"target": id, "ref": branch ref or None}: a switch or checkout that was interrupted
 
     verdicts: dict = field(default_factory=dict)  # gated repos: process verdict -> modality -> n, for staged items
 
@@ -106,6 +107,11 @@ def status(repo, untracked: bool = True) -> StatusResult:
     root = repo.read_commit(head).tree if head else ""
     index = repo.load_index()
     res = StatusResult(branch=branch, head=head, gated=repo.config.gated)
+    from mmvc.services.worktree_update import interrupted_move
+
+    move = interrupted_move(repo)
+    if move is not None:
+        res.moving = {"target": move.get("target"), "ref": move.get("ref")}
     state_path = repo.layout.merge_state
     if os.path.exists(state_path):
         import json

@@ -120,7 +120,11 @@ class ProcessConfig:
 
     @classmethod
     def load(cls, repo) -> ProcessConfig:
-        return cls.from_table(repo.config.raw.get("process", {}))
+        try:
+            return cls.from_table(repo.config.raw.get("process", {}))
+        except (TypeError, ValueError, AttributeError) as e:  # a value of the wrong type somewhere under [process]
+            raise FormatError(f".mmvc/config.toml: a [process] setting has the wrong type ({e})",
+                              "fix it by hand; docs/process.md lists the settings and their types") from None
 
     def embed_dtype(self) -> str | None:
         """Precision of the embedding models. Not part of any hash: like the batch size, it moves

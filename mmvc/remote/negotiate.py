@@ -134,6 +134,8 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
 
     def place_want(ids: dict[str, str], cancel: set[str]):
         todo = [i for i in ids if i not in cancel and i not in want_data]
+        for i in todo:  # known before the read, so a refused node can name the version it is for
+            plan.origin.setdefault(i, ids[i])
         got = read_want(todo, plan) if todo else {}
         for oid in ids:
             if oid in cancel:

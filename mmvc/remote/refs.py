@@ -175,11 +175,20 @@ class RemoteRefs:
                 os.unlink(path)
             else:
                 tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-                with open(tmp, "wb") as f:
-                    f.write((new + "\n").encode())
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
+                try:
+                    with open(tmp, "wb") as f:
+                        f.write((new + "\n").encode())
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp, path)
+                except BaseException as e:
+                    try:
+                        os.unlink(tmp)  # a failed push leaves no temp file on the remote
+                    except OSError:
+                        pass
+                    if isinstance(e, OSError):
+                        raise self.remote.error(e, f"updating {ref}") from e
+                    raise
         finally:
             try:
                 os.unlink(lock)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
+from mmvc.core.atomicfile import is_temp_name
 from mmvc.core.hashing import ID_RAW_LEN, is_object_id, new_hasher
 from mmvc.core.layout import HEAD, SPECIAL_HEADS
 from mmvc.core.pack import read_records
@@ -103,7 +104,7 @@ class Inventory:
         present = set(names)
         for name in names:
             full = os.path.join(self.pack_dir, name)
-            if ".tmp-" in name:
+            if is_temp_name(name):
                 self._leftover(full, "partial")
             elif name.endswith(".pack") and name[:-5] + ".idx" not in present:
                 self._leftover(full, "orphan-pack")
@@ -162,7 +163,7 @@ class Inventory:
                 for name in os.listdir(db):
                     if is_object_id(name):
                         self.loose[bytes.fromhex(name)] = os.path.join(db, name)
-                    elif ".tmp-" in name:
+                    elif is_temp_name(name):
                         self._leftover(os.path.join(db, name), "partial")
 
     # -- lookups
@@ -285,7 +286,7 @@ class Walk:
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
                 ref = os.path.relpath(full, d).replace(os.sep, "/")
-                if ".tmp-" in name:
+                if is_temp_name(name):
                     self._leftover_file(full, "partial")
                     continue
                 text = (_read_text(full) or "").strip()
@@ -332,7 +333,7 @@ class Walk:
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(dirpath, name)
-                if ".tmp-" in name:
+                if is_temp_name(name):
                     self._leftover_file(full, "partial")
                     continue
                 rel = os.path.relpath(full, d).replace(os.sep, "/")
@@ -480,7 +481,7 @@ class Walk:
         index no longer names (left when a writer died between writing a base and the index)."""
         d = self.repo.dir
         for name in sorted(os.listdir(d)):
-            if ".tmp-" in name:
+            if is_temp_name(name):
                 self._leftover_file(os.path.join(d, name), "partial")
         base_dir = self.repo.layout.index_bases
         try:
@@ -489,7 +490,7 @@ class Walk:
             names = []
         for name in names:
             full = os.path.join(base_dir, name)
-            if ".tmp-" in name:
+            if is_temp_name(name):
                 self._leftover_file(full, "partial")
             elif name.endswith(".base") and self.index is not None and name != self.index_base + ".base":
                 self._leftover_file(full, "stale-index-base")

@@ -112,12 +112,25 @@ class Repository:
 
     @contextmanager
     def locked(self, what: str):
+        """Hold the repository write lock (waiting up to ``core.lock_timeout``), having first
+        finished a switch or checkout that was interrupted. A full disk or a read-only file
+        system met while holding it is a StorageError (exit 10)."""
         from mmvc.core.config import upgrade_format
         from mmvc.core.lock import RepoLock
+        from mmvc.errors import is_storage_failure, storage_error
 
-        with RepoLock(self.dir, what):
-            upgrade_format(self)
-            yield
+        with RepoLock(self.dir, what, timeout=self.config.lock_timeout):
+            try:
+                upgrade_format(self)
+                if what != "checkout":  # a move finishes an interrupted one itself, or overrides it
+                    from mmvc.services.worktree_update import finish_interrupted_move
+
+                    finish_interrupted_move(self)
+                yield
+            except OSError as e:
+                if is_storage_failure(e):
+                    raise storage_error(e, f"writing the repository ({what})") from e
+                raise
 
     # -- history
 

@@ -44,9 +44,20 @@ class Sparse:
         try:
             with open(repo.layout.sparse) as f:
                 doc = json.load(f)
-            return cls(doc.get("patterns", []), doc.get("modalities", []), bool(doc.get("imported", False)))
+            return cls.from_doc(doc)
         except FileNotFoundError:
             return cls()
+
+    def doc(self) -> dict:
+        """The rules as ``sparse.json`` holds them (docs/format.md, "Sparse checkout")."""
+        doc = {"modalities": self.modalities, "patterns": self.patterns}
+        if self.imported:
+            doc["imported"] = True
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Sparse:
+        return cls(list(doc.get("patterns", [])), list(doc.get("modalities", [])), bool(doc.get("imported", False)))
 
     def save(self, repo) -> None:
         from mmvc.core.atomicfile import atomic_write
@@ -56,10 +67,7 @@ class Sparse:
             if os.path.exists(path):
                 os.unlink(path)
             return
-        doc = {"modalities": self.modalities, "patterns": self.patterns}
-        if self.imported:
-            doc["imported"] = True
-        atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+        atomic_write(path, json.dumps(self.doc(), sort_keys=True).encode())
 
 
 def is_imported(meta: str) -> bool:

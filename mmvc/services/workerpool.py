@@ -8,6 +8,10 @@ shared counters (``worker_counters``), which the caller's ``on_progress`` reads 
 a second. When the caller is interrupted or a worker fails, the other workers are terminated,
 not awaited (one hit by the same Ctrl-C may never answer), and the temp files they left in the
 store are removed: the caller holds the repository lock, so those are its own.
+
+Workers ignore Ctrl-C (the caller, which gets it too, stops them without a traceback from each)
+and end themselves within a second of the caller's death, however it dies: a ``kill -9`` of
+``mmvc add`` must not leave helpers holding its stdout (``mmvc add . | cat`` would never end).
 """
 
 from __future__ import annotations
@@ -20,9 +24,34 @@ from typing import Any
 _counters = None  # in a worker: the pool's shared progress counters
 
 
-def _init_worker(counters) -> None:
+def _init_worker(counters, caller: int) -> None:
+    import signal
+    import threading
+
     global _counters
     _counters = counters
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(caller,), name="mmvc-caller-watch", daemon=True).start()
+
+
+def _end_with(caller: int) -> None:
+    """End this worker once the process that started the pool is gone."""
+    while _running(caller):
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs: alive, and (where /proc tells) not a zombie waiting to be reaped."""
+    from mmvc.core.lock import pid_alive
+
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def worker_counters():
@@ -56,7 +85,7 @@ def run(fn, calls: list[tuple], workers: int, store, preload: tuple[str, ...] = 
         ctx.set_forkserver_preload([__name__, "mmvc.core.store", *preload])
     shared = ctx.Array("q", max(1, counters), lock=False)
     started = time.time()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(shared,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(shared, os.getpid()))
     try:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         pending = set(futures)

@@ -13,9 +13,10 @@ from mmvc.repo import Repo
 CLI_DIR = os.path.dirname(mmvc.cli.__file__)
 
 # What a command module may import from mmvc: the CLI itself, the API, its errors, the version,
-# and the names of modalities (for rendering).
+# the names of modalities and the terminal-safe form of a path (for rendering).
 # `mmvc ui` starts the web front end (mmvc.ui), which itself reads only through Repo.
-ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout", "mmvc.ui")
+ALLOWED = ("mmvc.cli", "mmvc.repo", "mmvc.errors", "mmvc.core.modality", "mmvc.core.extras", "mmvc.core.layout",
+           "mmvc.core.pathrules", "mmvc.ui")
 
 
 def _mmvc_imports(path: str) -> list[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""Item keys, walking the work tree (links, ignore rules), the repository lock and refs."""
+"""Walking the work tree (links, ignore rules, temp files), the repository lock and refs."""
 
 from __future__ import annotations
 
@@ -6,31 +6,15 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
 from mmvc.core.lock import RepoLock
 from mmvc.core.refs import RefStore
-from mmvc.core.worktree import BAD_NAME, WalkResult, WorkTree, validate_key
+from mmvc.core.worktree import BAD_NAME, PROTECTED_NAME, WalkResult, WorkTree
 from mmvc.errors import BadInputError, ConflictError, CorruptError, LockedError
-
-# --------------------------------------------------------------------------- keys
-
-
-@pytest.mark.parametrize(
-    "key",
-    ["", "/abs", "/", "a/../b", "..", "./a", "a/./b", "a//b", "a/", "a\0b", ".mmvc/x", ".mmvc", ".git/HEAD", "caf\udce9.txt"],
-)
-def test_validate_key_rejects(key):
-    with pytest.raises(BadInputError):
-        validate_key(key)
-
-
-@pytest.mark.parametrize("key", ["a", "a b/c\nd.txt", "ü/日本.wav", ".hidden", "x/.mmvc", ".mmvcx/y", "..a/b..", "x/.git/y"])
-def test_validate_key_accepts(key):
-    assert validate_key(key) == key
-
 
 # --------------------------------------------------------------------------- walking
 
@@ -49,8 +33,11 @@ def walk(root, dir_key: str = "") -> WalkResult:
 
 
 def test_walk_skips_links_special_files_and_repository_folders(tmp_path):
-    for rel in ["a.txt", "sub/b.txt", "sp ace/new\nline.txt", "ü/ß.txt", ".mmvc/objects/x", ".git/HEAD", "sub/.git/config", ".hidden"]:
+    for rel in ["a.txt", "sub/b.txt", "sp ace/new\nline.txt", "ü/ß.txt", ".mmvc/objects/x", ".git/HEAD", "sub/.git/config", ".hidden",
+                "mod/.git", "deep/er/.mmvc/hooks/pre-commit", "sub/.mmvc-tmp-123-abcd", "sub/b.txt.mmvc-tmp-77"]:
         write(tmp_path, rel)
+    write(tmp_path, "sub/.GIT/config")  # the same folder as .git on macOS and Windows
+    write(tmp_path, "sub/git~1/config")  # .git's NTFS short name
     os.symlink("a.txt", tmp_path / "link.txt")
     os.symlink("sub", tmp_path / "dirlink")
     os.symlink("/etc/passwd", tmp_path / "sub" / "outside")
@@ -61,6 +48,8 @@ def test_walk_skips_links_special_files_and_repository_folders(tmp_path):
         ("dirlink", "symbolic link (not followed)"),
         ("fifo", "not a regular file"),
         ("link.txt", "symbolic link (not followed)"),
+        ("sub/.GIT", PROTECTED_NAME),
+        ("sub/git~1", PROTECTED_NAME),
         ("sub/outside", "symbolic link (not followed)"),
     ]
     f = next(f for f in out.files if f.key == "sub/b.txt")
@@ -127,17 +116,23 @@ def test_resolve_explicit_paths(tmp_path):
         wt.resolve(["link"], cwd=str(tmp_path))
     with pytest.raises(BadInputError, match="outside"):
         wt.resolve(["../elsewhere"], cwd=str(tmp_path))
+    write(tmp_path, "sub/.git/config")
+    write(tmp_path, "tools/.MMVC/hooks/pre-commit")
+    for named in ("sub/.git/config", "tools/.MMVC/hooks/pre-commit", "tools/.MMVC"):
+        with pytest.raises(BadInputError, match="never versions"):
+            wt.resolve([named], cwd=str(tmp_path))
 
 
 # --------------------------------------------------------------------------- lock
 
 
-def test_second_acquire_is_refused_naming_the_holder(repo):
+def test_second_acquire_in_the_same_process_is_refused_at_once(repo):
     with repo.locked("commit"):
+        t0 = time.monotonic()
         with pytest.raises(LockedError) as err:
-            RepoLock(repo.dir, "add").acquire()
+            RepoLock(repo.dir, "add", timeout=30).acquire()
+        assert time.monotonic() - t0 < 5  # waiting for itself would never end
         assert f"pid {os.getpid()}" in err.value.message and "commit" in err.value.message
-        assert "stale" not in err.value.message
     RepoLock(repo.dir).acquire()  # released on leaving the block
 
 
@@ -145,6 +140,17 @@ def test_lock_is_released_when_the_block_raises(repo):
     with pytest.raises(RuntimeError):
         with repo.locked("commit"):
             raise RuntimeError("boom")
+    assert not os.path.exists(os.path.join(repo.dir, "lock"))
+
+
+def test_the_lock_file_appears_whole_and_names_its_holder(repo):
+    lock = RepoLock(repo.dir, "commit")
+    lock.acquire()
+    with open(os.path.join(repo.dir, "lock")) as f:
+        owner = json.load(f)
+    assert owner["pid"] == os.getpid() and owner["command"] == "commit" and owner["flock"] is True
+    assert [n for n in os.listdir(repo.dir) if n.startswith(".mmvc-tmp-")] == []  # the temp it was linked from is gone
+    lock.release()
     assert not os.path.exists(os.path.join(repo.dir, "lock"))
 
 
@@ -161,27 +167,79 @@ def _leave_lock(mmvc_dir: str, **owner) -> None:
         json.dump(info, f)
 
 
-def test_a_lock_left_by_a_dead_process_is_reported_as_stale(repo):
+def _age(path: str, seconds: float) -> None:
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(repo, caplog):
     _leave_lock(repo.dir)
+    with caplog.at_level("WARNING", logger="mmvc"):
+        with repo.locked("add"):
+            with open(os.path.join(repo.dir, "lock")) as f:
+                assert json.load(f)["pid"] == os.getpid()
+    assert "stale lock" in caplog.text and "`mmvc commit`" in caplog.text and "no longer running" in caplog.text
+
+
+def test_a_lock_whose_holder_died_is_stale_even_if_its_pid_was_reused(repo, caplog):
+    # a holder that flocked its lock: the free flock says it is gone, whatever runs under that pid now
+    _leave_lock(repo.dir, pid=os.getppid(), flock=True)
+    with caplog.at_level("WARNING", logger="mmvc"):
+        RepoLock(repo.dir, "add", timeout=0).acquire()
+    assert "no process holds it" in caplog.text
+
+
+def test_an_empty_or_garbled_lock_is_taken_over_once_it_is_old(repo, caplog):
+    path = os.path.join(repo.dir, "lock")
+    for content in ("", "{not json"):
+        with open(path, "w") as f:
+            f.write(content)
+        with pytest.raises(LockedError):  # a writer of an older mmvc may be filling it in right now
+            RepoLock(repo.dir, timeout=0.2).acquire()
+        _age(path, 60)
+        with caplog.at_level("WARNING", logger="mmvc"):
+            lock = RepoLock(repo.dir, timeout=0)
+            lock.acquire()
+        assert "unreadable lock file" in caplog.text
+        lock.release()
+
+
+def test_a_live_holder_is_waited_for_a_bounded_time(repo):
+    _leave_lock(repo.dir, pid=os.getppid())  # alive, and an older mmvc's lock: no flock to judge by
+    t0 = time.monotonic()
     with pytest.raises(LockedError) as err:
-        RepoLock(repo.dir).acquire()
-    assert "stale" in err.value.message and "no longer running" in err.value.message
-    assert "rm " in err.value.hint
-    assert os.path.exists(os.path.join(repo.dir, "lock"))  # reported, never silently broken
+        RepoLock(repo.dir, "add", timeout=0.5).acquire()
+    assert 0.4 < time.monotonic() - t0 < 5
+    assert "stale" not in err.value.message and f"pid {os.getppid()}" in err.value.message
+    assert "core.lock_timeout" in err.value.hint
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_holder_finishes(repo):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mmvc.core.lock import RepoLock; "
+                               "l = RepoLock(sys.argv[1], 'commit'); l.acquire(); print('held', flush=True); time.sleep(1); l.release()",
+                               repo.dir], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    t0 = time.monotonic()
+    with repo.locked("add"):
+        assert time.monotonic() - t0 > 0.3
+    holder.wait()
 
 
 def test_a_lock_from_another_host_is_not_called_stale(repo):
-    _leave_lock(repo.dir, host="some-other-host")
+    _leave_lock(repo.dir, host="some-other-host", flock=True)
     with pytest.raises(LockedError) as err:
-        RepoLock(repo.dir).acquire()
+        RepoLock(repo.dir, timeout=0).acquire()
     assert "stale" not in err.value.message and "some-other-host" in err.value.message
 
 
-def test_an_unreadable_lock_file_still_locks(repo):
-    with open(os.path.join(repo.dir, "lock"), "w") as f:
-        f.write("{not json")
-    with pytest.raises(LockedError):
-        RepoLock(repo.dir).acquire()
+def test_a_killed_writer_leaves_a_lock_the_next_one_takes_over(repo):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mmvc.core.lock import RepoLock; "
+                               "RepoLock(sys.argv[1], 'commit').acquire(); print('held', flush=True); time.sleep(60)",
+                               repo.dir], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait()
+    RepoLock(repo.dir, "add", timeout=0).acquire()
 
 
 # --------------------------------------------------------------------------- refs

@@ -102,6 +102,43 @@ def test_csv_rows(repo, tmp_path):
     assert repo.store.get(e.oid) == b"bonjour" and m["extra"] == {"lang": "fr"} and m["license"] == "cc0-1.0"
 
 
+@pytest.mark.parametrize("kind,body", [("csv", "text,lang\nhello,en\n"), ("jsonl", '{"text": "hello", "lang": "en"}\n')])
+def test_a_byte_order_mark_is_not_part_of_the_first_field(repo, tmp_path, kind, body):
+    """Excel and Windows tools start UTF-8 files with a BOM; the first column must still be found."""
+    (tmp_path / f"t.{kind}").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    r = repo.import_(kind, [str(tmp_path / f"t.{kind}")], options=ImportOptions(text_field="text", meta_fields=["lang"]))
+    assert r.added == 1
+    (e, m), = metas(repo).values()
+    assert repo.store.get(e.oid) == b"hello" and m["extra"] == {"lang": "en"}
+
+
+@pytest.mark.parametrize("kind,body", [("csv", b"text\nok\n\xff\xfe latin-1 bytes\n"), ("jsonl", b'{"text": "ok"}\n{"text": "\xff\xfe"}\n')])
+def test_a_table_that_is_not_utf8_is_refused_naming_it(repo, tmp_path, kind, body):
+    (tmp_path / f"t.{kind}").write_bytes(body)
+    with pytest.raises(BadInputError, match=rf"t\.{kind} is not UTF-8 text \(byte 0xff"):
+        repo.import_(kind, [str(tmp_path / f"t.{kind}")], options=ImportOptions(text_field="text"))
+    assert not list(repo.load_index().iter_entries())
+
+
+def test_a_csv_cell_longer_than_128_kib_is_read(repo, tmp_path):
+    """Python's csv module stops at 128 KiB per field by default; a long document is no error."""
+    long = "word " * 60_000
+    (tmp_path / "t.csv").write_text(f"text\n{long}\n")
+    r = repo.import_("csv", [str(tmp_path / "t.csv")], options=ImportOptions(text_field="text"))
+    assert r.added == 1
+    (e, _), = metas(repo).values()
+    assert repo.store.get(e.oid) == long.encode()
+
+
+def test_a_truncated_compressed_table_is_refused_naming_it(repo, tmp_path):
+    import gzip
+
+    data = gzip.compress(b"".join(b'{"text": "%s"}\n' % os.urandom(16).hex().encode() for _ in range(4000)))
+    (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BadInputError, match=r"t\.jsonl\.gz is truncated or not a valid compressed file"):
+        repo.import_("jsonl", [str(tmp_path / "t.jsonl.gz")], options=ImportOptions(text_field="text"))
+
+
 def test_coco_images_with_captions_and_missing_files(repo, tmp_path):
     mirrors.coco(tmp_path / "coco2017", images=4, missing=(3,))
     r = repo.import_("coco", [str(tmp_path / "coco2017")], options=ImportOptions(split="val"))
@@ -181,6 +218,26 @@ def test_webdataset_shards_read_back(repo, tmp_path):
     assert e.modality == IMAGE and repo.store.get(e.oid) == mirrors.jpeg(104)
     assert m["caption"] == "caption of 4" and m["license"] == "cc-by-4.0" and m["extra"] == {"aesthetic": 0.4}
     assert m["provenance"]["location"] == {"file": "001.tar", "member": "sample0004.jpg", "sample": 1}
+
+
+def test_a_sparse_tar_member_is_skipped_not_expanded(repo, tmp_path):
+    """A 10 KiB member declaring 2 GiB of holes (PAX sparse, as GNU tar writes with --sparse):
+    reading it would cost 2 GiB of memory and store 2 GiB of zeros."""
+    import io
+    import tarfile
+
+    with tarfile.open(tmp_path / "shard.tar", "w", format=tarfile.PAX_FORMAT) as t:
+        ti = tarfile.TarInfo("s0001.bin")
+        ti.size = 10240
+        ti.pax_headers = {"GNU.sparse.map": "0,10240", "GNU.sparse.size": str(2 << 30)}
+        t.addfile(ti, io.BytesIO(b"x" * 10240))
+        for name, data in (("s0002.txt", b"a caption"),):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    r = repo.import_("webdataset", [str(tmp_path / "shard.tar")])
+    assert r.added == 1 and [e.path.rsplit("/", 2)[-2:] for e in repo.load_index().iter_entries()] == [["shard", "s0002.txt"]]
+    assert any("sparse member (declares 2147483648 bytes, holds 10240)" in why for _, why in r.skipped)
 
 
 @pytest.mark.parametrize("name", ["../x.txt", "/etc/x.txt", "a/../../x.txt"])

@@ -210,6 +210,19 @@ def test_fsck_reports_leftovers_stale_lock_and_unreachable_as_non_errors(repo):
     assert "stale lock" in out and "1 unreachable" in out and "no missing or corrupt objects" in out
 
 
+def test_fsck_reports_a_deleted_index_and_its_hint_rebuilds_it(repo):
+    commit_round(repo, 1)
+    assert repo.status().clean
+    os.unlink(os.path.join(repo.dir, "index"))
+    r = repo.fsck(quick=True)
+    assert [w.kind for w in r.warnings] == ["missing-index"]
+    assert "mmvc restore --staged ." in r.warnings[0].hint
+    assert "missing" in run_cli("-C", repo.root, "fsck").output
+    run_cli("-C", repo.root, "restore", "--staged", ".")  # what the hint says
+    assert Repo(repo.root).status().clean
+    assert not Repo(repo.root).fsck(quick=True).warnings
+
+
 # --------------------------------------------------------------------------- gc
 
 
