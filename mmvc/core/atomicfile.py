@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import sys
+from typing import Any
 
 TEMP_PREFIX = ".mmvc-tmp-"
 _TEMP_PID = re.compile(r"\.mmvc-tmp-\d+")
@@ -87,7 +88,7 @@ def atomic_write(path: str, data, fsync: bool = True) -> None:
         fsync_dir(os.path.dirname(path) or ".")
 
 
-_syncfs = None  # the libc function, found once; False where there is none
+_syncfs: Any = None  # the libc function, found once; False where there is none
 
 
 def _libc_syncfs():

@@ -34,7 +34,7 @@ from mmvc.errors import LockedError, StorageError, storage_error
 try:
     import fcntl
 except ImportError:  # Windows: liveness by pid alone
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_TIMEOUT = 30.0  # well above what eight writers queueing for a commit each need
 GARBLED_GRACE = 5.0

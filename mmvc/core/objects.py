@@ -142,6 +142,15 @@ def open_json(data: bytes, oid: str, kind: str) -> tuple[dict, int]:
     return doc, fmt
 
 
+def recipe_commit(data: bytes, oid: str = "?") -> str:
+    """The version a recipe object selects from: all that history walks need of a recipe (its
+    codec is export's, `mmvc.export.recipe.Recipe`)."""
+    commit = open_json(data, oid, RECIPE)[0].get("commit")
+    if not isinstance(commit, str):
+        raise CorruptError(f"recipe {oid} names no commit", "run `mmvc fsck`")
+    return commit
+
+
 def encode_run(doc: dict) -> bytes:
     """A process-run object (docs/format.md, "Process runs and reports")."""
     return encode_object(PROCESS_RUN, canonical_json(doc))

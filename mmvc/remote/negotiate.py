@@ -49,8 +49,7 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                   with_blobs: bool = True, keep_data: bool = False) -> Plan:
     """Walk from ``want_tips`` (commit, tag or recipe ids) down to what the receiver lacks."""
     from mmvc.core.manifest import decode_node
-    from mmvc.export.recipe import Recipe
-    from mmvc.core.objects import Commit, Tag
+    from mmvc.core.objects import Commit, Tag, recipe_commit
 
     plan = Plan()
     seen: set[str] = set()
@@ -74,7 +73,7 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 (plan.tags if kind == TAG else plan.recipes).append(oid)
                 if keep_data:
                     plan.data[oid] = data
-                target = Tag.decode(data, oid).object if kind == TAG else Recipe.decode(data, oid).commit
+                target = Tag.decode(data, oid).object if kind == TAG else recipe_commit(data, oid)
                 plan.origin.setdefault(target, plan.origin.get(oid, oid))
                 frontier.append(target)
             elif kind in (EVAL, TRAINING_RUN):
@@ -197,8 +196,7 @@ def _walk_trees(plan: Plan, read_want, read_have, want_roots: dict[str, str], ha
 def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
     """Every commit reachable from ``tips`` that is stored locally (tags, recipes, evals and
     training-run records peeled)."""
-    from mmvc.core.objects import Commit, Tag
-    from mmvc.export.recipe import Recipe
+    from mmvc.core.objects import Commit, Tag, recipe_commit
 
     out: set[str] = set()
     todo = [t for t in tips if t]
@@ -216,7 +214,7 @@ def ancestors(read_local, tips, limit: int = 1_000_000) -> set[str]:
         elif kind == TAG:
             todo.append(Tag.decode(data, oid).object)
         elif kind == RECIPE:
-            todo.append(Recipe.decode(data, oid).commit)
+            todo.append(recipe_commit(data, oid))
         elif kind in (EVAL, TRAINING_RUN):
             todo.extend(_named(kind, data, oid))
     return out

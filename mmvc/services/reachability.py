@@ -758,17 +758,14 @@ def _version_tip(data: bytes, oid: str, allowed: tuple[str, ...]) -> tuple[str |
     kind, the commit or tag a tag, recipe, eval or training-run record names, the other objects
     an eval or record keeps alive with the kinds each may be), or (None, None, []) when it is
     none of them (docs/format.md, "Objects")."""
-    from mmvc.core.objects import EVAL, RECIPE, TAG, TRAINING_RUN, Tag, kind_of, open_json
+    from mmvc.core.objects import EVAL, RECIPE, TAG, TRAINING_RUN, Tag, kind_of, recipe_commit
 
     kind = kind_of(data, allowed)
     try:
         if kind == TAG:
             return kind, Tag.decode(data, oid).object, []
         if kind == RECIPE:
-            commit = open_json(data, oid, RECIPE)[0].get("commit")  # the recipe's codec is export's; only its commit matters here
-            if not isinstance(commit, str):
-                raise CorruptError(f"recipe {oid} names no commit", "run `mmvc fsck`")
-            return kind, commit, []
+            return kind, recipe_commit(data, oid), []
         if kind == EVAL:
             from mmvc.core.evals import Eval
 
@@ -784,4 +781,3 @@ def _version_tip(data: bytes, oid: str, allowed: tuple[str, ...]) -> tuple[str |
     except CorruptError:
         return kind, None, []
     return kind, None, []
-    return kind, None
