@@ -23,6 +23,7 @@ class ExitCode:
     REMOTE = 12  # a remote could not be reached, refused the credentials, or sent a bad object
     OUTPUT = 13  # stdout could not be written (a full disk, a failing device)
     EXTRA_MISSING = 14  # the command needs an optional extra (mmvc[process], mmvc[catalog] …) that is not installed
+    STAGE = 15  # a user-defined process stage could not be loaded or broke the stage contract
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141  # the reader closed stdout (`| head`): stop quietly, as a SIGPIPE'd Git does
     INTERNAL = 255  # an unexpected exception: a bug in mmvc, never a verdict about the data
@@ -88,6 +89,13 @@ class HookError(MmvcError):
 
 class RemoteError(MmvcError):
     exit_code = ExitCode.REMOTE
+
+
+class StageError(MmvcError):
+    """A user-defined process stage (docs/process.md, "Writing a stage") failed to import, is
+    declared wrongly, or returned outputs that break the contract: the stage's bug, named."""
+
+    exit_code = ExitCode.STAGE
 
 
 class ExtraMissingError(MmvcError):

@@ -34,6 +34,7 @@ class ProcessResult:
     seconds: float = 0.0
     stages: dict = field(default_factory=dict)
     engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
+    user_stages: dict = field(default_factory=dict)  # user stage name -> {"version", "cached", "computed"} blobs
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -105,5 +106,6 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.embedded = {"text": pipe.stats.embedded_text, "clip": pipe.stats.embedded_clip}
     res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
     res.engine = pipe.stats.engine
+    res.user_stages = {s.name: {"version": s.version, **pipe.stats.stages.get(s.name, {"cached": 0, "computed": 0})} for s in cfg.stages}
     res.seconds = time.perf_counter() - t0
     return res

@@ -66,6 +66,7 @@ class RunStats:
     embedded_clip: int = 0
     ray_started: bool = False
     engine: str = "none"  # none (everything cached) | in-process | ray
+    stages: dict = field(default_factory=dict)  # user stage name -> {"cached": n, "computed": n} blobs
     seconds: dict = field(default_factory=dict)
 
 
@@ -445,7 +446,8 @@ class Pipeline:
         total = len(todo)
         self.progress("decode", 0, total)
         if todo:
-            gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
+            gates_table = {k: v for k, v in self.repo.config.raw.get("process", {}).get("gates", {}).items()
+                           if k not in {s.name for s in self.cfg.stages}}  # a user stage's table holds its reject_if
             kwargs = {"store_root": self.repo.store.root, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else "",
                        "size": it.size} for it in todo.values()]
@@ -552,6 +554,10 @@ class Pipeline:
                     v.detail = f"license {lic or '(none)'} is not allowed by [process.license]"
                     continue
                 alive.append(it)
+            if cfg.stages:  # user-defined stages: after the rule gates, before dedup
+                from mmvc.process.stages import run_stages
+
+                alive = run_stages(self, alive, prep, verdicts)
 
             # exact: identical blobs, against HEAD (which always keeps its item), then within the staged set
             t = time.perf_counter()
