@@ -405,13 +405,13 @@ def run_stages(pipe, alive: list, prep: dict, verdicts: dict) -> list:
         for it in mine:
             v, r = verdicts[it.key], rows[it.oid]
             if r.get("error"):
-                v.status, v.stage, v.reason, v.detail = "rejected", spec.name, "stage_error", r["error"]
+                v.status, v.stage, v.reason, v.detail = "rejected", spec.name, "stage_error", f"{spec.name} v{spec.version}: {r['error']}"
                 continue
             out = json.loads(r["values"]) if r.get("values") else {}
             v.features.update(out)
             if gate is not None and gate.holds(out):
                 shown = ", ".join(f"{k}={out.get(k)!r}" for k in sorted(gate.names()))
-                v.status, v.stage, v.reason, v.detail = "rejected", spec.name, "reject_if", f"{gate.expr} ({shown})"
+                v.status, v.stage, v.reason, v.detail = "rejected", spec.name, "reject_if", f"{spec.name} v{spec.version}: {gate.expr} ({shown})"
         alive = [it for it in alive if verdicts[it.key].status == "passed"]
     return alive
 
@@ -423,3 +423,9 @@ def catalog_columns(config_doc: dict | None) -> dict[str, str]:
         if key.startswith(CACHE_PREFIX) and isinstance(stage, dict):
             out.update(stage.get("outputs") or {})
     return out
+
+
+def stage_versions(config_doc: dict | None) -> dict[str, str]:
+    """Stage name → version of every user stage a config document ran (what lineage names)."""
+    return {key[len(CACHE_PREFIX):]: str(stage.get("version")) for key, stage in sorted((config_doc or {}).items())
+            if key.startswith(CACHE_PREFIX) and isinstance(stage, dict)}

@@ -125,7 +125,7 @@ reject_if = "word_count < 5"
     v = verdicts(repo)
     assert v["t/story.txt"].status == "passed"
     assert (v["t/short.txt"].status, v["t/short.txt"].stage, v["t/short.txt"].reason) == ("rejected", "word_count", "reject_if")
-    assert "word_count=4" in v["t/short.txt"].detail
+    assert v["t/short.txt"].detail == "word_count v1: word_count < 5 (word_count=4)"  # the stage version behind the verdict
     assert (v["t/boom.txt"].status, v["t/boom.txt"].reason) == ("rejected", "stage_error")  # a verdict, not a crash
     assert "cannot count 'boom'" in v["t/boom.txt"].detail
     assert res.user_stages["word_count"] == {"version": "1", "cached": 0, "computed": 3}
@@ -137,6 +137,7 @@ reject_if = "word_count < 5"
     assert "word_count" in q.columns and q.table.column("word_count").to_pylist() == [len(STORY.split())]
     assert q.table.column("shouty").to_pylist() == [False]
     assert repo.query(where="vowel_share > 0.2", columns="key,vowel_share").num_rows == 1
+    assert repo.lineage("t/story.txt").process["stages"] == {"vowels": "1", "word_count": "1"}
 
 
 
@@ -228,3 +229,18 @@ def test_reject_if_semantics():
     assert r.holds({"score": 9.0, "label": "spam"})
     assert not r.holds({"score": None})  # a missing value compares false, as NULL does
     assert RejectIf("g", "score IS NULL").holds({})
+
+
+def test_on_ray_the_same_verdicts_as_in_process(tmp_path, tiny_models, ray_local):
+    from mmvc.core.config import set_value
+
+    got = {}
+    for engine, limit in (("in-process", 2000), ("ray", 0)):
+        repo = staged_repo(tmp_path / engine, tiny_models, TEXTS, [f"{HERE}:WordCount"],
+                           '[process.gates.word_count]\nreject_if = "word_count < 5"\n')
+        set_value(repo, "process", "in_process_max", limit)
+        repo.__dict__.pop("config", None)
+        assert repo.process().engine == engine
+        got[engine] = {k: (r.status, r.reason, r.detail) for k, r in verdicts(repo).items()}
+    assert got["ray"] == got["in-process"]
+    assert got["ray"]["t/boom.txt"][1] == "stage_error"
