@@ -212,6 +212,11 @@ def _unpng(data: bytes):
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def cached_pixels(data: bytes):
+    """A thumbnail or keyframe the prep stage cached (PNG) as RGB pixels: user stages' ``pixels``."""
+    return _unpng(data)
+
+
 def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
     """Decode, validate, gate and fingerprint one blob: the per-blob CPU stage. An ``other``
     item is judged on its size and extension alone: its bytes are never read here."""

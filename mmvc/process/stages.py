@@ -303,9 +303,9 @@ class StageUDF:
         if "bytes" in self.spec.inputs:
             out["bytes"] = [self.store.get(o) if self.store else None for o in out["oid"]]
         if "pixels" in self.spec.inputs:
-            from mmvc.process.pipeline import _unpng
+            from mmvc.process.pipeline import cached_pixels
 
-            out["pixels"] = [_unpng(batch["thumb"][i]) if isinstance(batch["thumb"][i], (bytes, bytearray)) else None for i in rows]
+            out["pixels"] = [cached_pixels(batch["thumb"][i]) if isinstance(batch["thumb"][i], (bytes, bytearray)) else None for i in rows]
         return out
 
     def _checked(self, result, n: int) -> list[dict]:
