@@ -24,6 +24,7 @@ class ExitCode:
     OUTPUT = 13  # stdout could not be written (a full disk, a failing device)
     EXTRA_MISSING = 14  # the command needs an optional extra (mmvc[process], mmvc[catalog] …) that is not installed
     CLUSTER = 15  # the Ray cluster could not be reached, or lost the workers a run needed
+    STAGE = 16  # a user-defined process stage could not be loaded or broke the stage contract
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141  # the reader closed stdout (`| head`): stop quietly, as a SIGPIPE'd Git does
     INTERNAL = 255  # an unexpected exception: a bug in mmvc, never a verdict about the data
@@ -93,6 +94,13 @@ class RemoteError(MmvcError):
 
 class ClusterError(MmvcError):
     exit_code = ExitCode.CLUSTER
+
+
+class StageError(MmvcError):
+    """A user-defined process stage (docs/process.md, "Writing a stage") failed to import, is
+    declared wrongly, or returned outputs that break the contract: the stage's bug, named."""
+
+    exit_code = ExitCode.STAGE
 
 
 class ExtraMissingError(MmvcError):

@@ -77,7 +77,7 @@ def record_commit(repo, changes, gate) -> int | None:
             for rid in {e.proc_id for _, e in group}:
                 source.add_report(runs[rid].get("report"), rid)
             tables.append(build_rows(repo, group, source))
-        table = pa.concat_tables(tables)
+        table = pa.concat_tables(tables, promote_options="default")  # configs may differ in their stages' columns
     n = insert_rows(repo, table)
     maintain_indexes(repo)
     return n

@@ -71,14 +71,16 @@ def forget_presence() -> None:
     _PRESENT.clear()
 
 
-def check_columns(columns) -> list[str]:
+def check_columns(columns, features: tuple = ()) -> list[str]:
+    """``features``: the catalog's feature columns (user stages' outputs), also valid."""
     if columns is None:
-        return list(OUTPUT_COLUMNS)
+        return list(OUTPUT_COLUMNS) + list(features)
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
-    bad = [c for c in columns if c not in OUTPUT_COLUMNS]
+    bad = [c for c in columns if c not in OUTPUT_COLUMNS and c not in features]
     if bad:
-        raise BadInputError(f"unknown column(s): {', '.join(bad)}", f"the catalog's columns are: {', '.join(OUTPUT_COLUMNS)}")
+        raise BadInputError(f"unknown column(s): {', '.join(bad)}",
+                            f"the catalog's columns are: {', '.join(OUTPUT_COLUMNS + tuple(features))}")
     return list(columns)
 
 
@@ -135,7 +137,13 @@ def rows(repo, rev: str = "HEAD", where: str | None = None, columns=None, allow_
 
     import pyarrow as pa
 
-    out_cols = check_columns(columns)
+    from mmvc.catalog.table import feature_columns, open_dataset
+
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    # the catalog's own feature columns (user stages' outputs) only when asked for: no extra open otherwise
+    wants_features = columns is None or any(c not in OUTPUT_COLUMNS for c in columns)
+    out_cols = check_columns(columns, tuple(feature_columns(open_dataset(repo))) if wants_features else ())
     v = version(repo, rev, allow_ungated, "the catalog")
     sc = scope(repo, v.tree, v.near)
     ds = dataset_for(repo, v, sc)

@@ -126,7 +126,23 @@ def build_rows(repo, items: list, source: FeatureSource | None, now: int | None 
     arrays = [pa.array(cols[n], schema.field(n).type) for n in NAMES if n in cols]
     arrays += [_vectors(flat[f], null[f], f.width) for f in FAMILIES]
     names = [n for n in NAMES if n in cols] + [f.column for f in FAMILIES]
-    return pa.Table.from_arrays(arrays, names=names).select(list(NAMES)).cast(schema)
+    table = pa.Table.from_arrays(arrays, names=names).select(list(NAMES)).cast(schema)
+    return _with_stage_columns(table, items, source)
+
+
+def _with_stage_columns(table, items: list, source: FeatureSource | None):
+    """The scalar outputs of the user stages the config ran, one column each (after the built-in
+    ones), from the features the report recorded: what ``query --where`` and gates filter on."""
+    import pyarrow as pa
+
+    from mmvc.process.stages import arrow_type, catalog_columns
+
+    if source is None:
+        return table
+    for col, typ in sorted(catalog_columns(source.doc).items()):
+        values = [source.features.get(e.oid, {}).get(col) for _, e in items]
+        table = table.append_column(pa.field(col, arrow_type(typ)), pa.array(values, arrow_type(typ)))
+    return table
 
 
 def _vectors(flat, null, dim):

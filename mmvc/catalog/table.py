@@ -85,19 +85,50 @@ def insert_rows(repo, table, path: str | None = None) -> int:
     from mmvc.catalog.read import forget_presence
 
     forget_presence()
-    table = table.cast(arrow_schema())
+    base = arrow_schema()
+    extra = [table.schema.field(n) for n in table.column_names if n not in base.names]  # user stages' feature columns
+    table = table.cast(_schema_with(base, extra))
     path = path or dataset_path(repo)
     ds = open_dataset(repo, path)
     if ds is None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        lance.write_dataset(_unique(table), path, schema=arrow_schema(), mode="create")
+        lance.write_dataset(_unique(table), path, schema=table.schema, mode="create")
         return table.num_rows
     try:
+        table = _align_feature_columns(ds, table)
         stats = ds.merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
     except Exception as e:
         raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
                            "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
     return int(stats.get("num_inserted_rows", table.num_rows)) if isinstance(stats, dict) else table.num_rows
+
+
+def _schema_with(base, extra):
+    import pyarrow as pa
+
+    return pa.schema(list(base) + list(extra), metadata=base.metadata)
+
+
+def feature_columns(ds) -> list[str]:
+    """The catalog's columns beyond the built-in ones: user stages' outputs, in table order."""
+    from mmvc.catalog.schema import NAMES
+
+    return [n for n in ds.schema.names if n not in NAMES] if ds is not None else []
+
+
+def _align_feature_columns(ds, table):
+    """A new feature column is added to the dataset as all-null (Lance's add-columns: a schema
+    change, no data rewritten); rows lacking a column the dataset has get nulls for it."""
+    import pyarrow as pa
+
+    have = set(ds.schema.names)
+    new = [table.schema.field(n) for n in table.column_names if n not in have]
+    if new:
+        ds.add_columns(pa.schema(new))
+    for f in ds.schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+    return table.select(ds.schema.names).cast(ds.schema)
 
 
 def _unique(table):

@@ -44,6 +44,8 @@ def command(con, item, rev, as_json):
         out(f"process     config {(p.get('config') or '-')[:16]}  run {(p.get('run') or '-')[:12]}  report {(p.get('report') or '-')[:12]}")
         out(f"text model  {p.get('text_model') or '-'}")
         out(f"clip model  {p.get('clip_model') or '-'}")
+        if p.get("stages"):
+            out(f"stages      {', '.join(f'{n} v{v}' for n, v in p['stages'].items())}")
     if r.introduced_by:
         out(f"since       {r.introduced_by[:12]} ({fmt_time(r.introduced_time, 0)})")
     for run in r.runs:

@@ -95,6 +95,9 @@ def lineage(repo, spec: str, rev: str | None = None) -> LineageResult:
         res.process["time"] = doc.get("time")
         cd = doc.get("config_doc") or {}
         res.process["models"] = {f.name: (cd.get(f.stage) or {}).get("model") for f in FAMILIES}
+        from mmvc.process.stages import stage_versions
+
+        res.process["stages"] = stage_versions(cd)  # the user stages behind its feature columns
         policy = (cd.get("gates") or {}).get("license") or {}
     else:
         from mmvc.process.config import ProcessConfig

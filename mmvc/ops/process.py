@@ -35,6 +35,7 @@ class ProcessResult:
     stages: dict = field(default_factory=dict)
     engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
     ran_on: dict = field(default_factory=dict)  # local, or the cluster's address and node count (the run record's)
+    user_stages: dict = field(default_factory=dict)  # user stage name -> {"version", "cached", "computed"} blobs
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -58,6 +59,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
                 set_value(repo, "process.models", "image", image_model)
         repo.__dict__.pop("config", None)
     cfg = ProcessConfig.load(repo)
+    _refuse_column_clashes(cfg.stages)
     if batch_size:
         cfg.batch_size = batch_size
     if num_gpus is not None:
@@ -107,5 +109,18 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.embedded = {"text": pipe.stats.embedded_text, "clip": pipe.stats.embedded_clip}
     res.stages = {k: round(v, 3) for k, v in pipe.stats.seconds.items()}
     res.engine = pipe.stats.engine
+    res.user_stages = {s.name: {"version": s.version, **pipe.stats.stages.get(s.name, {"cached": 0, "computed": 0})} for s in cfg.stages}
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _refuse_column_clashes(stages) -> None:
+    """A stage's output becomes a catalog column: it may not take a built-in column's name
+    (checked here, above both process and catalog, which the column list belongs to)."""
+    from mmvc.catalog.schema import NAMES
+    from mmvc.errors import StageError
+
+    for s in stages:
+        clash = sorted(set(s.outputs) & set(NAMES))
+        if clash:
+            raise StageError(f"stage {s.ref!r}: output {clash[0]!r} is a built-in catalog column", "give the output a name of its own")

@@ -47,10 +47,13 @@ def query(repo, rev: str = "HEAD", where: str | None = None, columns=None, limit
     from mmvc.catalog import rows
     from mmvc.catalog.read import OUTPUT_COLUMNS
 
+    from mmvc.catalog.table import feature_columns, open_dataset
+
+    features = feature_columns(open_dataset(repo))  # user stages' outputs: shown by default after the built-in ones
     if columns in ("all", ["all"]):
-        columns = list(OUTPUT_COLUMNS)
+        columns = list(OUTPUT_COLUMNS) + features
     elif columns is None:
-        columns = list(DEFAULT_COLUMNS)
+        columns = list(DEFAULT_COLUMNS) + features
     elif isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     if "key" not in columns:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 PIPELINE_VERSION = 1  # bump when a stage's code changes what it computes
 _DTYPES = {"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16", "half"}
 _KNOWN = {"gated", "gates", "neardup", "semantic", "dedup", "models", "families", "batch_size", "num_gpus", "ray_address", "num_cpus", "license",
-          "dtype", "in_process_max", "objects_from", "forward_credentials"}
+          "dtype", "in_process_max", "objects_from", "forward_credentials", "stages", "stage"}
 IN_PROCESS_MAX = 2000  # uncached items a stage runs in the driver rather than on Ray
 
 
@@ -42,6 +42,8 @@ class ProcessConfig:
     dtype: str = "auto"  # embedding precision: auto = bf16 on a GPU, fp32 on CPUs
     license_allow: list = field(default_factory=list)
     license_deny: list = field(default_factory=list)
+    stages: list = field(default_factory=list)  # user-defined stages (mmvc.process.stages), in config order
+    stage_gates: dict = field(default_factory=dict)  # stage name -> RejectIf of [process.gates.NAME]
 
     @classmethod
     def from_table(cls, table: dict) -> ProcessConfig:
@@ -97,8 +99,15 @@ class ProcessConfig:
                               "false leaves the workers to the cluster's own credentials (IAM)")
         if str(table.get("dtype", "auto")).lower() not in _DTYPES:
             raise FormatError(f"unknown [process] dtype {table.get('dtype')!r}", f"use one of {', '.join(sorted(_DTYPES))}")
+        from mmvc.process.stages import load_specs, reject_ifs
+
+        stages = load_specs(table.get("stages", []), table.get("stage", {}))
+        gates_all = table.get("gates", {})
+        stage_gates = reject_ifs(gates_all if isinstance(gates_all, dict) else {}, stages)
+        names = {s.name for s in stages}
+        gates_table = {k: v for k, v in gates_all.items() if k not in names} if isinstance(gates_all, dict) else gates_all
         return cls(
-            gates=GateConfig.from_toml(table.get("gates", {})),
+            gates=GateConfig.from_toml(gates_table),
             neardup=neardup,
             semantic_eps=float(sem.get("eps", 0.01)),
             cross_modality=cross,
@@ -116,6 +125,8 @@ class ProcessConfig:
             dtype=str(table.get("dtype", "auto")),
             license_allow=list(lic.get("allow", [])),
             license_deny=list(lic.get("deny", [])),
+            stages=stages,
+            stage_gates=stage_gates,
         )
 
     @classmethod
@@ -132,6 +143,9 @@ class ProcessConfig:
         if self.dtype in ("auto", ""):
             return "bf16" if self.num_gpus else None
         return self.dtype
+
+    def stage_specs(self) -> list:
+        return self.stages
 
     def image_model_id(self) -> str:
         return self.image_model or CLIP_FAMILY.default_model
@@ -162,6 +176,9 @@ class ProcessConfig:
             from mmvc.process.keep import KeepPolicy
 
             return {"v": PIPELINE_VERSION, **KeepPolicy(self.keep).config_dict()}
+        for spec in self.stages:
+            if stage == spec.cache:  # the stage's cache key: its reject_if gate is not part of it
+                return spec.doc()
         raise KeyError(stage)
 
     STAGES = ("decode", "gates", "neardup", TEXT_FAMILY.stage, CLIP_FAMILY.stage, "semantic", "dedup")
@@ -170,7 +187,12 @@ class ProcessConfig:
         """What an item's verdict depends on; batch size, GPUs, the engine and the Ray address do not."""
         from mmvc.core.hashing import hash_bytes
 
-        return hash_bytes(canonical_json({s: self._stage_doc(s) for s in self.STAGES}))
+        return hash_bytes(canonical_json(self.describe()))
 
     def describe(self) -> dict:
-        return {s: self._stage_doc(s) for s in self.STAGES}
+        """Every stage's config document; user stages (after the built-ins) only when configured,
+        so a config without them hashes as it always did."""
+        doc = {s: self._stage_doc(s) for s in self.STAGES + tuple(spec.cache for spec in self.stages)}
+        if self.stage_gates:
+            doc["stage_gates"] = {n: g.expr for n, g in sorted(self.stage_gates.items())}
+        return doc

@@ -69,6 +69,7 @@ class RunStats:
     address: str = ""  # the Ray cluster's address, when the run used one
     nodes: int = 1  # the cluster's live nodes when the run joined it
     blobs: str = "local"  # where the decode workers read blobs: local | remote | ray
+    stages: dict = field(default_factory=dict)  # user stage name -> {"cached": n, "computed": n} blobs
     seconds: dict = field(default_factory=dict)
 
 
@@ -222,6 +223,11 @@ def _unpng(data: bytes):
 def _blank_row(oid: str) -> dict[str, Any]:
     return {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
             "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
+
+
+def cached_pixels(data: bytes):
+    """A thumbnail or keyframe the prep stage cached (PNG) as RGB pixels: user stages' ``pixels``."""
+    return _unpng(data)
 
 
 def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
@@ -520,7 +526,8 @@ class Pipeline:
         if todo:
             from mmvc.process.blobs import ERROR_STATUS, raise_worker_error, upload
 
-            gates_table = self.repo.config.raw.get("process", {}).get("gates", {})
+            gates_table = {k: v for k, v in self.repo.config.raw.get("process", {}).get("gates", {}).items()
+                           if k not in {s.name for s in self.cfg.stages}}  # a user stage's table holds its reject_if
             source = self.blobs()
             kwargs = {"blobs": source.worker_spec, "gates_table": gates_table, "failpoint": os.environ.get(FAILPOINT_ENV)}
             inputs = [{"oid": it.oid, "modality": it.modality, "key": it.key, "meta": json.dumps(it.meta) if it.meta else "",
@@ -640,6 +647,10 @@ class Pipeline:
                     v.detail = f"license {lic or '(none)'} is not allowed by [process.license]"
                     continue
                 alive.append(it)
+            if cfg.stages:  # user-defined stages: after the rule gates, before dedup
+                from mmvc.process.stages import run_stages
+
+                alive = run_stages(self, alive, prep, verdicts)
 
             # exact: identical blobs, against HEAD (which always keeps its item), then within the staged set
             t = time.perf_counter()
