@@ -145,6 +145,9 @@ class ExportSource:
         d["_verified"] = set()
         return d
 
+    def own(self) -> None:
+        """Nothing here is shared with another process: each open maps its shard anew."""
+
     def shard_label(self, j: int) -> str:
         return self.target.url(self.index.shards[j].url)
 
@@ -194,7 +197,9 @@ class ExportSource:
         if intact and self.verify and s.blake3 and j not in self._verified:
             from blake3 import blake3
 
-            intact = hashed = blake3(buf, max_threads=blake3.AUTO).hexdigest() == s.blake3
+            from mmvc.core.hashing import hash_threads
+
+            intact = hashed = blake3(buf, max_threads=hash_threads(len(buf))).hexdigest() == s.blake3
         if intact:
             if hashed:
                 self._verified.add(j)
@@ -276,6 +281,7 @@ class StoreSource:
         n = len(self.samples)
         self.counts = [min(self.shard_items, n - i) for i in range(0, n, self.shard_items)]
         self._views: ObjectViews | None = None  # mapped packs, shared by this process's handles (made on first open)
+        self._pid = os.getpid()
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -287,7 +293,16 @@ class StoreSource:
         from mmvc.services.repository import Repository
 
         d["repo"] = Repository(d["repo"])
+        d["_pid"] = os.getpid()
         self.__dict__.update(d)
+
+    def own(self) -> None:
+        """In a process forked from the one that made this source, open the repository anew:
+        its packs' locks and handles may have been held by a thread the fork did not copy."""
+        if self._pid != os.getpid():
+            from mmvc.services.repository import Repository
+
+            self.repo, self._views, self._pid = Repository(self.repo.root), None, os.getpid()
 
     def shard_label(self, j: int) -> str:
         return f"{self.location} part {j}"
