@@ -19,6 +19,7 @@ from mmvc.errors import BadInputError, CorruptError
 
 if TYPE_CHECKING:
     from mmvc.export.objectviews import ObjectViews
+    from mmvc.loader.workers import SharedChecks
 
 _JSON = json.JSONDecoder()
 
@@ -138,7 +139,8 @@ class ExportSource:
         self.verify = verify
         self.skip_corrupt = skip_corrupt
         self.cache_dir = cache_dir
-        self._verified: set[int] = set()
+        self._verified: set[int] = set()  # checked in this process
+        self.checks: SharedChecks | None = None  # checked by a fellow DataLoader worker
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -147,6 +149,13 @@ class ExportSource:
 
     def own(self) -> None:
         """Nothing here is shared with another process: each open maps its shard anew."""
+
+    def share_checks(self, ctx) -> None:
+        """Let the DataLoader workers about to start check each shard once among them."""
+        if self.checks is None and (self.verify or not self.target.local):
+            from mmvc.loader.workers import SharedChecks
+
+            self.checks = SharedChecks(len(self.counts), ctx)
 
     def shard_label(self, j: int) -> str:
         return self.target.url(self.index.shards[j].url)
@@ -182,6 +191,24 @@ class ExportSource:
         return path
 
     def open(self, j: int) -> ShardHandle:
+        if self.checks is None or j in self._verified:
+            return self._open(j)
+        from mmvc.loader.workers import BAD, CHECKING, GOOD, UNKNOWN
+
+        verdict = self.checks.claim(j)
+        if verdict == GOOD:
+            self._verified.add(j)
+        if verdict != CHECKING:
+            return self._open(j)
+        try:
+            handle = self._open(j)
+        except BaseException:
+            self.checks.settle(j, UNKNOWN)
+            raise
+        self.checks.settle(j, GOOD if j in self._verified else BAD)
+        return handle
+
+    def _open(self, j: int) -> ShardHandle:
         s = self.index.shards[j]
         label = self.shard_label(j)
         try:
@@ -189,6 +216,8 @@ class ExportSource:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            if size and hasattr(mmap, "MADV_WILLNEED"):
+                buf.madvise(mmap.MADV_WILLNEED)  # the kernel reads the shard in, in large sequential reads
         except FileNotFoundError:
             raise CorruptError(f"shard {label} is missing", "export again, or restore the shard") from None
         bad: dict = {}
@@ -295,6 +324,9 @@ class StoreSource:
         d["repo"] = Repository(d["repo"])
         d["_pid"] = os.getpid()
         self.__dict__.update(d)
+
+    def share_checks(self, ctx) -> None:
+        """Objects are not checked as they are read: nothing to share."""
 
     def own(self) -> None:
         """In a process forked from the one that made this source, open the repository anew:

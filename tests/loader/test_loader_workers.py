@@ -7,7 +7,6 @@ does), so its workers are forked from it; a hang fails the test through the chil
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import time
 import pytest
 
 from mmvc.loader import DataLoader, MMVCDataset
-from tests.export.versions import make_version
 
 ORDERS = textwrap.dedent('''
     import sys
@@ -73,19 +71,6 @@ STALL = textwrap.dedent('''
         for _ in DataLoader(ds, batch_size=4, num_workers=2):
             pass
 ''')
-
-
-@pytest.fixture
-def big_shards(repo, tmp_path):
-    """(repo root, export): 120 items of 20 KB in 3 shards, large enough for multi-threaded
-    hashing (what hung a worker forked after an in-process epoch)."""
-    from mmvc.ops.export import export
-
-    rng = random.Random(0)
-    make_version(repo, {f"blob/b{i:03d}.jpg": rng.randbytes(20_000) for i in range(120)})
-    out = str(tmp_path / "export")
-    export(repo, out, seed=1, shard_items=40, allow_ungated=True)
-    return repo.root, out
 
 
 def run_script(tmp_path, text: str, *args: str, timeout: float = 120) -> tuple[int, str, str]:
