@@ -216,7 +216,7 @@ class ExportSource:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-            if size and hasattr(mmap, "MADV_WILLNEED"):
+            if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
                 buf.madvise(mmap.MADV_WILLNEED)  # the kernel reads the shard in, in large sequential reads
         except FileNotFoundError:
             raise CorruptError(f"shard {label} is missing", "export again, or restore the shard") from None
