@@ -2,9 +2,9 @@
 
 The dataset lives at ``.mmvc/catalog/items.lance`` and is plain Lance: ``lance``, ``lancedb`` and
 DuckDB (through Arrow) read it without mmvc. Lance commits each write as a new table version
-atomically, so a crash mid-write leaves the previous version; rows are only ever inserted
-(``merge_insert`` on ``row_id``, insert-if-absent), never rewritten, so a commit of k items costs
-O(k) rows whatever the table's size.
+atomically, so a crash mid-write leaves the previous version; rows are only ever inserted (a
+write looks up the ids it brings and appends the absent rows, streamed), never rewritten, so a
+commit of k items costs O(k) rows whatever the table's size.
 """
 
 from __future__ import annotations
@@ -77,41 +77,72 @@ def _first_line(e: Exception) -> str:
 
 
 def insert_rows(repo, table, path: str | None = None) -> int:
-    """Insert rows whose ``row_id`` the catalog lacks; returns how many were new."""
-    import lance
+    """Insert rows whose ``row_id`` the catalog lacks; returns how many were new.
+    ``path``: another dataset folder (a rebuild writes one beside the live catalog)."""
+    return insert_batches(repo, [table], path)
 
-    if table.num_rows == 0:
-        return 0
+
+BATCH_ROWS = 2048  # rows built and handed to Lance at a time (each holds two vectors' worth of floats)
+FILE_ROWS = 8192  # rows per data file: Lance holds a file's pages until it ends
+
+
+def insert_batches(repo, tables, path: str | None = None) -> int:
+    """``insert_rows`` for rows that come as a stream of tables (of about ``BATCH_ROWS``),
+    written as one Lance write (one table version) that pulls them as it goes, so they are never
+    all in memory. Rows whose id the catalog (or an earlier table of the stream) already has are
+    left out: each table's ids are looked up in the catalog as it was when the write began."""
+    import lance
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from mmvc.catalog.read import forget_presence
 
-    forget_presence()
-    table = table.cast(arrow_schema())
+    schema = arrow_schema()
     path = path or dataset_path(repo)
     ds = open_dataset(repo, path)
+    seen: set[str] = set()
+    written = 0
+
+    def batches():
+        nonlocal written
+        for table in tables:
+            ids = table.column("row_id").to_pylist()
+            have: set[str] = set()  # already in the catalog
+            if ds is not None and ids:
+                try:
+                    found = ds.to_table(columns=["row_id"], filter=pc.field("row_id").isin(pa.array(ids, pa.string())))
+                except Exception as e:
+                    raise CorruptError(f"could not read the catalog ({_first_line(e)})",
+                                       "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
+                have = set(found.column("row_id").to_pylist())
+            keep = []
+            for i, r in enumerate(ids):
+                if r not in seen and r not in have:
+                    seen.add(r)
+                    keep.append(i)
+            table = (table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))).cast(schema)
+            written += table.num_rows
+            yield from table.to_batches()
+
+    stream = batches()
+    first = next((b for b in stream if b.num_rows), None)
+    if first is None:
+        return 0
+    forget_presence()
+    reader = pa.RecordBatchReader.from_batches(schema, _chain(first, stream))
     if ds is None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        lance.write_dataset(_unique(table), path, schema=arrow_schema(), mode="create")
-        return table.num_rows
     try:
-        stats = ds.merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
+        lance.write_dataset(reader, path, schema=schema, mode="create" if ds is None else "append", max_rows_per_file=FILE_ROWS)
     except Exception as e:
         raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
                            "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
-    return int(stats.get("num_inserted_rows", table.num_rows)) if isinstance(stats, dict) else table.num_rows
+    return written
 
 
-def _unique(table):
-    import pyarrow.compute as pc
-
-    ids = table.column("row_id")
-    if pc.count_distinct(ids).as_py() == table.num_rows:
-        return table
-    seen, keep = set(), []
-    for i, r in enumerate(ids.to_pylist()):
-        if r not in seen:
-            seen.add(r)
-            keep.append(i)
-    return table.take(keep)
+def _chain(first, rest):
+    yield first
+    yield from rest
 
 
 def remove(repo) -> None:
