@@ -1,7 +1,9 @@
 """A folder on any fsspec filesystem (``s3://``, ``gs://``, ``memory://``, ``file://`` …), as the
 bucket store and a remote's refs use it: paths relative to its root, whole-file writes that
 readers see complete or not at all, listings that are never stale, every request counted (push
-and fetch report the counts; the benchmarks compare them), and every failure turned into a
+and fetch report the counts; the benchmarks compare them: on S3 they are the HTTP requests
+themselves, counted as the client sends them, so the HEADs and LISTs a filesystem call makes
+on its own are in them too), and every failure turned into a
 ``RemoteError`` that names the bucket, the cause and the fix.
 
 Credentials never come from mmvc: the filesystem library reads them from the environment
@@ -51,6 +53,7 @@ class Bucket:
         protos = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
         self.protocol = protos[0]
         self.atomic_puts = any(p in OBJECT_STORES for p in protos)
+        self.on_the_wire = self.protocol in ("s3", "s3a") and self._count_on_the_wire()
 
     @classmethod
     def from_url(cls, url: str, **options) -> Bucket:
@@ -61,8 +64,31 @@ class Bucket:
         return f"{self.root}/{rel}" if rel else self.root
 
     def count(self, kind: str, n: int = 1) -> None:
+        """Count a request made through this bucket (on S3 the wire counts instead)."""
+        if not self.on_the_wire:
+            self._add(kind, n)
+
+    def _add(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.requests[kind] += n
+
+    def _count_on_the_wire(self) -> bool:
+        """Count every HTTP request the S3 client sends (retries included), by method: one
+        filesystem call may make several (``exists`` of a missing key is a HEAD and a LIST)."""
+        try:
+            self.fs.connect()  # makes the client; sends nothing
+            emitters = [self.fs.s3.meta.events, self.fs.session]  # the session: clients made later
+        except Exception:
+            return False
+
+        def sent(request, **_):
+            method = request.method.upper()
+            kind = "list" if method == "GET" and "list-type=" in (request.url or "") else method.lower()
+            self._add(kind)
+
+        for emitter in emitters:
+            emitter.register("before-send.s3", sent)
+        return True
 
     # -- failures
 

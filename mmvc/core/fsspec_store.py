@@ -7,7 +7,8 @@ tools and either backend reads it. Buckets have no appends and no rename, so sma
 gathered into a pack in memory (up to ``pack_max_bytes``, 64 MiB) and sent whole, then its index,
 which is what makes it visible: a reader finds a whole pack or none, and an interrupted upload
 leaves whole packs that a rerun skips. Large objects travel alone, as files. Transfers run
-``jobs`` at a time.
+``jobs`` at a time, with at most ``PACKS_IN_FLIGHT`` packs among them, so a push holds a few
+packs in memory whatever its size.
 
 Packed objects are read by byte ranges: the wanted records of one pack are sorted by offset and
 neighbours are merged into one ranged GET. Each pack index is read whole once (and kept in
@@ -36,6 +37,7 @@ from mmvc.core.store import COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchErro
 from mmvc.errors import CorruptError, MmvcError, ObjectNotFound
 
 PACK_TARGET_BYTES = 64 << 20  # a pack is cut once the next object would take it past this
+PACKS_IN_FLIGHT = 2  # packs being sent at once (besides the one being built), whatever ``jobs`` is
 RANGE_GAP = 256 << 10  # wanted records closer than this are read in one GET
 RANGE_MAX = 32 << 20
 DEFAULT_JOBS = 8
@@ -228,7 +230,7 @@ class FsspecObjectStore(ObjectStore):
     def send_from(self, src: ObjectStore, packed: list[str], loose: list[str], progress=None) -> tuple[int, int]:
         """Upload objects another store holds: ``packed`` ids in packs, ``loose`` ids as files
         (streamed from the source's own files where it has them). Returns (packs sent, bytes
-        sent). Memory is bounded by ``jobs + 1`` packs."""
+        sent). Memory is bounded by ``PACKS_IN_FLIGHT + 1`` packs."""
         sizes = {o: src.size(o) for o in loose}
         with self.writer(progress=Progress(progress, len(packed) + len(loose), 0)) as w:
             for oid in loose:
@@ -366,8 +368,8 @@ def _coalesce(by_pack: dict[PackIndex, list]) -> list[tuple[PackIndex, list]]:
 class FsspecObjectWriter(ObjectWriter):
     """Small objects go into a pack built in memory, sent whole (pack, then index) once the next
     object would take it past the store's ``pack_max_bytes``, or when the writer closes; large
-    objects are sent alone. Sends run ``jobs`` at a time with at most ``jobs + 1`` packs in
-    memory; ``close`` waits for them all and raises the first failure.
+    objects are sent alone. Sends run ``jobs`` at a time with at most ``PACKS_IN_FLIGHT + 1``
+    packs in memory (a pack is a whole request: a few of them keep the line busy); ``close`` waits for them all and raises the first failure.
 
     Only the packs already known are consulted before writing (no LIST request per object): at
     worst an object another writer finished meanwhile is stored twice, which is harmless."""
@@ -380,7 +382,7 @@ class FsspecObjectWriter(ObjectWriter):
         self._ids: set[bytes] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list = []
-        self._in_flight = threading.BoundedSemaphore(store.jobs + 1)
+        self._in_flight = threading.BoundedSemaphore(min(store.jobs, PACKS_IN_FLIGHT))
         self._failed = threading.Event()
         self._lock = threading.Lock()
         self.written = 0
@@ -418,7 +420,7 @@ class FsspecObjectWriter(ObjectWriter):
 
     def _send_pack(self, pack: PackBuilder) -> None:
         name, idx = pack.finish()
-        data = bytes(pack.buf)
+        data = pack.buf  # sent as it is: a copy would double what a pack in flight holds
         self.bucket.put(self.store._key(f"pack/{name}.pack"), data)
         self.bucket.put(self.store._key(f"pack/{name}.idx"), idx)  # the index lands last: it makes the pack visible
         self.store._register_pack(name, idx)
