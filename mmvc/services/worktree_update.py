@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
-from mmvc.core.materialize import write_item
+from mmvc.core.materialize import write_items
 from mmvc.core.worktree import prune_empty_dirs, validate_key
 from mmvc.errors import BadInputError, ConflictError, CorruptError
 from mmvc.services.signature import committer
@@ -131,6 +131,7 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
                 os.unlink(full)
                 removed += 1
                 prune_empty_dirs(wt.root, os.path.dirname(full))
+    writes = []
     for p, b, write in todo:
         if b is None:
             index.remove(p)
@@ -138,12 +139,14 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
             full = wt.abspath(p)
             if os.path.isdir(full) and not os.path.islink(full):
                 raise ConflictError(f"{p} is a folder in the work tree but a file in {target[:12]}", "move the folder away and retry")
-            st = write_item(repo.store, b.oid, full, executable=bool(b.flags & 1))
-            index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
-            written += 1
+            writes.append((p, b, full))
         else:
             index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags | FLAG_SKIP_WORKTREE, b.meta))
             skipped += 1
+    stats = write_items(repo.store, [(b.oid, full, bool(b.flags & 1)) for _, b, full in writes])
+    for (p, b, _), st in zip(writes, stats):
+        index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
+        written += 1
     return written, removed, skipped
 
 
