@@ -13,12 +13,14 @@ opened with.
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections import Counter
 
 from mmvc.errors import CorruptError, MmvcError, RemoteError
 
+S3_MAX_PUT = 5 << 30  # the largest object one S3 PUT may write
 OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")  # a PUT lands whole or not at all
 
 
@@ -183,8 +185,20 @@ class Bucket:
         self._write_whole(rel, lambda dest: self.fs.pipe_file(dest, data), "writing")
 
     def put_file(self, local_path: str, rel: str) -> None:
-        """Upload a local file (multipart with a bounded buffer where the backend does that)."""
-        self._write_whole(rel, lambda dest: self.fs.put_file(local_path, dest), "uploading")
+        """Upload a local file. On S3, one PUT whose body is streamed from the file (up to S3's
+        5 GiB for one PUT; s3fs would read it whole, or in 50 MiB parts, into memory first);
+        elsewhere the backend's own upload."""
+        if self.protocol in ("s3", "s3a") and os.path.getsize(local_path) < S3_MAX_PUT:
+            self._write_whole(rel, lambda dest: self._put_streamed(local_path, dest), "uploading")
+        else:
+            self._write_whole(rel, lambda dest: self.fs.put_file(local_path, dest), "uploading")
+
+    def _put_streamed(self, local_path: str, dest: str) -> None:
+        from fsspec.asyn import sync
+
+        bucket, key, _ = self.fs.split_path(dest)
+        with open(local_path, "rb") as body:
+            sync(self.fs.loop, self.fs._call_s3, "put_object", Bucket=bucket, Key=key, Body=body)
 
     def _write_whole(self, rel: str, write_to, verb: str) -> None:
         self.count("put")

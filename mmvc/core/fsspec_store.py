@@ -4,11 +4,13 @@
 It keeps the local store's layout and pack format byte for byte (loose objects at ``ab/cd/<id>``,
 ``pack/pack-<h>.pack`` + ``.idx``), so a store moves between a folder and a bucket with plain copy
 tools and either backend reads it. Buckets have no appends and no rename, so small objects are
-gathered into a pack in memory (up to ``pack_max_bytes``, 64 MiB) and sent whole, then its index,
+gathered into a pack (up to ``pack_max_bytes``, 64 MiB, spooled to a local temp file as it is
+built) and sent whole, streamed from that file, then its index,
 which is what makes it visible: a reader finds a whole pack or none, and an interrupted upload
 leaves whole packs that a rerun skips. Large objects travel alone, as files. Transfers run
-``jobs`` at a time, with at most ``PACKS_IN_FLIGHT`` packs among them, so a push holds a few
-packs in memory whatever its size.
+``jobs`` at a time, with at most ``PACKS_IN_FLIGHT`` packs among them. Nothing a push sends is
+held whole in memory, so its memory does not grow with the repository (holding a 64 MiB pack
+as bytes cost several times that in the S3 client's copies).
 
 Packed objects are read by byte ranges: the wanted records of one pack are sorted by offset and
 neighbours are merged into one ranged GET. Each pack index is read whole once (and kept in
@@ -379,6 +381,8 @@ class FsspecObjectWriter(ObjectWriter):
         self.pack_max_bytes = store.pack_max_bytes
         self.progress = progress
         self._pack: PackBuilder | None = None
+        self._spool_file = None  # the local temp file the pack being built goes to
+        self._spools: list = []  # every such file this writer made (removed at close)
         self._ids: set[bytes] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list = []
@@ -418,25 +422,33 @@ class FsspecObjectWriter(ObjectWriter):
         if self.progress:
             self.progress.add(objects, nbytes)
 
-    def _send_pack(self, pack: PackBuilder) -> None:
-        name, idx = pack.finish()
-        data = pack.buf  # sent as it is: a copy would double what a pack in flight holds
-        self.bucket.put(self.store._key(f"pack/{name}.pack"), data)
+    def _send_pack(self, pack: PackBuilder, spool) -> None:
+        try:
+            name, idx = pack.finish()
+            spool.close()
+            self.bucket.put_file(spool.name, self.store._key(f"pack/{name}.pack"))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(spool.name)
         self.bucket.put(self.store._key(f"pack/{name}.idx"), idx)  # the index lands last: it makes the pack visible
         self.store._register_pack(name, idx)
-        self._count(len(pack.entries), len(data), len(data) + len(idx), packs=1)
+        self._count(len(pack.entries), pack.size, pack.size + len(idx), packs=1)
 
     def _ship_pack(self) -> None:
-        pack, self._pack = self._pack, None
+        pack, spool, self._pack, self._spool_file = self._pack, self._spool_file, None, None
         if pack is not None and pack.entries:
-            self._submit(self._send_pack, pack, holds_pack=True)
+            self._submit(self._send_pack, pack, spool, holds_pack=True)
 
     def add_packed(self, raw: bytes, data) -> None:
         """Put one object into the pack being built, as it is (the caller vouches for its id)."""
         if self._pack is not None and self._pack.size + len(data) > self.pack_max_bytes:
             self._ship_pack()
         if self._pack is None:
-            self._pack = PackBuilder()
+            import tempfile
+
+            self._spool_file = tempfile.NamedTemporaryFile(prefix="mmvc-pack-", delete=False)
+            self._spools.append(self._spool_file)
+            self._pack = PackBuilder(sink=self._spool_file.write)
         self._pack.add(raw, data)
         self._ids.add(raw)
         self.written += 1
@@ -518,6 +530,7 @@ class FsspecObjectWriter(ObjectWriter):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self._drop_spools()
         errors = [f.exception() for f in self._futures if not f.cancelled() and f.exception() is not None]
         self._futures = []
         if errors:
@@ -530,3 +543,12 @@ class FsspecObjectWriter(ObjectWriter):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._futures = []
+        self._drop_spools()
+
+    def _drop_spools(self) -> None:
+        """Remove the temp files of packs not sent (a failure, an abort): sent ones are gone."""
+        spools, self._spools, self._spool_file = self._spools, [], None
+        for spool in spools:
+            spool.close()
+            with contextlib.suppress(OSError):
+                os.unlink(spool.name)

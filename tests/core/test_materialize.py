@@ -24,7 +24,7 @@ def test_many_items_are_written_whole_and_their_stats_come_back_in_order(tmp_pat
         oids = [w.put_bytes(d) for d in datas]
     items = [(oid, str(tmp_path / "wt" / f"d{i % 7}" / f"{i}.txt"), i % 50 == 0) for i, oid in enumerate(oids)]
     stats = list(write_items(store, items, jobs=4))
-    for (oid, dest, executable), st, data in zip(items, stats, datas):
+    for (_, dest, executable), st, data in zip(items, stats, datas):
         with open(dest, "rb") as f:
             assert f.read() == data
         assert st.st_ino == os.lstat(dest).st_ino
