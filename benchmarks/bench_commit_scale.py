@@ -7,14 +7,20 @@ index base built directly: minutes of file creation saved, nothing timed). The K
 then real files staged by the real ``mmvc add`` and committed by the real ``mmvc commit``
 command, each timed as a whole process.
 
+Peak memory (``--peak N,N…``): for each N, N small text files in a fresh ungated repository,
+``mmvc add`` of them, then the first ``mmvc commit`` of all N items; the peak RSS of each
+process (``wait4``), which is flat in N when the commit streams its index.
+
     python benchmarks/bench_commit_scale.py                      # N = 1,000,000 and 10,000, K = 1,000
     python benchmarks/bench_commit_scale.py --large 200000 --small 10000 --changes 1000
+    python benchmarks/bench_commit_scale.py --peak 20000,100000,200000   # peak RSS only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -49,6 +55,33 @@ def synth_version(root: Path, n: int, seed: int) -> list[str]:
     idx.reset_to(entries)
     idx.write()
     return keys
+
+
+def peak_rss(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, peak resident MiB) of one process."""
+    t = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, cmd)
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
+
+
+def measure_peak(workdir: Path, n: int, mmvc: str) -> dict:
+    root = workdir / f"peak{n}"
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(n):
+        d = root / "data" / f"f{i % 1000:04d}"
+        if i < 1000:
+            d.mkdir(parents=True, exist_ok=True)
+        (d / f"item{i:08d}.txt").write_text(f"caption number {i} about a river and a city\n")
+    subprocess.run([mmvc, "init", "--ungated"], cwd=root, check=True, capture_output=True)
+    add_s, add_mib = peak_rss([mmvc, "add", "data"], root)
+    commit_s, commit_mib = peak_rss([mmvc, "commit", "-m", f"{n} items"], root)
+    shutil.rmtree(root, ignore_errors=True)
+    return {"items": n, "add_s": round(add_s, 2), "add_peak_mib": round(add_mib), "commit_s": round(commit_s, 2),
+            "commit_peak_mib": round(commit_mib)}
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -88,8 +121,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", default=str(REPO_ROOT / "bench-work" / "commit-scale"))
     ap.add_argument("--mmvc", default=str(REPO_ROOT / ".venv" / "bin" / "mmvc"))
+    ap.add_argument("--peak", default="", help="item counts whose first commit's peak RSS to measure, e.g. 20000,200000")
     a = ap.parse_args()
     work = Path(a.workdir)
+    if a.peak:
+        rows = [measure_peak(work, int(n), a.mmvc) for n in a.peak.split(",")]
+        print(json.dumps(rows, indent=1))
+        for r in rows:
+            print(f"first commit of {r['items']:,} items: {r['commit_s']:.1f} s, peak {r['commit_peak_mib']} MiB (target <= 300 at 200,000); "
+                  f"add {r['add_s']:.1f} s, peak {r['add_peak_mib']} MiB")
+        return 0
     small = measure(work, a.small, a.changes, a.mmvc, a.seed, a.repeats)
     large = measure(work, a.large, a.changes, a.mmvc, a.seed, a.repeats)
     ratio = large["commit_s"] / small["commit_s"]

@@ -80,6 +80,23 @@ class S3Server:
             skip_instance_cache=True,
         )
 
+    def recorded(self, fn) -> list[tuple[str, str]]:
+        """(method, url) of every request the server received while ``fn()`` ran (the server
+        must have been started with ``record_to``)."""
+
+        def call(action: str) -> bytes:
+            method = "GET" if action == "download-recording" else "POST"
+            req = urllib.request.Request(f"{self.endpoint_url}/moto-api/recorder/{action}", method=method)
+            return urllib.request.urlopen(req, timeout=10).read()
+
+        call("reset-recording")
+        call("start-recording")
+        try:
+            fn()
+        finally:
+            call("stop-recording")
+        return [(e["method"], e["url"]) for e in map(json.loads, call("download-recording").decode().splitlines()) if e]
+
     def make_bucket(self, name: str | None = None) -> str:
         name = name or f"test-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=name)
@@ -98,15 +115,18 @@ class S3Server:
                 self.process.wait()
 
 
-def start_s3_server(port: int | None = None, timeout: float = 30.0, auth: bool = False) -> S3Server:
+def start_s3_server(port: int | None = None, timeout: float = 30.0, auth: bool = False, record_to: str | None = None) -> S3Server:
     """Start `moto_server` on 127.0.0.1 and wait until it answers; the caller stops it.
 
     ``auth``: the server checks credentials (moto's IAM enforcement). The first three requests
     are free: they create an IAM user allowed everything on S3, whose key then replaces the
-    fake credentials in ``env``; any other key is refused like a real S3 refuses it."""
+    fake credentials in ``env``; any other key is refused like a real S3 refuses it.
+    ``record_to``: the file where the server writes the requests it records (``S3Server.recorded``)."""
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     extra = {"INITIAL_NO_AUTH_ACTION_COUNT": "3"} if auth else {}
+    if record_to:
+        extra["MOTO_RECORDER_FILEPATH"] = record_to
     process = subprocess.Popen(
         [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -39,47 +39,63 @@ def rows(repo, rev: str = "HEAD", where: str | None = None, columns=None, allow_
 def record_commit(repo, changes, gate) -> int | None:
     """Write the rows of the items a commit admits, before the commit's ref moves.
 
-    ``changes``: (key, index entry or None) pairs the gate admitted; ``gate``: the commit's Gate.
+    ``changes``: (key, index entry or None) pairs the gate admitted, or an iterable of lists of
+    them (``chunked=True`` in ``record_commit_chunks``); ``gate``: the commit's Gate.
     Rows are keyed by content and config, so writing them before the ref moves is safe: a crash
     in between leaves rows no version names yet (harmless, reused if the commit is retried),
     never a version whose rows are missing. Entries without a process run (a merge bringing in
     another branch's item unchanged) already have their rows. Returns the rows inserted, or None
     when an ungated commit skipped the catalog because its packages are not installed (a light
     install: the version is whole without rows, as after a clone; ``mmvc catalog rebuild`` adds them)."""
+    return record_commit_chunks(repo, [changes], gate)
+
+
+def record_commit_chunks(repo, chunks, gate) -> int | None:
+    """``record_commit`` for changes that come in chunks: each chunk's rows are built and
+    streamed into the catalog in one write, so the rows of a million-item commit are never
+    all in memory."""
     from mmvc.catalog.rowbuild import FeatureSource, build_rows
-    from mmvc.catalog.table import insert_rows, maintain_indexes
+    from mmvc.catalog.table import BATCH_ROWS, insert_batches, maintain_indexes
     from mmvc.core.extras import installed, require
 
-    items = [(k, e) for k, e in changes if e is not None]
-    if not items:
-        return 0
-    if gate.mode != "gated":
-        if not installed("pyarrow", "lance"):
-            return None
-        table = build_rows(repo, items, None)
-    else:
-        from mmvc.services.runs import read_run
+    if gate.mode != "gated" and not installed("pyarrow", "lance"):
+        return None
+    from mmvc.services.runs import read_run
 
-        items = [(k, e) for k, e in items if getattr(e, "proc_id", None)]
-        if not items:
-            return 0
-        require("catalog", "pyarrow", "lance", what="a gated commit")
-        import pyarrow as pa
+    runs: dict[str, dict] = {}
+    sources: dict = {}  # config -> FeatureSource (a merge may bring items another branch processed under its config)
 
-        runs = {e.proc_id: read_run(repo, e.proc_id) for _, e in items}
-        by_config: dict = {}  # a merge may bring items another branch processed under its config
-        for k, e in items:
-            by_config.setdefault(runs[e.proc_id].get("config") or gate.config, []).append((k, e))
-        tables = []
-        for config, group in by_config.items():
-            doc = next((r.get("config_doc") for r in runs.values() if r.get("config") == config), None)
-            source = FeatureSource(repo, config, doc)
-            for rid in {e.proc_id for _, e in group}:
-                source.add_report(runs[rid].get("report"), rid)
-            tables.append(build_rows(repo, group, source))
-        table = pa.concat_tables(tables, promote_options="default")  # configs may differ in their stages' columns
-    n = insert_rows(repo, table)
-    maintain_indexes(repo)
+    def source_for(rid: str):
+        if rid not in runs:
+            require("catalog", "pyarrow", "lance", what="a gated commit")
+            runs[rid] = read_run(repo, rid)
+            config = runs[rid].get("config") or gate.config
+            if config not in sources:
+                sources[config] = FeatureSource(repo, config, runs[rid].get("config_doc"))
+            elif sources[config].doc is None:
+                sources[config].doc = runs[rid].get("config_doc")
+            sources[config].add_report(runs[rid].get("report"), rid)
+        return sources[runs[rid].get("config") or gate.config]
+
+    def tables():
+        for changes in chunks:
+            items = [(k, e) for k, e in changes if e is not None]
+            for lo in range(0, len(items), BATCH_ROWS):
+                part = items[lo:lo + BATCH_ROWS]
+                if gate.mode != "gated":
+                    yield build_rows(repo, part, None)
+                    continue
+                groups: dict = {}
+                for k, e in part:
+                    if getattr(e, "proc_id", None):
+                        src = source_for(e.proc_id)
+                        groups.setdefault(id(src), (src, []))[1].append((k, e))
+                for src, group in groups.values():
+                    yield build_rows(repo, group, src)
+
+    n = insert_batches(repo, tables())
+    if n:
+        maintain_indexes(repo)
     return n
 
 

@@ -2,9 +2,9 @@
 
 The dataset lives at ``.mmvc/catalog/items.lance`` and is plain Lance: ``lance``, ``lancedb`` and
 DuckDB (through Arrow) read it without mmvc. Lance commits each write as a new table version
-atomically, so a crash mid-write leaves the previous version; rows are only ever inserted
-(``merge_insert`` on ``row_id``, insert-if-absent), never rewritten, so a commit of k items costs
-O(k) rows whatever the table's size.
+atomically, so a crash mid-write leaves the previous version; rows are only ever inserted (a
+write looks up the ids it brings and appends the absent rows, streamed), never rewritten, so a
+commit of k items costs O(k) rows whatever the table's size.
 """
 
 from __future__ import annotations
@@ -77,30 +77,102 @@ def _first_line(e: Exception) -> str:
 
 
 def insert_rows(repo, table, path: str | None = None) -> int:
-    """Insert rows whose ``row_id`` the catalog lacks; returns how many were new."""
-    import lance
+    """Insert rows whose ``row_id`` the catalog lacks; returns how many were new.
+    ``path``: another dataset folder (a rebuild writes one beside the live catalog)."""
+    return insert_batches(repo, [table], path)
 
-    if table.num_rows == 0:
-        return 0
+
+BATCH_ROWS = 2048  # rows built and handed to Lance at a time (each holds two vectors' worth of floats)
+FILE_ROWS = 8192  # rows per data file: Lance holds a file's pages until it ends
+
+
+def insert_batches(repo, tables, path: str | None = None) -> int:
+    """``insert_rows`` for rows that come as a stream of tables (of about ``BATCH_ROWS``),
+    written as Lance appends that pull them as they go, so they are never all in memory. Rows
+    whose id the catalog (or an earlier table of the stream) already has are left out. A table
+    that brings a column the catalog lacks (a user stage's output) ends the current write; the
+    column is added (Lance's add-columns: a schema change, no data rewritten) and the stream goes
+    on in a new write; rows lacking a column the catalog has get nulls."""
+    import lance
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from mmvc.catalog.read import forget_presence
 
-    forget_presence()
-    base = arrow_schema()
-    extra = [table.schema.field(n) for n in table.column_names if n not in base.names]  # user stages' feature columns
-    table = table.cast(_schema_with(base, extra))
     path = path or dataset_path(repo)
     ds = open_dataset(repo, path)
-    if ds is None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        lance.write_dataset(_unique(table), path, schema=table.schema, mode="create")
-        return table.num_rows
-    try:
-        table = _align_feature_columns(ds, table)
-        stats = ds.merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
-    except Exception as e:
-        raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
-                           "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
-    return int(stats.get("num_inserted_rows", table.num_rows)) if isinstance(stats, dict) else table.num_rows
+    source = iter(tables)
+    seen: set[str] = set()
+    written = 0
+    pending = None  # a table with a column the schema being written lacks: the next write's first
+
+    def fresh(table):
+        ids = table.column("row_id").to_pylist()
+        have: set[str] = set()  # already in the catalog
+        if ds is not None and ids:
+            try:
+                found = ds.to_table(columns=["row_id"], filter=pc.field("row_id").isin(pa.array(ids, pa.string())))
+            except Exception as e:
+                raise CorruptError(f"could not read the catalog ({_first_line(e)})",
+                                   "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
+            have = set(found.column("row_id").to_pylist())
+        keep = []
+        for i, r in enumerate(ids):
+            if r not in seen and r not in have:
+                seen.add(r)
+                keep.append(i)
+        return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
+
+    def batches(schema):
+        nonlocal written, pending
+        while True:
+            if pending is not None:
+                table, pending = pending, None
+            else:
+                table = next(source, None)
+                if table is None:
+                    return
+                table = fresh(table)
+            if any(n not in schema.names for n in table.column_names):
+                pending = table
+                return
+            for f in schema:
+                if f.name not in table.column_names:
+                    table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+            table = table.select(schema.names).cast(schema)
+            written += table.num_rows
+            yield from table.to_batches()
+
+    while True:
+        schema = ds.schema if ds is not None else arrow_schema()
+        if pending is not None:
+            new = [pending.schema.field(n) for n in pending.column_names if n not in schema.names]
+            if ds is not None:
+                forget_presence()
+                ds.add_columns(pa.schema(new))
+                ds = open_dataset(repo, path)
+                schema = ds.schema
+            else:
+                schema = _schema_with(schema, new)
+        stream = batches(schema)
+        first = next((b for b in stream if b.num_rows), None)
+        if first is None:
+            if pending is None:
+                return written
+            continue
+        forget_presence()
+        reader = pa.RecordBatchReader.from_batches(schema, _chain(first, stream))
+        if ds is None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            lance.write_dataset(reader, path, schema=schema, mode="create" if ds is None else "append",
+                                max_rows_per_file=FILE_ROWS)
+        except Exception as e:
+            raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
+                               "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
+        ds = open_dataset(repo, path)
+        if pending is None:
+            return written
 
 
 def _schema_with(base, extra):
@@ -116,33 +188,9 @@ def feature_columns(ds) -> list[str]:
     return [n for n in ds.schema.names if n not in NAMES] if ds is not None else []
 
 
-def _align_feature_columns(ds, table):
-    """A new feature column is added to the dataset as all-null (Lance's add-columns: a schema
-    change, no data rewritten); rows lacking a column the dataset has get nulls for it."""
-    import pyarrow as pa
-
-    have = set(ds.schema.names)
-    new = [table.schema.field(n) for n in table.column_names if n not in have]
-    if new:
-        ds.add_columns(pa.schema(new))
-    for f in ds.schema:
-        if f.name not in table.column_names:
-            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
-    return table.select(ds.schema.names).cast(ds.schema)
-
-
-def _unique(table):
-    import pyarrow.compute as pc
-
-    ids = table.column("row_id")
-    if pc.count_distinct(ids).as_py() == table.num_rows:
-        return table
-    seen, keep = set(), []
-    for i, r in enumerate(ids.to_pylist()):
-        if r not in seen:
-            seen.add(r)
-            keep.append(i)
-    return table.take(keep)
+def _chain(first, rest):
+    yield first
+    yield from rest
 
 
 def remove(repo) -> None:

@@ -1,7 +1,9 @@
 """A folder on any fsspec filesystem (``s3://``, ``gs://``, ``memory://``, ``file://`` …), as the
 bucket store and a remote's refs use it: paths relative to its root, whole-file writes that
 readers see complete or not at all, listings that are never stale, every request counted (push
-and fetch report the counts; the benchmarks compare them), and every failure turned into a
+and fetch report the counts; the benchmarks compare them: on S3 they are the HTTP requests
+themselves, counted as the client sends them, so the HEADs and LISTs a filesystem call makes
+on its own are in them too), and every failure turned into a
 ``RemoteError`` that names the bucket, the cause and the fix.
 
 Credentials never come from mmvc: the filesystem library reads them from the environment
@@ -12,12 +14,14 @@ opened with.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import uuid
 from collections import Counter
 
 from mmvc.errors import CorruptError, MmvcError, RemoteError
 
+S3_MAX_PUT = 5 << 30  # the largest object one S3 PUT may write
 OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")  # a PUT lands whole or not at all
 
 
@@ -52,6 +56,7 @@ class Bucket:
         protos = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
         self.protocol = protos[0]
         self.atomic_puts = any(p in OBJECT_STORES for p in protos)
+        self.on_the_wire = self.protocol in ("s3", "s3a") and self._count_on_the_wire()
 
     @classmethod
     def from_url(cls, url: str, **options) -> Bucket:
@@ -62,8 +67,31 @@ class Bucket:
         return f"{self.root}/{rel}" if rel else self.root
 
     def count(self, kind: str, n: int = 1) -> None:
+        """Count a request made through this bucket (on S3 the wire counts instead)."""
+        if not self.on_the_wire:
+            self._add(kind, n)
+
+    def _add(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.requests[kind] += n
+
+    def _count_on_the_wire(self) -> bool:
+        """Count every HTTP request the S3 client sends (retries included), by method: one
+        filesystem call may make several (``exists`` of a missing key is a HEAD and a LIST)."""
+        try:
+            self.fs.connect()  # makes the client; sends nothing
+            emitters = [self.fs.s3.meta.events, self.fs.session]  # the session: clients made later
+        except Exception:
+            return False
+
+        def sent(request, **_):
+            method = request.method.upper()
+            kind = "list" if method == "GET" and "list-type=" in (request.url or "") else method.lower()
+            self._add(kind)
+
+        for emitter in emitters:
+            emitter.register("before-send.s3", sent)
+        return True
 
     # -- failures
 
@@ -158,8 +186,20 @@ class Bucket:
         self._write_whole(rel, lambda dest: self.fs.pipe_file(dest, data), "writing")
 
     def put_file(self, local_path: str, rel: str) -> None:
-        """Upload a local file (multipart with a bounded buffer where the backend does that)."""
-        self._write_whole(rel, lambda dest: self.fs.put_file(local_path, dest), "uploading")
+        """Upload a local file. On S3, one PUT whose body is streamed from the file (up to S3's
+        5 GiB for one PUT; s3fs would read it whole, or in 50 MiB parts, into memory first);
+        elsewhere the backend's own upload."""
+        if self.protocol in ("s3", "s3a") and os.path.getsize(local_path) < S3_MAX_PUT:
+            self._write_whole(rel, lambda dest: self._put_streamed(local_path, dest), "uploading")
+        else:
+            self._write_whole(rel, lambda dest: self.fs.put_file(local_path, dest), "uploading")
+
+    def _put_streamed(self, local_path: str, dest: str) -> None:
+        from fsspec.asyn import sync
+
+        bucket, key, _ = self.fs.split_path(dest)
+        with open(local_path, "rb") as body:
+            sync(self.fs.loop, self.fs._call_s3, "put_object", Bucket=bucket, Key=key, Body=body)
 
     def _write_whole(self, rel: str, write_to, verb: str) -> None:
         self.count("put")

@@ -4,10 +4,13 @@
 It keeps the local store's layout and pack format byte for byte (loose objects at ``ab/cd/<id>``,
 ``pack/pack-<h>.pack`` + ``.idx``), so a store moves between a folder and a bucket with plain copy
 tools and either backend reads it. Buckets have no appends and no rename, so small objects are
-gathered into a pack in memory (up to ``pack_max_bytes``, 64 MiB) and sent whole, then its index,
+gathered into a pack (up to ``pack_max_bytes``, 64 MiB, spooled to a local temp file as it is
+built) and sent whole, streamed from that file, then its index,
 which is what makes it visible: a reader finds a whole pack or none, and an interrupted upload
 leaves whole packs that a rerun skips. Large objects travel alone, as files. Transfers run
-``jobs`` at a time.
+``jobs`` at a time, with at most ``PACKS_IN_FLIGHT`` packs among them. Nothing a push sends is
+held whole in memory, so its memory does not grow with the repository (holding a 64 MiB pack
+as bytes cost several times that in the S3 client's copies).
 
 Packed objects are read by byte ranges: the wanted records of one pack are sorted by offset and
 neighbours are merged into one ranged GET. Each pack index is read whole once (and kept in
@@ -36,6 +39,7 @@ from mmvc.core.store import COPY_CHUNK, DEFAULT_PACK_THRESHOLD, HashMismatchErro
 from mmvc.errors import CorruptError, MmvcError, ObjectNotFound
 
 PACK_TARGET_BYTES = 64 << 20  # a pack is cut once the next object would take it past this
+PACKS_IN_FLIGHT = 2  # packs being sent at once (besides the one being built), whatever ``jobs`` is
 RANGE_GAP = 256 << 10  # wanted records closer than this are read in one GET
 RANGE_MAX = 32 << 20
 DEFAULT_JOBS = 8
@@ -276,7 +280,7 @@ class FsspecObjectStore(ObjectStore):
     def send_from(self, src: ObjectStore, packed: list[str], loose: list[str], progress=None) -> tuple[int, int]:
         """Upload objects another store holds: ``packed`` ids in packs, ``loose`` ids as files
         (streamed from the source's own files where it has them). Returns (packs sent, bytes
-        sent). Memory is bounded by ``jobs + 1`` packs."""
+        sent). Memory is bounded by ``PACKS_IN_FLIGHT + 1`` packs."""
         sizes = {o: src.size(o) for o in loose}
         with self.writer(progress=Progress(progress, len(packed) + len(loose), 0)) as w:
             for oid in loose:
@@ -414,8 +418,8 @@ def _coalesce(by_pack: dict) -> list[tuple]:
 class FsspecObjectWriter(ObjectWriter):
     """Small objects go into a pack built in memory, sent whole (pack, then index) once the next
     object would take it past the store's ``pack_max_bytes``, or when the writer closes; large
-    objects are sent alone. Sends run ``jobs`` at a time with at most ``jobs + 1`` packs in
-    memory; ``close`` waits for them all and raises the first failure.
+    objects are sent alone. Sends run ``jobs`` at a time with at most ``PACKS_IN_FLIGHT + 1``
+    packs in memory (a pack is a whole request: a few of them keep the line busy); ``close`` waits for them all and raises the first failure.
 
     Only the packs already known are consulted before writing (no LIST request per object): at
     worst an object another writer finished meanwhile is stored twice, which is harmless."""
@@ -425,10 +429,12 @@ class FsspecObjectWriter(ObjectWriter):
         self.pack_max_bytes = store.pack_max_bytes
         self.progress = progress
         self._pack: PackBuilder | None = None
+        self._spool_file = None  # the local temp file the pack being built goes to
+        self._spools: list = []  # every such file this writer made (removed at close)
         self._ids: set[bytes] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list = []
-        self._in_flight = threading.BoundedSemaphore(store.jobs + 1)
+        self._in_flight = threading.BoundedSemaphore(min(store.jobs, PACKS_IN_FLIGHT))
         self._failed = threading.Event()
         self._lock = threading.Lock()
         self.written = 0
@@ -464,25 +470,33 @@ class FsspecObjectWriter(ObjectWriter):
         if self.progress:
             self.progress.add(objects, nbytes)
 
-    def _send_pack(self, pack: PackBuilder) -> None:
-        name, idx = pack.finish()
-        data = bytes(pack.buf)
-        self.bucket.put(self.store._key(f"pack/{name}.pack"), data)
+    def _send_pack(self, pack: PackBuilder, spool) -> None:
+        try:
+            name, idx = pack.finish()
+            spool.close()
+            self.bucket.put_file(spool.name, self.store._key(f"pack/{name}.pack"))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(spool.name)
         self.bucket.put(self.store._key(f"pack/{name}.idx"), idx)  # the index lands last: it makes the pack visible
         self.store._register_pack(name, idx)
-        self._count(len(pack.entries), len(data), len(data) + len(idx), packs=1)
+        self._count(len(pack.entries), pack.size, pack.size + len(idx), packs=1)
 
     def _ship_pack(self) -> None:
-        pack, self._pack = self._pack, None
+        pack, spool, self._pack, self._spool_file = self._pack, self._spool_file, None, None
         if pack is not None and pack.entries:
-            self._submit(self._send_pack, pack, holds_pack=True)
+            self._submit(self._send_pack, pack, spool, holds_pack=True)
 
     def add_packed(self, raw: bytes, data) -> None:
         """Put one object into the pack being built, as it is (the caller vouches for its id)."""
         if self._pack is not None and self._pack.size + len(data) > self.pack_max_bytes:
             self._ship_pack()
         if self._pack is None:
-            self._pack = PackBuilder()
+            import tempfile
+
+            self._spool_file = tempfile.NamedTemporaryFile(prefix="mmvc-pack-", delete=False)
+            self._spools.append(self._spool_file)
+            self._pack = PackBuilder(sink=self._spool_file.write)
         self._pack.add(raw, data)
         self._ids.add(raw)
         self.written += 1
@@ -564,6 +578,7 @@ class FsspecObjectWriter(ObjectWriter):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self._drop_spools()
         errors = [f.exception() for f in self._futures if not f.cancelled() and f.exception() is not None]
         self._futures = []
         if errors:
@@ -576,3 +591,12 @@ class FsspecObjectWriter(ObjectWriter):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._futures = []
+        self._drop_spools()
+
+    def _drop_spools(self) -> None:
+        """Remove the temp files of packs not sent (a failure, an abort): sent ones are gone."""
+        spools, self._spools, self._spool_file = self._spools, [], None
+        for spool in spools:
+            spool.close()
+            with contextlib.suppress(OSError):
+                os.unlink(spool.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from blake3 import blake3
@@ -20,9 +21,33 @@ def is_object_id(text: str) -> bool:
     return bool(_ID_RE.match(text))
 
 
+# blake3.AUTO hashes on rayon's one global pool per process. A forked child inherits that pool
+# without its threads, and its first large update waits for them forever (a DataLoader worker
+# forked after an in-process epoch hung exactly so); forked children never use it.
+_forked = False
+_LARGE = 64 << 20
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def hash_threads(nbytes: int = 0) -> int:
+    """blake3's ``max_threads`` for hashing ``nbytes`` at once (0: a stream of unknown size):
+    the global pool, or in a forked child one thread, and for a large buffer a pool of the
+    hasher's own (about a millisecond to start)."""
+    if not _forked:
+        return blake3.AUTO
+    return min(8, os.cpu_count() or 1) if nbytes >= _LARGE else 1
+
+
 def new_hasher():
     """A streaming hasher; large updates release the GIL and use several threads."""
-    return blake3(max_threads=blake3.AUTO)
+    return blake3(max_threads=hash_threads())
 
 
 def hash_file(path: str) -> str | None:

@@ -41,6 +41,7 @@ _U32 = struct.Struct("<I")
 _HEADER = struct.Struct("<4sHH32sq")  # magic, version, reserved, base id (raw, zeros = none), written_ns
 _BASE_HEADER = struct.Struct("<4sHHq")
 RACY_WINDOW_NS = 50_000_000
+CHUNK = 8192  # entries decoded at once when an operation streams through the index
 FLAG_EXEC = 1
 FLAG_SKIP_WORKTREE = 0x80  # index only: tracked but deliberately absent from the work tree (sparse)
 ITEM_FLAGS = 0x7F  # the flag bits that belong to the item and travel into versions
@@ -164,6 +165,20 @@ class EntryTable:
         self.proc_status.append(e.proc_status)
         self.proc_ids += bytes.fromhex(e.proc_id) if e.proc_id else _ZERO_ID
         self.tombstones.append(0)
+
+    def extend(self, other: EntryTable) -> None:
+        """Append ``other``'s rows (whose paths all sort after this table's)."""
+        self.paths += other.paths
+        self.ids += other.ids
+        self.sizes += other.sizes
+        self.mtimes += other.mtimes
+        self.inos += other.inos
+        self.mods += other.mods
+        self.flags += other.flags
+        self.metas += other.metas
+        self.proc_status += other.proc_status
+        self.proc_ids += other.proc_ids
+        self.tombstones += other.tombstones
 
     def entry(self, i: int) -> IndexEntry | None:
         if self.tombstones[i]:
@@ -348,8 +363,43 @@ class Index:
         self._base: EntryTable | None = None
         self._base_dirty = False
         self._positions: dict[str, int] | None = None
-        self.overlay: dict[str, IndexEntry | None] = {}
+        self._overlay: dict[str, IndexEntry | None] | None = {}
+        self._overlay_table: EntryTable | None = None  # as loaded, until the dict is needed
         self._overlay_names: dict[str, set[str]] | None = None  # folder -> names the overlay adds
+
+    @property
+    def overlay(self) -> dict[str, IndexEntry | None]:
+        """Path -> entry, or None for a deletion. Made from the loaded table on first use: a
+        commit of a million new entries reads them in chunks and never needs it."""
+        if self._overlay is None:
+            t = self._overlay_table
+            self._overlay = dict(zip(t.paths, t.entries())) if t is not None else {}
+            self._overlay_table = None
+        return self._overlay
+
+    @overlay.setter
+    def overlay(self, value: dict[str, IndexEntry | None]) -> None:
+        self._overlay, self._overlay_table, self._overlay_names = value, None, None
+
+    def _overlay_size(self) -> int:
+        return len(self._overlay_table) if self._overlay is None and self._overlay_table is not None else len(self.overlay)
+
+    def _overlay_chunks(self, prefix: str = "", size: int | None = None) -> Iterator[list[tuple[str, IndexEntry | None]]]:
+        """The overlay's (path, entry or None) pairs under ``prefix``, sorted, in chunks."""
+        size = size or CHUNK
+        t = self._overlay_table if self._overlay is None else None
+        if t is None:
+            rows = sorted((p, e) for p, e in self.overlay.items() if p.startswith(prefix))
+            for i in range(0, len(rows), size):
+                yield rows[i:i + size]
+            return
+        lo, hi = 0, len(t)
+        if prefix:
+            lo = bisect.bisect_left(t.paths, prefix)
+            hi = bisect.bisect_left(t.paths, prefix + "\U0010ffff", lo)
+        for start in range(lo, hi, size):
+            end = min(hi, start + size)
+            yield list(zip(t.paths[start:end], t.entries(start, end)))
 
     # -- loading
 
@@ -375,7 +425,7 @@ class Index:
                 raise ValueError("trailing bytes")
         except (struct.error, ValueError, UnicodeDecodeError) as e:
             raise CorruptError(f"{what} is corrupt ({e})", REBUILD_INDEX) from None
-        idx.overlay = dict(zip(table.paths, table.entries()))
+        idx._overlay, idx._overlay_table = None, table
         return idx
 
     @property
@@ -420,35 +470,38 @@ class Index:
         return self.get(path) is not None
 
     def iter_entries(self, prefix: str = "") -> Iterator[IndexEntry]:
-        """Every entry, sorted by path (the overlay merged over the base)."""
+        """Every entry, sorted by path (the overlay merged over the base), read in chunks."""
         base = self.base
         lo, hi = 0, len(base)
         if prefix:
             lo = bisect.bisect_left(base.paths, prefix)
             hi = bisect.bisect_left(base.paths, prefix + "\U0010ffff", lo)
-        over = sorted((p, e) for p, e in self.overlay.items() if p.startswith(prefix))
-        if not over:
-            yield from (e for e in base.entries(lo, hi) if e is not None)
+        over = iter(self._overlay_chunks(prefix))
+        chunk = next(over, [])
+        if not chunk:
+            for start in range(lo, hi, CHUNK):
+                yield from (e for e in base.entries(start, min(hi, start + CHUNK)) if e is not None)
             return
-        oi, no = 0, len(over)
-        for start in range(lo, hi, 65536):
-            for e in base.entries(start, min(hi, start + 65536)):
+        oi = 0
+        for start in range(lo, hi, CHUNK):
+            for e in base.entries(start, min(hi, start + CHUNK)):
                 if e is None:
                     continue
                 path = e.path
-                while oi < no and over[oi][0] < path:
-                    if (o := over[oi][1]) is not None:
+                while chunk and chunk[oi][0] <= path:
+                    op, o = chunk[oi]
+                    if o is not None:
                         yield o
                     oi += 1
-                if oi < no and over[oi][0] == path:
-                    if (o := over[oi][1]) is not None:
-                        yield o
-                    oi += 1
-                    continue
-                yield e
-        for _, e in over[oi:]:
-            if e is not None:
-                yield e
+                    if oi == len(chunk):
+                        chunk, oi = next(over, []), 0
+                    if op == path:
+                        break
+                else:
+                    yield e
+        while chunk:
+            yield from (o for _, o in chunk[oi:] if o is not None)
+            chunk, oi = next(over, []), 0
 
     def unchanged(self, key: str, size: int, mtime_ns: int, ino: int, modality: int | None = None) -> bool:
         """Whether the stat cache vouches for a file (same size, mtime and inode, not racy),
@@ -546,26 +599,39 @@ class Index:
 
     def staged(self, tree, root: str) -> list[tuple[str, IndexEntry | None, ManifestEntry | None]]:
         """(path, index entry or None, HEAD entry or None) for every staged difference."""
-        paths = sorted(self.overlay)
-        head = tree.get_many(root, paths) if root else {}
-        out = []
-        for p in paths:
-            e = self.overlay[p]
-            h = head.get(p)
-            if e is None and h is None:
-                continue
-            if e is not None and h is not None and e.same_content(h):
-                continue
-            out.append((p, e, h))
-        return out
+        return [row for chunk in self.staged_chunks(tree, root) for row in chunk]
+
+    def staged_chunks(self, tree, root: str, size: int | None = None) -> Iterator[list[tuple[str, IndexEntry | None, ManifestEntry | None]]]:
+        """``staged`` in sorted chunks, so that a commit of every item of a large repository
+        holds one chunk of them at a time."""
+        for rows in self._overlay_chunks(size=size):
+            head = tree.get_many(root, [p for p, _ in rows]) if root else {}
+            out = []
+            for p, e in rows:
+                h = head.get(p)
+                if e is None and h is None:
+                    continue
+                if e is not None and h is not None and e.same_content(h):
+                    continue
+                out.append((p, e, h))
+            if out:
+                yield out
 
     def should_fold(self) -> bool:
-        return self._base_dirty or (len(self.overlay) > 4096 and len(self.overlay) * 8 > len(self.base))
+        n = self._overlay_size()
+        return self._base_dirty or (n > 4096 and n * 8 > len(self.base))
 
     def fold(self) -> None:
         """Merge the overlay into a new base. Only valid when the overlay agrees with HEAD (right
         after a commit, or after a reset), since the invariant then holds with an empty overlay."""
-        self._base = EntryTable.from_entries(list(self.iter_entries()))
+        table, rows = EntryTable(), []
+        for e in self.iter_entries():
+            rows.append(e)
+            if len(rows) == CHUNK:
+                table.extend(EntryTable.from_entries(rows))
+                rows = []
+        table.extend(EntryTable.from_entries(rows))
+        self._base = table
         self._positions = None
         self._base_dirty = True
         self.overlay = {}
@@ -611,16 +677,22 @@ class Index:
         now = time.time_ns()
         old_base = self.base_id
         if self._base_dirty:
-            body = _BASE_HEADER.pack(BASE_MAGIC, INDEX_VERSION, 0, now) + self.base.encode()
-            digest = blake3(body).digest()
+            # streamed twice (to name the file by its checksum, then to write it): a base of
+            # millions of entries is never joined into one buffer
+            head = _BASE_HEADER.pack(BASE_MAGIC, INDEX_VERSION, 0, now)
+            h = blake3(head)
+            for chunk in _encode_groups([self.base]):
+                h.update(chunk)
+            digest = h.digest()
             os.makedirs(self.base_dir, exist_ok=True)
             self.base_id = digest.hex()
-            atomic_write(self.layout.index_base(self.base_id), body + digest)
+            atomic_write(self.layout.index_base(self.base_id), _checksummed(head, _encode_groups([self.base])))
             self.base_written_ns = now
             self._base_dirty = False
         head = _HEADER.pack(INDEX_MAGIC, INDEX_VERSION, 0, bytes.fromhex(self.base_id) if self.base_id else _ZERO_ID, now)
         if tables is None:
-            table = EntryTable.from_entries([e if e is not None else (p, None) for p, e in sorted(self.overlay.items())])
+            table = self._overlay_table if self._overlay is None and self._overlay_table is not None else \
+                EntryTable.from_entries([e if e is not None else (p, None) for p, e in sorted(self.overlay.items())])
             body = head + table.encode()
             atomic_write(self.path, body + blake3(body).digest())
         else:

@@ -213,9 +213,10 @@ class ManifestTree:
             self._cache.popitem(last=False)
         return n
 
-    def _write(self, writer, node: Node) -> Node:
+    def _write(self, writer, node: Node, cache: bool = True) -> Node:
         node.oid = writer.put_bytes(encode_node(node))
-        self._cache[node.oid] = node
+        if cache:
+            self._cache[node.oid] = node
         return node
 
     def empty_root(self, writer) -> str:
@@ -245,16 +246,36 @@ class ManifestTree:
         """Stack levels on top of ``nodes`` (one level, in order) until one node remains."""
         if not nodes:
             return self.empty_root(writer)
-        while len(nodes) > 1:
-            level = nodes[0].level + 1
-            nodes = [self._write(writer, Node(level, chunk)) for chunk in self._chunk((self._parent_item(n) for n in nodes), level)]
-        assert nodes[0].oid is not None  # written
-        return nodes[0].oid
+        if len(nodes) == 1:
+            assert nodes[0].oid is not None  # written
+            return nodes[0].oid
+        return self._stack(nodes[0].level + 1, [self._parent_item(n) for n in nodes], writer)
+
+    def _stack(self, level: int, items: list, writer) -> str:
+        """Root id over ``items``, the parent items of a level of more than one node."""
+        while True:
+            nodes = [self._write(writer, Node(level, chunk)) for chunk in self._chunk(items, level)]
+            if len(nodes) == 1:
+                assert nodes[0].oid is not None  # written
+                return nodes[0].oid
+            items, level = [self._parent_item(n) for n in nodes], level + 1
 
     def build(self, entries: Iterable[ManifestEntry], writer) -> str:
-        """Root id of a tree holding ``entries``, which must be sorted by path with no repeats."""
-        leaves = [self._write(writer, Node(0, chunk)) for chunk in self._chunk(map(entry_to_item, entries), 0)]
-        return self._build_up(leaves, writer)
+        """Root id of a tree holding ``entries``, which must be sorted by path with no repeats.
+        Streamed: only the leaves' parent items are held, so a version of millions of items is
+        built in the memory of its upper levels."""
+        first, parents = None, []
+        for chunk in self._chunk(map(entry_to_item, entries), 0):
+            leaf = self._write(writer, Node(0, chunk), cache=False)
+            first = first or leaf
+            parents.append(self._parent_item(leaf))
+        if len(parents) <= 1:
+            if first is None:
+                return self.empty_root(writer)
+            assert first.oid is not None  # written
+            self._cache[first.oid] = first
+            return first.oid
+        return self._stack(1, parents, writer)
 
     # -- reading
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from mmvc.core.hashing import new_hasher
 from mmvc.core.atomicfile import temp_path
@@ -49,6 +50,27 @@ def link_in_path(root: str, key: str) -> str | None:
         if os.path.islink(d):
             return os.path.relpath(d, root)
     return None
+
+
+WRITERS = 8  # files written at once: a checkout of many small files waits on the file system
+BATCH = 4096  # files handed to the writers at a time (their results are kept in order)
+
+
+def write_items(store, items: list[tuple[str, str, bool]], jobs: int = WRITERS) -> Iterator[os.stat_result]:
+    """``write_item`` of each (object id, destination, executable), ``jobs`` at a time; the
+    stats in the order of ``items``. The first failure is raised once the writes under way end."""
+    if jobs <= 1 or len(items) < 2 * jobs:
+        for oid, dest, executable in items:
+            yield write_item(store, oid, dest, executable)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmvc-write")
+    try:
+        for lo in range(0, len(items), BATCH):
+            yield from pool.map(lambda it: write_item(store, *it), items[lo:lo + BATCH])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, start no other write
 
 
 def _unlink(path: str) -> None:

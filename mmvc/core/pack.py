@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from blake3 import blake3
 
-from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, new_hasher
+from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, hash_threads, new_hasher
 from mmvc.errors import CorruptError, NewerFormatError
 
 PACK_MAGIC = b"MMPK"
@@ -122,7 +122,7 @@ class PackIndex:
         self._lens_off = self._offs_off + count * 8
         # BLAKE3 over the mapped index: milliseconds per million ids.
         with memoryview(self.buf) as view:
-            intact = blake3(view[:-32], max_threads=blake3.AUTO).digest() == view[-32:]
+            intact = blake3(view[:-32], max_threads=hash_threads(len(view))).digest() == view[-32:]
         if not intact:
             raise CorruptError(f"pack index {idx_path} is corrupt (checksum mismatch)", "run `mmvc fsck`")
         self._ids = _IdColumn(self.buf, self._ids_off, count)

@@ -15,6 +15,7 @@ local store that fetches absent objects from its remote). The contract tests in
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import sys
 import tempfile
@@ -28,13 +29,14 @@ from collections.abc import Callable
 from blake3 import blake3
 
 from mmvc.core.atomicfile import atomic_write, fsync_dir, sync_written
-from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, is_object_id, new_hasher
+from mmvc.core.hashing import ID_RAW_LEN, hash_bytes, hash_threads, is_object_id, new_hasher
 from mmvc.core.pack import PackBuilder, PackIndex, corrupt_records, pack_name
 from mmvc.errors import BadInputError, CorruptError, ObjectNotFound, storage_error
 
 DEFAULT_PACK_THRESHOLD = 256 * 1024  # objects up to this size are packed
 DEFAULT_PACK_MAX_BYTES = 1 << 30  # a local writer starts a new pack past this size
 COPY_CHUNK = 8 << 20
+HASH_WINDOW = 64 << 20  # a large file is copied and hashed this much at a time
 LINK_MODES = ("reflink", "hardlink", "symlink", "copy")
 _FICLONE = 0x40049409
 
@@ -221,6 +223,7 @@ class LocalObjectStore(ObjectStore):
             if m not in LINK_MODES:
                 raise BadInputError(f"unknown link mode {m!r}", f"use a list of {', '.join(LINK_MODES)}")
         self.link_modes = tuple(link_modes)
+        self.reflinks: bool | None = None  # whether this file system clones files (known after a first try)
         self.pack_threshold = pack_threshold
         self.fsync = fsync
         self._packs: dict[str, PackIndex] | None = None
@@ -553,9 +556,80 @@ class LocalObjectWriter(ObjectWriter):
             raise storage_error(e, "writing an object") from e
 
     def _put_large_file(self, path: str, fd: int, st: os.stat_result, head: int) -> tuple[str, int, bytes]:
+        """A large file becomes a loose object in one pass over its bytes: the object is a
+        reflink clone of the file, or gets it copied by the kernel (``copy_file_range``) a
+        window at a time, and each window of the object is hashed where it lies in the page
+        cache, on several threads; one fsync at the end. A hard link (the working file itself
+        becomes the object) needs the id first, so it reads the file beforehand."""
+        mode = next((m for m in self.store.link_modes if m != "reflink" or self.store.reflinks is not False), "copy")
+        if mode not in ("reflink", "copy"):
+            return self._put_large_linked(path, fd, st, head)
+        tfd, tmp = tempfile.mkstemp(prefix="obj-", dir=self.store.tmp_dir)
         try:
-            if self.store.link_modes[0] == "copy":
-                return super()._put_large_file(path, fd, st, head)
+            size = st.st_size
+            cloned = mode == "reflink" and self._clone(fd, tfd)
+            if not cloned and mode == "reflink" and "copy" not in self.store.link_modes:
+                os.close(tfd)
+                tfd = -1
+                return self._put_large_linked(path, fd, st, head)
+            from concurrent.futures import ThreadPoolExecutor
+
+            hasher = blake3(max_threads=hash_threads(size))
+            first = os.pread(fd, head, 0)
+            windows = [(off, min(HASH_WINDOW, size - off)) for off in range(0, size, HASH_WINDOW)]
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmvc-copy") as copier:
+                # the kernel copies the next window while this thread hashes the last one
+                copying = None if cloned else copier.submit(_copy_range, fd, tfd, *windows[0])
+                for k, (off, n) in enumerate(windows):
+                    if copying is not None:
+                        copying.result()
+                        copying = copier.submit(_copy_range, fd, tfd, *windows[k + 1]) if k + 1 < len(windows) else None
+                    if os.fstat(tfd).st_size < off + n:
+                        raise SourceChangedError(f"{path} changed while it was being added", "run the command again once the file is stable")
+                    # the copy is hashed, mapped: its pages are in the page cache, and no one
+                    # else can cut short this temporary file under the map
+                    with mmap.mmap(tfd, n, access=mmap.ACCESS_READ, offset=off) as window:
+                        hasher.update(window)
+            _check_unchanged(path, fd, st, size)
+            oid = hasher.hexdigest()
+            if self.store.has(oid, refresh=False):
+                return oid, size, first
+            if self.fsync:
+                os.fsync(tfd)
+            os.close(tfd)
+            tfd = -1
+            os.chmod(tmp, 0o444)
+            target = self._loose_target(oid)
+            os.replace(tmp, target)
+            tmp = None
+            self._written_file(target)
+            self.written += 1
+            return oid, size, first
+        except OSError as e:
+            raise storage_error(e, f"storing {path}") from e
+        finally:
+            if tfd >= 0:
+                os.close(tfd)
+            if tmp is not None:
+                _remove(tmp)
+
+    def _clone(self, src: int, dst: int) -> bool:
+        """Whether ``dst`` is now a reflink clone of ``src``; remembers a file system without them."""
+        import fcntl
+
+        try:
+            fcntl.ioctl(dst, _FICLONE, src)
+        except OSError as e:
+            if e.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.EPERM):
+                self.store.reflinks = False
+                return False
+            raise
+        self.store.reflinks = True
+        return True
+
+    def _put_large_linked(self, path: str, fd: int, st: os.stat_result, head: int) -> tuple[str, int, bytes]:
+        """Hash the file, then bring it into the store by the first link mode that works."""
+        try:
             oid, total, first = copy_hashed(_read_chunks(fd), None, head)
             _check_unchanged(path, fd, st, total)
             if not self.store.has(oid, refresh=False):
@@ -762,6 +836,29 @@ def _read_all(fd: int, size: int) -> bytes:
                 break
             data += more
     return data
+
+
+def _copy_range(src: int, dst: int, off: int, n: int) -> None:
+    """Bytes [off, off + n) of ``src`` to the same place in ``dst``, copied in the kernel where
+    it can (a file system may then share the blocks instead of copying them)."""
+    end = off + n
+    if hasattr(os, "copy_file_range"):
+        while off < end:
+            try:
+                done = os.copy_file_range(src, dst, end - off, off, off)
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise
+                break
+            if done <= 0:
+                break
+            off += done
+    while off < end:
+        chunk = os.pread(src, min(COPY_CHUNK, end - off), off)
+        if not chunk:
+            return  # the file is shorter than it was: the caller sees the copy fall short
+        os.pwrite(dst, chunk, off)
+        off += len(chunk)
 
 
 def _copy_fd(src: int, dst: int, size: int) -> None:

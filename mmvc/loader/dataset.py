@@ -161,12 +161,18 @@ class MMVCDataset(_Base):
             info = get_worker_info()
         except ImportError:
             info = None
-        return (0, 1) if info is None else (info.id, info.num_workers)
+        if info is None:
+            return 0, 1
+        from mmvc.loader.workers import exit_with_parent
+
+        exit_with_parent()
+        return info.id, info.num_workers
 
     def __iter__(self):
         from mmvc.loader.order import EpochOrder, positions
 
         worker, workers = self._worker()
+        self.source.own()
         self._labels = [self.source.shard_label(j) for j in range(len(self.source.counts))]
         order = EpochOrder(self.source.counts, self.seed, self.epoch, self.shuffle, self.shuffle_block)
         pos_iter = positions(self._start, order.total, self.rank, self.world_size, worker, workers, self.batch_size, self.drop_last)

@@ -19,6 +19,7 @@ from mmvc.errors import BadInputError, CorruptError
 
 if TYPE_CHECKING:
     from mmvc.export.objectviews import ObjectViews
+    from mmvc.loader.workers import SharedChecks
 
 _JSON = json.JSONDecoder()
 
@@ -138,12 +139,23 @@ class ExportSource:
         self.verify = verify
         self.skip_corrupt = skip_corrupt
         self.cache_dir = cache_dir
-        self._verified: set[int] = set()
+        self._verified: set[int] = set()  # checked in this process
+        self.checks: SharedChecks | None = None  # checked by a fellow DataLoader worker
 
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_verified"] = set()
         return d
+
+    def own(self) -> None:
+        """Nothing here is shared with another process: each open maps its shard anew."""
+
+    def share_checks(self, ctx) -> None:
+        """Let the DataLoader workers about to start check each shard once among them."""
+        if self.checks is None and (self.verify or not self.target.local):
+            from mmvc.loader.workers import SharedChecks
+
+            self.checks = SharedChecks(len(self.counts), ctx)
 
     def shard_label(self, j: int) -> str:
         return self.target.url(self.index.shards[j].url)
@@ -179,6 +191,24 @@ class ExportSource:
         return path
 
     def open(self, j: int) -> ShardHandle:
+        if self.checks is None or j in self._verified:
+            return self._open(j)
+        from mmvc.loader.workers import BAD, CHECKING, GOOD, UNKNOWN
+
+        verdict = self.checks.claim(j)
+        if verdict == GOOD:
+            self._verified.add(j)
+        if verdict != CHECKING:
+            return self._open(j)
+        try:
+            handle = self._open(j)
+        except BaseException:
+            self.checks.settle(j, UNKNOWN)
+            raise
+        self.checks.settle(j, GOOD if j in self._verified else BAD)
+        return handle
+
+    def _open(self, j: int) -> ShardHandle:
         s = self.index.shards[j]
         label = self.shard_label(j)
         try:
@@ -186,6 +216,8 @@ class ExportSource:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
+                buf.madvise(mmap.MADV_WILLNEED)  # the kernel reads the shard in, in large sequential reads
         except FileNotFoundError:
             raise CorruptError(f"shard {label} is missing", "export again, or restore the shard") from None
         bad: dict = {}
@@ -194,7 +226,9 @@ class ExportSource:
         if intact and self.verify and s.blake3 and j not in self._verified:
             from blake3 import blake3
 
-            intact = hashed = blake3(buf, max_threads=blake3.AUTO).hexdigest() == s.blake3
+            from mmvc.core.hashing import hash_threads
+
+            intact = hashed = blake3(buf, max_threads=hash_threads(len(buf))).hexdigest() == s.blake3
         if intact:
             if hashed:
                 self._verified.add(j)
@@ -277,6 +311,7 @@ class StoreSource:
         n = len(self.samples)
         self.counts = [min(self.shard_items, n - i) for i in range(0, n, self.shard_items)]
         self._views: ObjectViews | None = None  # mapped packs, shared by this process's handles (made on first open)
+        self._pid = os.getpid()
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -288,7 +323,19 @@ class StoreSource:
         from mmvc.services.repository import Repository
 
         d["repo"] = Repository(d["repo"])
+        d["_pid"] = os.getpid()
         self.__dict__.update(d)
+
+    def share_checks(self, ctx) -> None:
+        """Objects are not checked as they are read: nothing to share."""
+
+    def own(self) -> None:
+        """In a process forked from the one that made this source, open the repository anew:
+        its packs' locks and handles may have been held by a thread the fork did not copy."""
+        if self._pid != os.getpid():
+            from mmvc.services.repository import Repository
+
+            self.repo, self._views, self._pid = Repository(self.repo.root), None, os.getpid()
 
     def shard_label(self, j: int) -> str:
         return f"{self.location} part {j}"

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from mmvc.core.layout import EVALS, HEADS, RECIPES, RUNS, TAGS, tracking_ref
 from mmvc.ops.push import RefUpdate
 
-BLOB_BATCH_BYTES = 256 << 20
+BLOB_BATCH_BYTES = 64 << 20  # small blobs fetched, and held until stored, at a time: about one pack
+BLOB_BATCH_IDS = 20_000  # and at most this many blobs (large ones are streamed, never held)
 
 
 @dataclass
@@ -116,18 +117,20 @@ def fetch(repo, remote: str | None = None, progress=None, jobs: int = 8, blobs: 
         todo = [b for b in ids if b not in here]
         res.blobs = len(todo)
         prog = Progress(progress, len(todo), sum(plan.blobs[b] for b in todo))
-        batch, size = [], 0
+        threshold = repo.config.pack_threshold
+        batch, size, held = [], 0, 0
         for b in todo + [None]:
             if b is not None:
                 batch.append(b)
                 size += plan.blobs[b]
-            if batch and (b is None or size >= BLOB_BATCH_BYTES):
+                held += plan.blobs[b] if plan.blobs[b] <= threshold else 0
+            if batch and (b is None or held >= BLOB_BATCH_BYTES or len(batch) >= BLOB_BATCH_IDS):
                 n = len(batch)
                 objects.fetch_into(local, batch, plan.origin)
                 prog.add(n, size)
                 stats["objects"] += n
                 stats["bytes"] += size
-                batch, size = [], 0
+                batch, size, held = [], 0, 0
     # Commits, tags and recipes last: from here on each one stands for a whole version.
     if plan.data:
         with local.writer(durable=True) as w:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmvc.core.index import FLAG_SKIP_WORKTREE
-from mmvc.core.materialize import check_no_link_in_path, write_item
+from mmvc.core.materialize import check_no_link_in_path, write_items
 from mmvc.core.pathrules import display_path, validate_key
 from mmvc.errors import BadInputError
 from mmvc.services.pathspecs import tracked_matches
@@ -57,13 +57,16 @@ def restore(repo, paths: list[str], staged: bool = False, worktree: bool | None 
             for k in keys:  # every path checked before the first file is written
                 validate_key(k, "path to restore")
                 check_no_link_in_path(repo.worktree.root, k)
+            writes = []
             for k in keys:
                 e = from_tree.get(k) if source is not None else index.get(k)
                 if e is None:
                     if source is not None:
                         raise BadInputError(f"{display_path(k)} is not in {source}")
                     continue
-                st = write_item(repo.store, e.oid, repo.worktree.abspath(k), executable=bool(e.flags & 1))
+                writes.append((k, e))
+            stats = write_items(repo.store, [(e.oid, repo.worktree.abspath(k), bool(e.flags & 1)) for k, e in writes])
+            for (k, e), st in zip(writes, stats):
                 cur = index.get(k)
                 if cur is not None and cur.same_content(e):
                     # written out on request: an imported (skip-worktree) item is now in the work tree

@@ -41,37 +41,52 @@ def admit(repo, staged: list, current: str | None, versions: tuple[str, ...] = (
     unused in an ungated repository). ``versions``: trees of other parents (a merge); an entry
     identical to theirs already crossed the boundary when it entered that version, so it is
     admitted as it is."""
-    if not repo.config.gated:
-        return Verdict(gate=Gate(mode="ungated"), admitted=[(p, e) for p, e, _ in staged])
-    already: dict = {}
-    for root in versions:
-        for path, t in repo.tree.get_many(root, sorted(p for p, e, _ in staged if e is not None)).items():
-            already.setdefault(path, []).append(t)
-    from mmvc.services.runs import read_run
+    return Gatekeeper(repo, current, versions).judge(staged)
 
-    runs: dict[str, dict] = {}
-    v = Verdict(gate=Gate(mode="gated", config=current))
-    latest = None
-    for p, e, _ in staged:
-        if e is None or any(e.same_content(t) for t in already.get(p, ())):
-            v.admitted.append((p, e))
-            continue
-        if e.proc_status == PROC_NONE or not e.proc_id:
-            v.refused.append((p, "not processed"))
-            continue
-        run = runs.get(e.proc_id) or runs.setdefault(e.proc_id, read_run(repo, e.proc_id))
-        if run.get("config") != current:
-            v.refused.append((p, "processed under a different process config"))
-            continue
-        if latest is None or run.get("time", 0) >= latest[1].get("time", 0):
-            latest = (e.proc_id, run)
-        if e.proc_status == PROC_PASSED:
-            v.admitted.append((p, e))
-        elif e.proc_status in (PROC_DUPLICATE, PROC_REJECTED):
-            v.held.append((p, "duplicate" if e.proc_status == PROC_DUPLICATE else "rejected"))
-    if latest is not None:
-        v.gate = Gate(mode="gated", config=current, report=latest[1].get("report"))
-    return v
+
+class Gatekeeper:
+    """``admit`` over staged changes that come in chunks (a commit streams them): each chunk
+    is judged on its own, and the gate names the report of the latest run seen so far."""
+
+    def __init__(self, repo, current: str | None, versions: tuple[str, ...] = ()):
+        self.repo, self.current, self.versions = repo, current, versions
+        self.gated = repo.config.gated
+        self.gate = Gate(mode="gated", config=current) if self.gated else Gate(mode="ungated")
+        self.runs: dict[str, dict] = {}
+        self.latest: tuple[str, dict] | None = None
+
+    def judge(self, staged: list) -> Verdict:
+        if not self.gated:
+            return Verdict(gate=self.gate, admitted=[(p, e) for p, e, _ in staged])
+        repo = self.repo
+        already: dict = {}
+        for root in self.versions:
+            for path, t in repo.tree.get_many(root, sorted(p for p, e, _ in staged if e is not None)).items():
+                already.setdefault(path, []).append(t)
+        from mmvc.services.runs import read_run
+
+        current, runs = self.current, self.runs
+        v = Verdict(gate=self.gate)
+        for p, e, _ in staged:
+            if e is None or any(e.same_content(t) for t in already.get(p, ())):
+                v.admitted.append((p, e))
+                continue
+            if e.proc_status == PROC_NONE or not e.proc_id:
+                v.refused.append((p, "not processed"))
+                continue
+            run = runs.get(e.proc_id) or runs.setdefault(e.proc_id, read_run(repo, e.proc_id))
+            if run.get("config") != current:
+                v.refused.append((p, "processed under a different process config"))
+                continue
+            if self.latest is None or run.get("time", 0) >= self.latest[1].get("time", 0):
+                self.latest = (e.proc_id, run)
+            if e.proc_status == PROC_PASSED:
+                v.admitted.append((p, e))
+            elif e.proc_status in (PROC_DUPLICATE, PROC_REJECTED):
+                v.held.append((p, "duplicate" if e.proc_status == PROC_DUPLICATE else "rejected"))
+        if self.latest is not None:
+            self.gate = v.gate = Gate(mode="gated", config=current, report=self.latest[1].get("report"))
+        return v
 
 
 def require_gated(repo, commit_oid: str, rev: str, allow_ungated: bool = False, what: str = "this command") -> None:

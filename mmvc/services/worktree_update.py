@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from mmvc.core.failpoints import reached as failpoint
 from mmvc.core.index import FLAG_SKIP_WORKTREE, IndexEntry
-from mmvc.core.materialize import check_no_link_in_path, link_in_path, write_item
+from mmvc.core.materialize import check_no_link_in_path, link_in_path, write_items
 from mmvc.core.pathrules import display_path, key_problem, prefix_conflicts, validate_key
 from mmvc.core.worktree import prune_empty_dirs
 from mmvc.errors import BadInputError, ConflictError, CorruptError
@@ -241,6 +241,7 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
                 removed += 1
                 failpoint("worktree-file")
                 prune_empty_dirs(wt.root, os.path.dirname(full))
+    writes = []
     for p, b, write in todo:
         if b is None:
             index.remove(p)
@@ -248,13 +249,15 @@ def apply_to_worktree(repo, index, staged: dict, todo: list, force: bool, target
             full = wt.abspath(p)
             if os.path.isdir(full) and not os.path.islink(full):
                 raise ConflictError(f"{p} is a folder in the work tree but a file in {target[:12]}", "move the folder away and retry")
-            st = write_item(repo.store, b.oid, full, executable=bool(b.flags & 1))
-            index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
-            written += 1
-            failpoint("worktree-file")
+            writes.append((p, b, full))
         else:
             index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags | FLAG_SKIP_WORKTREE, b.meta))
             skipped += 1
+    stats = write_items(repo.store, [(b.oid, full, bool(b.flags & 1)) for _, b, full in writes])
+    for (p, b, _), st in zip(writes, stats):
+        index.set(IndexEntry(p, b.oid, b.size, b.modality, b.flags, b.meta, st.st_mtime_ns, st.st_ino))
+        written += 1
+        failpoint("worktree-file")
     return written, removed, skipped
 
 

@@ -143,3 +143,62 @@ def test_index_folds_into_base_after_big_commit(repo):
     assert list(idx.overlay) == ["x/1.txt"]
     assert [p for p, _, _ in idx.staged(repo.tree, repo.head_tree())] == ["x/1.txt"]
     assert isinstance(idx.get("x/1.txt"), IndexEntry)
+
+
+def _commit_everything(repo, chunk, monkeypatch):
+    """Two commits (300 new items; then edits, deletions and additions) with the index read in
+    chunks of ``chunk`` entries; returns their results."""
+    import mmvc.core.index
+
+    monkeypatch.setattr(mmvc.core.index, "CHUNK", chunk)
+    for i in range(300):
+        write(repo.root, f"d{i % 7}/{i:04d}.txt", f"item {i}\n")
+    write(repo.root, "d0/same-a.txt", "twin\n")
+    write(repo.root, "d6/same-b.txt", "twin\n")  # one catalog row for both keys
+    repo.add(["."], cwd=repo.root)
+    first = repo.commit("many")
+    for i in range(0, 300, 9):
+        write(repo.root, f"d{i % 7}/{i:04d}.txt", f"edited {i}\n")
+    for i in range(1, 300, 31):
+        os.unlink(os.path.join(repo.root, f"d{i % 7}/{i:04d}.txt"))
+    write(repo.root, "e/new.txt", "new\n")
+    repo.add(["."], cwd=repo.root)
+    return first, repo.commit("edits")
+
+
+def test_a_commit_streamed_in_small_chunks_records_the_same_version(tmp_path, monkeypatch):
+    """The staged changes are read, judged, written to the tree and the catalog chunk by chunk:
+    chunks of 5 entries give the commits (and the index) that one chunk of all of them gives."""
+    from mmvc.repo import Repo
+
+    chunked, single = Repo.init(str(tmp_path / "chunked"), ungated=True), Repo.init(str(tmp_path / "single"), ungated=True)
+    small = _commit_everything(chunked, 5, monkeypatch)
+    whole = _commit_everything(single, 100_000, monkeypatch)
+    for a, b in zip(small, whole):
+        assert (a.added, a.modified, a.deleted, a.by_modality, a.catalog_rows) == (b.added, b.modified, b.deleted, b.by_modality, b.catalog_rows)
+        assert chunked.read_commit(a.oid).tree == single.read_commit(b.oid).tree
+    assert small[0].added == 302 and small[0].catalog_rows == 301
+    assert (small[1].added, small[1].modified, small[1].deleted) == (1, 33, 10)  # 63 was edited, then deleted
+    index = chunked.load_index()
+    entries = list(index.iter_entries())  # the overlay merged over the base, chunk by chunk
+    assert [e.manifest() for e in entries] == [e.manifest() for e in single.load_index().iter_entries()]
+    index.fold()
+    index.write()
+    folded = chunked.load_index()
+    assert folded.overlay == {} and list(folded.iter_entries()) == entries
+
+
+def test_a_gated_commit_refused_in_a_late_chunk_writes_nothing(tmp_path, monkeypatch):
+    import mmvc.core.index
+    from mmvc.errors import GateError
+    from mmvc.repo import Repo
+
+    monkeypatch.setattr(mmvc.core.index, "CHUNK", 4)
+    repo = Repo.init(str(tmp_path))
+    for i in range(30):
+        write(repo.root, f"t/{i:02d}.txt", f"text {i}\n")
+    repo.add(["t"], cwd=repo.root)
+    with pytest.raises(GateError, match=r"^30 staged item\(s\) may not enter a version: t/00.txt \(not processed\);.* and 25 more"):
+        repo.commit("unprocessed")
+    assert repo.head() == ("refs/heads/main", None)
+    assert not os.path.exists(repo.layout.catalog_table)

@@ -197,3 +197,31 @@ def test_storage_options_from_config_reach_the_filesystem(s3_server, monkeypatch
     repo = Repo(repo.root)
     assert push(repo).updates[0].status == "new"
     assert s3_server.filesystem().cat_file(f"{bucket}/repo/refs/heads/main").decode().strip() == repo.refs.read("refs/heads/main")
+
+
+def test_request_counts_are_every_request_the_server_received(monkeypatch, tmp_path):
+    """``requests`` of a push, a push with nothing new and a clone: every HTTP request, by kind,
+    as the server recorded them (the HEADs and LISTs a filesystem call makes on its own too)."""
+    from collections import Counter
+
+    server = start_s3_server(record_to=str(tmp_path / "recording.jsonl"))
+    try:
+        server.apply_env(monkeypatch)
+        url = f"s3://{server.make_bucket()}/repo"
+        repo = Repo.init(str(tmp_path / "src"), ungated=True)
+        files = {f"d/{i}.txt": f"item {i}\n" for i in range(50)}
+        files["big.bin"] = os.urandom(300_000).hex()  # above the pack threshold: travels alone
+        commit_files(repo, files, "v1")
+        add_remote(repo, "origin", url)
+        results = []
+
+        def by_kind(recorded):
+            return Counter("list" if m == "GET" and "list-type=" in u else m.lower() for m, u in recorded)
+
+        for run in (lambda: results.append(push(repo).requests), lambda: results.append(push(repo).requests),
+                    lambda: results.append(clone(url, str(tmp_path / "c")).fetch.requests)):
+            recorded = server.recorded(run)
+            assert results[-1] == by_kind(recorded), recorded
+        assert results[0]["head"] >= 1 and results[0]["put"] >= 3
+    finally:
+        server.stop()
