@@ -162,14 +162,21 @@ def insert_batches(repo, tables, path: str | None = None) -> int:
             continue
         forget_presence()
         reader = pa.RecordBatchReader.from_batches(schema, _chain(first, stream))
-        if ds is None:
+        target = path
+        if ds is None:  # a new dataset is written aside and renamed into place whole
+            from mmvc.core.atomicfile import temp_path
+
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            target = temp_path(path)
         try:
-            lance.write_dataset(reader, path, schema=schema, mode="create" if ds is None else "append",
+            lance.write_dataset(reader, target, schema=schema, mode="create" if ds is None else "append",
                                 max_rows_per_file=FILE_ROWS)
+            if target != path:
+                os.rename(target, path)
         except Exception as e:
-            raise CorruptError(f"could not write to the catalog ({_first_line(e)})",
-                               "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog") from None
+            if target != path:
+                shutil.rmtree(target, ignore_errors=True)
+            raise _write_failure(e) from None
         ds = open_dataset(repo, path)
         if pending is None:
             return written
@@ -186,6 +193,21 @@ def feature_columns(ds) -> list[str]:
     from mmvc.catalog.schema import NAMES
 
     return [n for n in ds.schema.names if n not in NAMES] if ds is not None else []
+
+
+def _write_failure(e: Exception) -> Exception:
+    """A failed catalog write: the storage refusing it (Lance reports the OS error in its message:
+    disk full, read-only) is a storage error (exit 10), anything else a damaged catalog."""
+    import re
+
+    from mmvc.errors import is_storage_failure, storage_error
+
+    m = re.search(r"os error (\d+)", str(e))
+    os_error = e if isinstance(e, OSError) and e.errno else OSError(int(m.group(1)), str(e)) if m else None
+    if os_error is not None and is_storage_failure(os_error):
+        return storage_error(os_error, "writing the catalog")
+    return CorruptError(f"could not write to the catalog ({_first_line(e)})",
+                        "run `mmvc fsck`; `mmvc catalog rebuild` regenerates the catalog")
 
 
 def _chain(first, rest):
