@@ -305,6 +305,19 @@ class Layout:
         """A catalog being replaced or removed, moved aside before it is deleted."""
         return self._at("catalog.old")
 
+    @property
+    @_entry("dedup/features.lance/**", "Dedup index")
+    def dedup_table(self) -> str:
+        """The dedup index: every committed item's dedup features, a plain Lance dataset read in
+        from the dedup-features objects its history names."""
+        return self._at("dedup", "features.lance")
+
+    @property
+    @_entry("dedup/synced", "Dedup index")
+    def dedup_synced(self) -> str:
+        """The dedup-features objects the dedup index has read in, one per line."""
+        return self._at("dedup", "synced")
+
     # -- remotes
 
     def remote(self, name: str) -> str:

@@ -8,7 +8,7 @@ unreferenced objects; a crash after it leaves an index that still agrees with th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mmvc.core.modality import modality_name
 from mmvc.core.objects import Commit
@@ -88,9 +88,17 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
             new_root = tree.apply_changes(root, changes, w) if root else tree.build([c for _, c in changes if c is not None], w)
             author = signature(repo, "AUTHOR")
             committer = signature(repo, "COMMITTER")
+            from mmvc.catalog.dedup_index import write_commit_features
+
+            features, feature_rows = write_commit_features(repo, verdict.admitted, verdict.gate, w)
+            gate = replace(verdict.gate, dedup=features) if features else verdict.gate
             c = Commit(tree=new_root, parents=((parent,) if parent else ()) + tuple(extra_parents), author=author, committer=committer,
-                       message=message if message.endswith("\n") else message + "\n", gate=verdict.gate)
+                       message=message if message.endswith("\n") else message + "\n", gate=gate)
             result.oid = w.put_bytes(c.encode())
+        if features:  # this clone's dedup index, like the catalog, before the ref moves
+            from mmvc.catalog.dedup_index import DedupIndex
+
+            DedupIndex(repo).ingest(features, feature_rows)
         from mmvc.catalog import record_commit
 
         rows = record_commit(repo, verdict.admitted, verdict.gate)  # rows before the ref: see record_commit

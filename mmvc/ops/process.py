@@ -34,6 +34,7 @@ class ProcessResult:
     seconds: float = 0.0
     stages: dict = field(default_factory=dict)
     engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
+    history: str = "none"  # what staged items were compared with: none (no HEAD) | dedup-index | feature-cache
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -89,7 +90,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
                 out.setdefault(h.oid, (h.path, h.modality))
             return out
 
-        pipe = Pipeline(repo, cfg, progress=progress)
+        pipe = Pipeline(repo, cfg, progress=progress, history=_history(repo, cfg, res))
         verdicts = pipe.run(items, head_paths_by_oid)
         counts = summarize(verdicts)
         with repo.store.writer(durable=True) as w:
@@ -107,3 +108,21 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
     res.engine = pipe.stats.engine
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _history(repo, cfg, res: ProcessResult):
+    """The dedup index, brought up to date with HEAD's history, when it covers that history
+    under the current config; else None: the pipeline then compares with the feature cache's
+    rows (what this clone processed itself), as before the index existed. Commits older than
+    the index, or items committed under another config, leave it incomplete until
+    ``mmvc catalog rebuild`` (docs/process.md, "Dedup against history")."""
+    _, head = repo.head()
+    if not head:
+        return None
+    from mmvc.catalog.dedup_index import DedupIndex
+    from mmvc.process.dedupfeatures import dedup_config
+
+    index = DedupIndex(repo, dedup_config(cfg.describe()))
+    coverage = index.sync(head)
+    res.history = "dedup-index" if coverage.complete else "feature-cache"
+    return index if coverage.complete else None

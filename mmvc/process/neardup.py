@@ -498,16 +498,58 @@ def _verified_groups(keys: list[str], values: np.ndarray, ptr: np.ndarray, sig: 
     return _groups(keys, uf)
 
 
-def near_duplicate_groups(keys: list[str], texts: list[str], cfg: NearDupConfig) -> dict[str, str]:
+def near_duplicate_groups(keys: list[str], texts: list, cfg: NearDupConfig) -> dict[str, str]:
     """{duplicate key: representative key} for texts whose word-shingle sets have Jaccard >=
     ``cfg.jaccard_threshold`` with another member of their group (directly or through a chain
     of such pairs). The representative is the group's first key in the order given; keys
-    not in any group are absent."""
+    not in any group are absent. A text may be given as its shingle set instead (a uint64
+    array from ``text_shingle_sets``, as the dedup index keeps an item already committed)."""
     if len(keys) != len(texts):
         raise ValueError("keys and texts differ in length")
-    values, ptr = _text_shingles(texts, cfg.shingle)
+    values, ptr = _shingles_or_sets(texts, cfg)
     sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
     return _verified_groups(list(keys), values, ptr, sig, cfg.bands, cfg.rows, cfg.jaccard_threshold)
+
+
+def _shingles_or_sets(texts: list, cfg: NearDupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """CSR shingles of texts given as strings or as shingle sets, in the order given."""
+    strings = [t for t in texts if isinstance(t, str)]
+    if len(strings) == len(texts):
+        return _text_shingles(texts, cfg.shingle)
+    sv, sp = _text_shingles(strings, cfg.shingle)
+    parts, j = [], 0
+    for t in texts:
+        if isinstance(t, str):
+            parts.append(sv[sp[j] : sp[j + 1]])
+            j += 1
+        else:
+            parts.append(np.asarray(t, dtype=np.uint64))
+    return _csr(parts)
+
+
+def _csr(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([p.size for p in parts], out=ptr[1:])
+    return (np.concatenate(parts).astype(np.uint64) if parts else np.zeros(0, dtype=np.uint64)), ptr
+
+
+def text_shingle_sets(texts: list[str], cfg: NearDupConfig) -> list[np.ndarray]:
+    """Each text's word-shingle set (sorted, unique uint64): what the near tier compares, and
+    what the dedup index keeps of a committed text in place of the text."""
+    values, ptr = _text_shingles(texts, cfg.shingle)
+    return [np.unique(values[ptr[i] : ptr[i + 1]]) for i in range(len(texts))]
+
+
+def set_band_keys(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> list[np.ndarray]:
+    """The LSH band keys of each set (text shingle sets, or audio landmark sets with
+    ``audio``): two sets are near-tier candidates exactly when they share one. An empty set
+    has none."""
+    values, ptr = _csr([np.asarray(s, dtype=np.uint64) for s in sets])
+    sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
+    bands, rows = (cfg.audio_bands, cfg.audio_rows) if audio else (cfg.bands, cfg.rows)
+    keys = _band_keys(sig, bands, rows)
+    empty = ~(sig != _EMPTY32).any(axis=1)
+    return [np.zeros(0, dtype=np.uint64) if empty[i] else keys[i] for i in range(len(sets))]
 
 
 # ----------------------------------------------------------------------------- images
@@ -681,6 +723,22 @@ def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] 
         return empty, empty
     code = np.unique(np.concatenate(found))
     return code // n, code % n
+
+
+def within_hamming(queries: np.ndarray, base: np.ndarray, max_hamming: int) -> np.ndarray:
+    """Which of ``base`` (uint64) are within ``max_hamming`` bits of some value of ``queries``:
+    the multi-index search of ``_hamming_pairs`` over both, keeping the pairs that span them."""
+    n = queries.size
+    if n == 0 or base.size == 0:
+        return np.zeros(base.size, dtype=bool)
+    uniq, inv = np.unique(np.concatenate((queries, base)).astype(np.uint64), return_inverse=True)
+    asked = np.zeros(uniq.size, dtype=bool)
+    asked[inv[:n]] = True
+    hit = asked.copy()
+    i, j = _hamming_pairs(uniq, max_hamming)
+    hit[j[asked[i]]] = True
+    hit[i[asked[j]]] = True
+    return hit[inv[n:]]
 
 
 def image_groups(keys: list[str], hashes, max_hamming: int = 10) -> dict[str, str]:

@@ -33,7 +33,7 @@ class Plan:
     commits: list[str] = field(default_factory=list)  # newest first (walk order)
     tags: list[str] = field(default_factory=list)
     recipes: list[str] = field(default_factory=list)  # recipe objects (each names one commit)
-    others: list[str] = field(default_factory=list)  # process reports
+    others: list[str] = field(default_factory=list)  # process reports, dedup-features objects
     nodes: list[str] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)  # id -> size as the manifest records it
     origin: dict[str, str] = field(default_factory=dict)
@@ -86,6 +86,9 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 if c.gate.report:
                     plan.others.append(c.gate.report)
                     plan.origin.setdefault(c.gate.report, oid)
+                if c.gate.dedup:  # the dedup index's rows for this commit's items travel with it
+                    plan.others.append(c.gate.dedup)
+                    plan.origin.setdefault(c.gate.dedup, oid)
                 for p in c.parents:
                     if is_have_commit(p):
                         have_roots.add(have_commit_tree(p))
