@@ -464,13 +464,32 @@ def _lsh_candidates(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     keys = _band_keys(sig[live], bands, rows).ravel()
     ids = np.repeat(live, bands)
-    content = _band_keys(sig[live], 1, sig.shape[1])[:, 0]
-    order = np.lexsort((np.repeat(content, bands), keys))
+    content = signature_content(sig[live])
+    lo, hi = bucket_pairs(ids, keys, np.repeat(content, bands))
+    code = np.unique(lo * n + hi)
+    return np.stack((code // n, code % n), axis=1)
+
+
+def signature_content(sig: np.ndarray) -> np.ndarray:
+    """One 64-bit hash of each whole MinHash signature: the order of items within a bucket."""
+    return _band_keys(sig, 1, sig.shape[1])[:, 0]
+
+
+def bucket_pairs(ids: np.ndarray, keys: np.ndarray, content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (lo, hi) of ``ids`` that share a bucket ``key`` (one row per item and
+    band), items ordered within a bucket by ``content`` and then id (``_run_pairs`` caps hot
+    buckets). A bucket's pairs depend only on its own rows, so buckets may be split across
+    workers by key (``mmvc.process.distdedup``) with the same result."""
+    order = np.lexsort((ids, content, keys))
     i, j = _run_pairs(ids[order], keys[order])
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     keep = lo != hi
-    code = np.unique(lo[keep] * n + hi[keep])
-    return np.stack((code // n, code % n), axis=1)
+    return lo[keep], hi[keep]
+
+
+def jaccard_sorted(x: np.ndarray, y: np.ndarray) -> float:
+    """Exact Jaccard of two sorted, unique sets: the near tier's verification of a candidate."""
+    return _jaccard_sorted(x, y)
 
 
 def _jaccard_sorted(x: np.ndarray, y: np.ndarray) -> float:
