@@ -130,14 +130,15 @@ def near_anchor_rows(scan: Callable[[list[str]], Iterator], staged: dict[str, tu
     sharing a band key with it (texts, audio), or within ``cfg``'s Hamming radius of its pHash
     or of one of its keyframes. Found items are searched from in turn (a group can chain
     through committed items) until nothing new turns up. ``staged``: blob id -> (modality,
-    prep row). Only candidates are returned; ``near_groups`` decides, exactly as it would over
+    prep row; a text may be given as its shingle set). Only candidates are returned; ``near_groups`` decides, exactly as it would over
     all of history, since an item outside every candidate chain cannot share a group."""
     import numpy as np
 
     from mmvc.process.neardup import set_band_keys, text_shingle_sets, within_hamming
 
-    texts = [(o, r["text"]) for o, (m, r) in staged.items() if m == TEXT and r.get("text")]
-    keys = [k for s in set_band_keys(text_shingle_sets([t for _, t in texts], cfg), cfg) for k in s.tolist()] if texts else []
+    texts = [r["text"] for m, r in staged.values() if m == TEXT and r.get("text") is not None and len(r["text"])]
+    sets = text_shingle_sets([t for t in texts if isinstance(t, str)], cfg) + [t for t in texts if not isinstance(t, str)]
+    keys = [k for s in set_band_keys(sets, cfg) for k in s.tolist()] if sets else []
     sounds = [np.array(r["audio_fp"], dtype=np.int64).view(np.uint64) for m, r in staged.values() if m == AUDIO and r.get("audio_fp")]
     keys += [k for s in set_band_keys(sounds, cfg, audio=True) for k in s.tolist()] if sounds else []
     pics = [r["phash"] for m, r in staged.values() if m == IMAGE and r.get("phash") is not None]

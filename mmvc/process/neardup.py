@@ -745,19 +745,43 @@ def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] 
 
 
 def within_hamming(queries: np.ndarray, base: np.ndarray, max_hamming: int) -> np.ndarray:
-    """Which of ``base`` (uint64) are within ``max_hamming`` bits of some value of ``queries``:
-    the multi-index search of ``_hamming_pairs`` over both, keeping the pairs that span them."""
-    n = queries.size
-    if n == 0 or base.size == 0:
-        return np.zeros(base.size, dtype=bool)
-    uniq, inv = np.unique(np.concatenate((queries, base)).astype(np.uint64), return_inverse=True)
-    asked = np.zeros(uniq.size, dtype=bool)
-    asked[inv[:n]] = True
-    hit = asked.copy()
-    i, j = _hamming_pairs(uniq, max_hamming)
-    hit[j[asked[i]]] = True
-    hit[i[asked[j]]] = True
-    return hit[inv[n:]]
+    """Which of ``base`` (uint64) are within ``max_hamming`` bits of some value of ``queries``.
+
+    Multi-index hashing from the query side: ``base`` is split into k chunks (k = D // 3 + 1,
+    so a pair within D bits has a chunk within 2 bits) and sorted per chunk; each query probes
+    every value within 2 bits of its chunk, and each candidate is checked by popcount. The
+    work grows with the queries' probes and the candidates, never with base-to-base pairs, so
+    a few thousand staged hashes scan a large history batch cheaply."""
+    hit = np.zeros(base.size, dtype=bool)
+    if queries.size == 0 or base.size == 0:
+        return hit
+    queries, base = queries.astype(np.uint64), base.astype(np.uint64)
+    r = min(2, max_hamming)
+    k = max_hamming // (r + 1) + 1
+    shift = 0
+    for width in [64 // k + (1 if c < 64 % k else 0) for c in range(k)]:
+        mask = _U64((1 << width) - 1)
+        bv = ((base >> _U64(shift)) & mask).astype(np.int64)
+        qv = ((queries >> _U64(shift)) & mask).astype(np.int64)
+        shift += width
+        order = np.argsort(bv, kind="stable")
+        sv = bv[order]
+        flips = _flip_masks(width, r)
+        block = max(1, _EXPAND // flips.size)
+        for q0 in range(0, qv.size, block):
+            probe = (qv[q0 : q0 + block, None] ^ flips[None, :]).ravel()
+            lo = np.searchsorted(sv, probe, side="left")
+            cnt = np.searchsorted(sv, probe, side="right") - lo
+            nz = np.flatnonzero(cnt)
+            if nz.size == 0:
+                continue
+            src = q0 + nz // flips.size
+            lo, cnt = lo[nz], cnt[nz]
+            first = np.cumsum(cnt) - cnt
+            right = order[np.repeat(lo - first, cnt) + np.arange(int(cnt.sum()))]
+            left = np.repeat(src, cnt)
+            hit[right[np.bitwise_count(queries[left] ^ base[right]) <= max_hamming]] = True
+    return hit
 
 
 def image_groups(keys: list[str], hashes, max_hamming: int = 10) -> dict[str, str]:

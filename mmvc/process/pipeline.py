@@ -786,7 +786,7 @@ class Pipeline:
         for m, part in parts.items():
             q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in part])
             queries[m] = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        best = {m: (np.full(len(p), -np.inf), [None] * len(p)) for m, p in parts.items()}  # per query: similarity, HEAD key
+        best = {m: (np.full(len(p), -np.inf), np.full(len(p), "\U0010ffff", dtype=object)) for m, p in parts.items()}  # per query: similarity, HEAD key
         for known in self._head_vectors(family, head, head_modality, staged):
             for m, part in parts.items():
                 base_rows = sorted(k for k in known if m is None or k[1] == m)
@@ -796,13 +796,16 @@ class Pipeline:
                 base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
                 q, (sim, key) = queries[m], best[m]
                 step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
+                names = np.array([k for k, _, _ in base_rows], dtype=object)
                 for start in range(0, len(q), step):
                     sims = q[start:start + step] @ base.T
                     top = sims.argmax(axis=1)
-                    for i, j in enumerate(top.tolist()):  # ties go to the earlier HEAD key, whichever batch it came in
-                        g = start + i
-                        if sims[i, j] > sim[g] or (sims[i, j] == sim[g] and base_rows[j][0] < key[g]):
-                            sim[g], key[g] = sims[i, j], base_rows[j][0]
+                    val, name = sims[np.arange(len(top)), top], names[top]
+                    g = slice(start, start + len(top))
+                    # ties go to the earlier HEAD key, whichever batch it came in
+                    better = (val > sim[g]) | ((val == sim[g]) & (name < key[g]).astype(bool))
+                    sim[g] = np.where(better, val, sim[g])
+                    key[g] = np.where(better, name, key[g])
         for m, part in parts.items():
             sim, key = best[m]
             for i, it in enumerate(part):
