@@ -91,7 +91,10 @@ class DedupIndex:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             lance.write_dataset(_unique(table), self.path, schema=table.schema, mode="create")
             return table.num_rows
-        stats = lance.dataset(self.path).merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
+        try:
+            stats = lance.dataset(self.path).merge_insert("row_id").when_not_matched_insert_all().execute(_unique(table))
+        except Exception as e:
+            raise _unreadable(e) from None
         return int(stats.get("num_inserted_rows", table.num_rows)) if isinstance(stats, dict) else table.num_rows
 
     def sync(self, commit: str | None) -> Coverage:
@@ -100,8 +103,9 @@ class DedupIndex:
         config (if not, ``process`` compares with the items it can: see docs/process.md)."""
         from collections import deque
 
-        from mmvc.process.dedupfeatures import decode
         from mmvc.core.objects import dedup_features_parquet
+        from mmvc.errors import CorruptError, MmvcError
+        from mmvc.process.dedupfeatures import decode
 
         cov = Coverage()
         if not commit:
@@ -125,7 +129,11 @@ class DedupIndex:
                 continue
             cov.segments += 1
             if gate.dedup not in seen:
-                table = decode(dedup_features_parquet(self.repo.store.get(gate.dedup), gate.dedup))
+                try:
+                    table = decode(dedup_features_parquet(self.repo.store.get(gate.dedup), gate.dedup))
+                except MmvcError as e:
+                    raise CorruptError(f"commit {oid[:12]}'s dedup features ({gate.dedup[:12]}) cannot be read: {e.message}",
+                                       "`mmvc fetch` brings them from the remote it came from; `mmvc fsck` lists what else is missing") from None
                 self._insert(table)
                 seen[gate.dedup] = set(table.column("config").to_pylist())
                 cov.read_in += 1
@@ -145,7 +153,10 @@ class DedupIndex:
             return
         import lance
 
-        ds = lance.dataset(self.path)
+        try:
+            ds = lance.dataset(self.path)
+        except Exception as e:
+            raise _unreadable(e) from None
         cols = list(dict.fromkeys(["oid", "modality", *columns]))
         yield from ds.to_batches(columns=cols, filter=f"config = '{self.config}'", batch_size=_BATCH)
 
@@ -158,6 +169,14 @@ class DedupIndex:
 
     def remove(self) -> None:
         shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
+
+
+def _unreadable(e: Exception):
+    from mmvc.errors import CorruptError
+
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    return CorruptError(f"the dedup index at .mmvc/dedup is unreadable ({first})",
+                        "run `mmvc catalog rebuild`: it reads the index in again from the commits' dedup features")
 
 
 def _unique(table):

@@ -13,7 +13,7 @@ semantic tier, the centroids: O(duplicates + clusters) state, never a table of e
 * pHash (images): multi-index hashing. The 64-bit hash is split into ``max_hamming + 1``
   bands; two hashes within ``max_hamming`` bits agree exactly on at least one band
   (pigeonhole), so rows shuffled by (band, band value) put every such pair in one group, where
-  ``_hamming_pairs`` finds it. A pair is kept only in the group of the first band it agrees on,
+  ``hamming_pairs`` finds it. A pair is kept only in the group of the first band it agrees on,
   so each is found once.
 * semantic (SemDeDup): k-means centroids trained in the driver on a sample (``_clustered``'s
   cluster count, about √n), each vector sent to the clusters of its ``nprobe`` nearest
@@ -37,6 +37,23 @@ _PARTS_PER_CPU = 4
 def _partitions(ray) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(2, _PARTS_PER_CPU * cpus)
+
+
+class _HashShuffle:
+    """Ray Data's hash shuffle for the duration of a tier (its sort-based default samples and
+    sorts every row first, about 1.4x slower here); the caller's setting is put back."""
+
+    def __enter__(self):
+        import ray
+        from ray.data.context import ShuffleStrategy
+
+        self.ctx = ray.data.DataContext.get_current()
+        self.saved = self.ctx.shuffle_strategy
+        self.ctx.shuffle_strategy = ShuffleStrategy.HASH_SHUFFLE
+
+    def __exit__(self, *exc):
+        self.ctx.shuffle_strategy = self.saved
+        return False
 
 
 def _groups_from_edges(edges) -> dict[int, int]:
@@ -81,16 +98,17 @@ class _BandRows:
         self.cfg, self.audio, self.parts = cfg, audio, parts
 
     def __call__(self, batch):
-        from mmvc.process.neardup import _EMPTY32, _band_keys, _minhash_flat, _csr, signature_content
+        from mmvc.process.neardup import band_rows, shingle_sets
 
         cfg = self.cfg
-        sets = [np.unique(np.asarray(s, dtype=np.uint64)) for s in batch["set"]]
-        values, ptr = _csr(sets)
-        sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
-        bands, rows = (cfg.audio_bands, cfg.audio_rows) if self.audio else (cfg.bands, cfg.rows)
-        live = np.flatnonzero((sig != _EMPTY32).any(axis=1))
-        keys = _band_keys(sig[live], bands, rows).ravel()
-        content = np.repeat(signature_content(sig[live]), bands)
+        if "text" in batch:  # texts (or, where a text is null, its shingle set) become sets here, on the worker
+            sets = shingle_sets([t if isinstance(t, str) else np.asarray(s, dtype=np.uint64) for t, s in zip(batch["text"], batch["set"])], cfg)
+        else:
+            sets = [np.unique(np.asarray(s, dtype=np.uint64)) for s in batch["set"]]
+        live, keys, content = band_rows(sets, cfg, self.audio)
+        bands = keys.shape[1]
+        keys = keys.ravel()
+        content = np.repeat(content, bands)
         idx = np.repeat(np.asarray(batch["idx"], dtype=np.int64)[live], bands)
         owner = np.repeat(live, bands)
         out_sets = np.empty(owner.size, dtype=object)
@@ -125,7 +143,7 @@ def _verify_partition(threshold: float):
 
 def near_set_groups(ds, cfg, audio: bool = False) -> dict[int, int]:
     """Near-exact groups of a Ray dataset of (idx int64, set list<uint64>) rows: text shingle
-    sets, or audio landmark sets with ``audio``. Same groups as ``near_duplicate_groups`` /
+    sets (or texts, in a "text" column, where set is null), or audio landmark sets with ``audio``. Same groups as ``near_duplicate_groups`` /
     ``audio_groups`` over the items in idx order."""
     import ray
 
@@ -133,8 +151,9 @@ def near_set_groups(ds, cfg, audio: bool = False) -> dict[int, int]:
     rows = ds.map_batches(_BandRows, fn_constructor_kwargs={"cfg": cfg, "audio": audio, "parts": parts},
                           batch_format="numpy", concurrency=(1, max(1, parts // _PARTS_PER_CPU)))
     threshold = cfg.audio_jaccard if audio else cfg.jaccard_threshold
-    edges = rows.groupby("part").map_groups(_verify_partition(threshold), batch_format="numpy")
-    return _groups_from_edges(_edges(edges))
+    with _HashShuffle():
+        edges = _edges(rows.groupby("part").map_groups(_verify_partition(threshold), batch_format="numpy"))
+    return _groups_from_edges(edges)
 
 
 # ----------------------------------------------------------------------------- pHash
@@ -172,7 +191,7 @@ def _phash_partition(max_hamming: int):
     bands = _mih_bands(max_hamming)
 
     def run(batch):
-        from mmvc.process.neardup import _hamming_pairs
+        from mmvc.process.neardup import hamming_pairs
 
         group = np.asarray(batch["group"], dtype=np.int64)
         idx = np.asarray(batch["idx"], dtype=np.int64)
@@ -192,7 +211,7 @@ def _phash_partition(max_hamming: int):
                 same = first[inv] != np.arange(gi.size)
                 a_out.append(gi[first[inv]][same])
                 b_out.append(gi[same])
-            i, j = _hamming_pairs(uniq, max_hamming)
+            i, j = hamming_pairs(uniq, max_hamming)
             if i.size:
                 vi, vj = _band_values(uniq[i], bands), _band_values(uniq[j], bands)
                 first_shared = np.argmax(vi == vj, axis=1)  # this group's band is shared by construction
@@ -215,8 +234,9 @@ def phash_groups(ds, max_hamming: int) -> dict[int, int]:
         raise ValueError("the distributed pHash tier splits hashes into max_hamming + 1 bands of at most 8 bits")
     parts = _partitions(ray)
     rows = ds.map_batches(_phash_rows(max_hamming, parts), batch_format="numpy")
-    edges = rows.groupby("part").map_groups(_phash_partition(max_hamming), batch_format="numpy")
-    return _groups_from_edges(_edges(edges))
+    with _HashShuffle():
+        edges = _edges(rows.groupby("part").map_groups(_phash_partition(max_hamming), batch_format="numpy"))
+    return _groups_from_edges(edges)
 
 
 # ----------------------------------------------------------------------------- semantic (SemDeDup)
@@ -297,10 +317,11 @@ def semantic_groups(ds, n: int, eps: float, brute_force_max: int = 20000, *, npr
     items: cosine >= 1 - eps, joined transitively; representative the smallest idx."""
     import ray
 
-    from mmvc.process.semantic import _SLACK
+    from mmvc.process.semantic import SLACK
 
     parts = _partitions(ray)
     centroids = _centroids(ds, n, brute_force_max, seed)
     rows = ds.map_batches(_assign(centroids, nprobe, parts), batch_format="numpy")
-    edges = rows.groupby("part").map_groups(_semantic_partition(float(1.0 - eps) - _SLACK), batch_format="numpy")
-    return _groups_from_edges(_edges(edges))
+    with _HashShuffle():
+        edges = _edges(rows.groupby("part").map_groups(_semantic_partition(float(1.0 - eps) - SLACK), batch_format="numpy"))
+    return _groups_from_edges(edges)

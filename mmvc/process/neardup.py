@@ -559,16 +559,31 @@ def text_shingle_sets(texts: list[str], cfg: NearDupConfig) -> list[np.ndarray]:
     return [np.unique(values[ptr[i] : ptr[i + 1]]) for i in range(len(texts))]
 
 
-def set_band_keys(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> list[np.ndarray]:
-    """The LSH band keys of each set (text shingle sets, or audio landmark sets with
-    ``audio``): two sets are near-tier candidates exactly when they share one. An empty set
-    has none."""
+def band_rows(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(live, keys, content) of sets (text shingle sets, or audio landmark sets with
+    ``audio``): the indexes of the non-empty sets, their LSH band keys (len(live) x bands) and
+    the hash of their whole signature (``signature_content``). Two sets are near-tier
+    candidates exactly when they share a band key; an empty set has none."""
     values, ptr = _csr([np.asarray(s, dtype=np.uint64) for s in sets])
     sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
     bands, rows = (cfg.audio_bands, cfg.audio_rows) if audio else (cfg.bands, cfg.rows)
-    keys = _band_keys(sig, bands, rows)
-    empty = ~(sig != _EMPTY32).any(axis=1)
-    return [np.zeros(0, dtype=np.uint64) if empty[i] else keys[i] for i in range(len(sets))]
+    live = np.flatnonzero((sig != _EMPTY32).any(axis=1))
+    return live, _band_keys(sig[live], bands, rows), signature_content(sig[live])
+
+
+def set_band_keys(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> list[np.ndarray]:
+    """The LSH band keys of each set (``band_rows``); an empty set has none."""
+    live, keys, _ = band_rows(sets, cfg, audio)
+    out = [np.zeros(0, dtype=np.uint64)] * len(sets)
+    for r, i in enumerate(live.tolist()):
+        out[i] = keys[r]
+    return out
+
+
+def shingle_sets(texts: list, cfg: NearDupConfig) -> list[np.ndarray]:
+    """Each text's shingle set (sorted, unique), for texts given as strings or already as sets."""
+    values, ptr = _shingles_or_sets(texts, cfg)
+    return [np.unique(values[ptr[i] : ptr[i + 1]]) for i in range(len(texts))]
 
 
 # ----------------------------------------------------------------------------- images
@@ -677,7 +692,7 @@ def _flip_masks(width: int, r: int) -> np.ndarray:
     return np.array([sum(1 << b for b in bits) for i in range(r + 1) for bits in combinations(range(width), i)], dtype=np.int64)
 
 
-def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j of *distinct* 64-bit values with popcount(h_i ^ h_j) <= max_hamming.
 
     Multi-index hashing (see ``_mih_plan``): only values whose chunks agree within the probe
@@ -796,7 +811,7 @@ def image_groups(keys: list[str], hashes, max_hamming: int = 10) -> dict[str, st
         return {}
     uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
     uf.union_many(np.arange(h.size), first[inv])
-    i, j = _hamming_pairs(uniq, max_hamming)
+    i, j = hamming_pairs(uniq, max_hamming)
     uf.union_many(first[i], first[j])
     return _groups(keys, uf)
 
@@ -866,7 +881,7 @@ def video_groups(keys: list[str], signatures: list[list[int]], max_hamming: int 
 
     for u in np.flatnonzero((per_hash >= 2) & ~stop).tolist():
         cross(u, u)
-    fi, fj = _hamming_pairs(uniq, max_hamming)
+    fi, fj = hamming_pairs(uniq, max_hamming)
     ok = ~stop[fi] & ~stop[fj]
     for u1, u2 in zip(fi[ok].tolist(), fj[ok].tolist()):
         cross(u1, u2)

@@ -583,7 +583,8 @@ class Pipeline:
             head = {o: p for o, p in head.items() if p not in verdicts}
             anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()}, survivors, prep)
             prep = {**self._anchor_rows, **prep}
-            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup)
+            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup,
+                                 distributed=self._distributed_dedup(len(anchors) + len(survivors)))
             self._near(groups, {a.key: head_key for a, head_key in anchors}, verdicts)
             survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
             self.stats.seconds["near"] = time.perf_counter() - t
@@ -726,6 +727,12 @@ class Pipeline:
             elif len(staged) > 1:
                 self._settle(staged, verdicts, "near", "near-duplicate")
 
+    def _distributed_dedup(self, n: int) -> bool:
+        """Whether the set-wide tiers run as distributed stages (``mmvc.process.distdedup``):
+        on a run that uses Ray, over more items than a stage runs in the driver. Same groups
+        either way (see that module), so the engine never changes a verdict."""
+        return self._ray is not None and n > max(self.cfg.in_process_max, 1)
+
     def _semantic(self, fam: list[ItemRef], vecs: dict, verdicts: dict) -> None:
         """Groups within the radius, per modality unless ``cross_modality``; the keep policy picks each survivor."""
         import numpy as np
@@ -737,8 +744,15 @@ class Pipeline:
         for part in parts:
             if len(part) < 2:
                 continue
-            dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
-                                       eps=self.cfg.semantic_eps)
+            if self._distributed_dedup(len(part)):
+                from mmvc.process.distdedup import semantic_groups
+
+                ds = _dataset(self._ray_ctx(), [{"idx": i, "vector": np.asarray(vecs[it.oid], dtype=np.float32)} for i, it in enumerate(part)],
+                              4 * self.jobs)
+                dups = {part[a].key: part[b].key for a, b in semantic_groups(ds, len(part), self.cfg.semantic_eps).items()}
+            else:
+                dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                           eps=self.cfg.semantic_eps)
             for group in member_groups(dups):
                 self._settle(group, verdicts, "semantic", f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
 
@@ -823,7 +837,7 @@ class Pipeline:
                 {o for o in head if o not in staged}, columns=["vector"])
             yield [(head[o], head_modality[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None]
             return
-        from mmvc.process.cache import _vectors
+        from mmvc.process.cache import vector_arrays
 
         column = FAMILY_BY_NAME[family].column
         for batch in self.history.scan([column]):
@@ -833,7 +847,7 @@ class Pipeline:
             oids, mods = batch.column("oid").to_pylist(), batch.column("modality").to_pylist()
             import pyarrow as pa
 
-            vectors = _vectors(pa.chunked_array([col]))
+            vectors = vector_arrays(pa.chunked_array([col]))
             yield [(head[o], m, v) for o, m, v in zip(oids, mods, vectors) if v is not None and o in head and o not in staged]
 
     @staticmethod
@@ -842,10 +856,11 @@ class Pipeline:
         v.kept = kept
 
 
-def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, str]:
+def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg, distributed: bool = False) -> dict[str, str]:
     """{member: representative} of the near-exact tier over ``items``, each modality on its own
     fingerprints (prep rows by blob id): MinHash for text, pHash for pictures, keyframe hashes
-    for video, landmark hashes for audio. Other items have no near tier."""
+    for video, landmark hashes for audio. Other items have no near tier. ``distributed``: texts
+    and pictures go through the distributed stages on the running Ray (the same groups)."""
     from mmvc.process.neardup import (
         audio_groups,
         image_groups,
@@ -856,10 +871,27 @@ def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, s
     by_mod = {m: [it for it in items if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
     groups: dict[str, str] = {}
     texts = [it for it in by_mod[TEXT] if _has_text(prep[it.oid].get("text"))]  # a string, or an anchor's shingle set
-    if texts:
+    if texts and distributed:
+        from mmvc.process.distdedup import near_set_groups
+
+        import ray
+
+        rows = [{"idx": i, "text": t if isinstance(t, str) else None, "set": None if isinstance(t, str) else list(t)}
+                for i, t in enumerate(prep[it.oid]["text"] for it in texts)]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // 256, 64)))
+        groups.update({texts[a].key: texts[b].key for a, b in near_set_groups(ds, cfg).items()})
+    elif texts:
         groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg))
     imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
-    if imgs:
+    if imgs and distributed and cfg.image_max_hamming >= 7:
+        from mmvc.process.distdedup import phash_groups
+
+        import ray
+
+        ds = ray.data.from_items([{"idx": i, "phash": prep[it.oid]["phash"]} for i, it in enumerate(imgs)],
+                                 override_num_blocks=max(1, min(len(imgs) // 256, 64)))
+        groups.update({imgs[a].key: imgs[b].key for a, b in phash_groups(ds, cfg.image_max_hamming).items()})
+    elif imgs:
         groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.image_max_hamming))
     vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
     if vids:

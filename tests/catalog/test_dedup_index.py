@@ -85,3 +85,29 @@ def test_index_rebuilt_from_the_objects_when_deleted_and_same_verdicts_as_the_fe
     assert seen["dedup-index"] == seen["rebuilt"] == seen["feature-cache"]
     assert seen["dedup-index"]["new/fresh.txt"][0] == "passed"
     assert all(seen["dedup-index"][f"new/{i:02d}.txt"] == ("duplicate", "near", f"t/{i:02d}.txt") for i in range(0, 12, 3))
+
+
+def test_an_unreadable_index_is_one_line_error_naming_the_fix_and_catalog_rebuild_restores_it(tmp_path, tiny_models, ray_local):
+    from click.testing import CliRunner
+
+    from mmvc.cli.main import cli
+    from mmvc.errors import CorruptError, ExitCode
+
+    origin = Repo.init(str(tmp_path / "origin"))
+    use_tiny_models(origin, tiny_models)
+    files = {f"t/{i:02d}.txt": text(i) for i in range(6)}
+    commit_texts(origin, files, "base")
+    for name in os.listdir(origin.layout.dedup_table):  # the table's insides gone, the folder left
+        shutil.rmtree(os.path.join(origin.layout.dedup_table, name))
+    build(origin.root, {"new/edit.txt": edit_one_word(files["t/03.txt"])})
+    origin.add(["new"], cwd=origin.root)
+    r = CliRunner().invoke(cli, ["-C", origin.root, "process"])
+    assert r.exit_code == ExitCode.CORRUPT and "dedup index" in r.output and "mmvc catalog rebuild" in r.output, r.output
+    assert CorruptError.exit_code == ExitCode.CORRUPT
+    r = CliRunner().invoke(cli, ["-C", origin.root, "catalog", "rebuild"])
+    assert r.exit_code == 0 and "dedup index: 6 rows" in r.output, r.output
+    assert process(origin).history == "dedup-index"
+    from mmvc.ops.report import report
+
+    row = {row.path: row for row in report(origin).rows}["new/edit.txt"]
+    assert (row.status, row.duplicate_of) == ("duplicate", "t/03.txt")
