@@ -55,7 +55,7 @@ def rebuild_command(con, as_json):
         con.json_value(r)
         return
     con.data(f"rebuilt the catalog from {r.commits} version(s): {r.rows} rows; vectors: "
-             + ", ".join(f"{f} {n}" for f, n in r.vectors.items()))
+             + ", ".join(f"{f} {n}" for f, n in r.vectors.items()) + f"; dedup index: {r.dedup_rows} rows")
     if r.without_vectors:
         con.warn(f"{r.without_vectors} passed row(s) have no vectors: the feature cache no longer holds them "
                  "(re-process those items to restore them)")

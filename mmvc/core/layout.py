@@ -351,11 +351,25 @@ class Layout:
         """The folder of one version's datasheet as the UI shows it: `mmvc datasheet`'s Markdown
         and plots, and its summary as JSON."""
         return self._at("ui", "datasheets", commit)
+
     @property
     @_entry("cache/eval-summaries.bin", "Evaluations")
     def eval_summaries(self) -> str:
         """Per version, the summary of its evals and the key of the evals it was made from (derived)."""
         return self._at("cache", "eval-summaries.bin")
+
+    @property
+    @_entry("dedup/features.lance/**", "Dedup index")
+    def dedup_table(self) -> str:
+        """The dedup index: every committed item's dedup features, a plain Lance dataset read in
+        from the dedup-features objects its history names."""
+        return self._at("dedup", "features.lance")
+
+    @property
+    @_entry("dedup/synced", "Dedup index")
+    def dedup_synced(self) -> str:
+        """The dedup-features objects the dedup index has read in, one per line."""
+        return self._at("dedup", "synced")
 
     # -- remotes
 

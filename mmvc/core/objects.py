@@ -33,9 +33,10 @@ PROCESS_RUN = "process-run"
 PROCESS_REPORT = "process-report"
 EVAL = "eval"
 TRAINING_RUN = "training-run"
+DEDUP_FEATURES = "dedup-features"
 
 # The format this mmvc writes each headed kind in; a larger one is refused.
-OBJECT_FORMATS = {COMMIT: 2, TAG: 2, RECIPE: 2, PROCESS_RUN: 2, PROCESS_REPORT: 2, EVAL: 2, TRAINING_RUN: 2}
+OBJECT_FORMATS = {COMMIT: 2, TAG: 2, RECIPE: 2, PROCESS_RUN: 2, PROCESS_REPORT: 2, EVAL: 2, TRAINING_RUN: 2, DEDUP_FEATURES: 1}
 NODE_MAGIC = b"MMVN"
 _HEADER = re.compile(rb"mmvc ([a-z][a-z-]*) ([0-9]{1,9})\n")
 _HEADER_MAX = 64
@@ -170,6 +171,15 @@ def report_parquet(data: bytes, oid: str = "?") -> bytes:
     return open_object(data, oid, (PROCESS_REPORT,))[2]
 
 
+def encode_dedup_features(parquet: bytes) -> bytes:
+    """A dedup-features object: the dedup features of the items one commit admitted."""
+    return encode_object(DEDUP_FEATURES, parquet)
+
+
+def dedup_features_parquet(data: bytes, oid: str = "?") -> bytes:
+    return open_object(data, oid, (DEDUP_FEATURES,))[2]
+
+
 @dataclass(frozen=True)
 class Signature:
     name: str
@@ -192,9 +202,13 @@ class Gate:
     mode: str  # "gated" | "ungated"
     report: str | None = None  # id of the process report object
     config: str | None = None  # hash of the process config the items passed under
+    dedup: str | None = None  # id of the dedup-features object of the admitted items (absent: none written)
 
     def to_json(self) -> dict:
-        return {"config": self.config, "mode": self.mode, "report": self.report}
+        doc = {"config": self.config, "mode": self.mode, "report": self.report}
+        if self.dedup:
+            doc["dedup"] = self.dedup
+        return doc
 
 
 _COMMIT_KEYS = {"author", "committer", "gate", "message", "parents", "tree"}

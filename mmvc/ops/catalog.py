@@ -6,7 +6,8 @@ version the refs and HEAD reach, oldest first; each commit contributes the items
 changed against its first parent, under its own gate config. Features come from the commit's
 process report, then the decode cache; vectors from the feature cache under that config's
 stage hashes (known for the current config, and for any config a process run object records).
-The new table is written beside the old one and swapped in whole.
+The new table is written beside the old one and swapped in whole. The dedup index is then read
+in again from the dedup-features objects the versions name.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class RebuildResult:
     without_vectors: int = 0  # passed rows whose vectors the cache no longer holds
     indexes: list = field(default_factory=list)
     seconds: float = 0.0
+    dedup_rows: int = 0  # rows of the dedup index, read in again from the dedup-features objects
 
 
 def status(repo) -> CatalogStatus:
@@ -178,8 +180,21 @@ def rebuild(repo, progress=None) -> RebuildResult:
         if os.path.isdir(building):
             os.rename(building, live)
         shutil.rmtree(aside, ignore_errors=True)
+        res.dedup_rows = _rebuild_dedup_index(repo, cfg, [oid for oid, _ in commits])
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _rebuild_dedup_index(repo, cfg, commits: list[str]) -> int:
+    """The dedup index read in again from the dedup-features objects every version names."""
+    from mmvc.catalog.dedup_index import DedupIndex
+    from mmvc.process.dedupfeatures import dedup_config
+
+    index = DedupIndex(repo, dedup_config(cfg.describe()))
+    index.remove()
+    for oid in commits:  # each sync reads in only the objects not yet read
+        index.sync(oid)
+    return index.rows()
 
 
 def _recorded_configs(repo) -> dict:

@@ -12,7 +12,7 @@ so a commit's memory does not grow with the number of items it records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mmvc.core.modality import modality_name
 from mmvc.core.objects import Commit
@@ -124,9 +124,19 @@ def commit(repo, message: str, allow_empty: bool = False, no_verify: bool = Fals
                 new_root = tree.build((e for changes in admitted_chunks() for _, e in changes if e is not None), w)
             author = signature(repo, "AUTHOR")
             committer = signature(repo, "COMMITTER")
+            from mmvc.catalog.dedup_index import write_commit_features
+
+            admitted_pairs = (pair for _, v in judged(Gatekeeper(repo, current, others)) for pair in v.admitted)
+            features, feature_rows = write_commit_features(repo, admitted_pairs, gate, w)
+            if features:
+                gate = replace(gate, dedup=features)
             c = Commit(tree=new_root, parents=((parent,) if parent else ()) + tuple(extra_parents), author=author, committer=committer,
                        message=message if message.endswith("\n") else message + "\n", gate=gate)
             result.oid = w.put_bytes(c.encode())
+        if features:  # this clone's dedup index, like the catalog, before the ref moves
+            from mmvc.catalog.dedup_index import DedupIndex
+
+            DedupIndex(repo).ingest(features, feature_rows)
         subject = message.strip().splitlines()[0]
         note = f"commit{' (initial)' if not parent else ''}: {subject}"
         if branch:

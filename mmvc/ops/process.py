@@ -36,6 +36,7 @@ class ProcessResult:
     engine: str = "none"  # where the per-blob work ran: none (all cached) | in-process | ray
     ran_on: dict = field(default_factory=dict)  # local, or the cluster's address and node count (the run record's)
     user_stages: dict = field(default_factory=dict)  # user stage name -> {"version", "cached", "computed"} blobs
+    history: str = "none"  # what staged items were compared with: none (no HEAD) | dedup-index | feature-cache
 
 
 def process(repo, only: list[str] | None = None, text_model: str | None = None, image_model: str | None = None,
@@ -92,7 +93,7 @@ def process(repo, only: list[str] | None = None, text_model: str | None = None, 
                 out.setdefault(h.oid, (h.path, h.modality))
             return out
 
-        pipe = Pipeline(repo, cfg, progress=progress)
+        pipe = Pipeline(repo, cfg, progress=progress, history=_history(repo, cfg, res))
         verdicts = pipe.run(items, head_paths_by_oid)
         counts = summarize(verdicts)
         res.ran_on = ran_on(pipe.stats.address, pipe.stats.nodes, pipe.stats.blobs)
@@ -124,3 +125,21 @@ def _refuse_column_clashes(stages) -> None:
         clash = sorted(set(s.outputs) & set(NAMES))
         if clash:
             raise StageError(f"stage {s.ref!r}: output {clash[0]!r} is a built-in catalog column", "give the output a name of its own")
+
+
+def _history(repo, cfg, res: ProcessResult):
+    """The dedup index, brought up to date with HEAD's history, when it covers that history
+    under the current config; else None: the pipeline then compares with the feature cache's
+    rows (what this clone processed itself), as before the index existed. Commits older than
+    the index, or items committed under another config, leave it incomplete until
+    ``mmvc catalog rebuild`` (docs/process.md, "Dedup against history")."""
+    _, head = repo.head()
+    if not head:
+        return None
+    from mmvc.catalog.dedup_index import DedupIndex
+    from mmvc.process.dedupfeatures import dedup_config
+
+    index = DedupIndex(repo, dedup_config(cfg.describe()))
+    coverage = index.sync(head)
+    res.history = "dedup-index" if coverage.complete else "feature-cache"
+    return index if coverage.complete else None

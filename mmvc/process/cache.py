@@ -59,7 +59,7 @@ class FeatureCache:
             else:
                 table = part.read()
             table = table.filter(mask)
-            cols = {c: _vectors(table.column(c)) if str(table.column(c).type).startswith("fixed_size_list") else table.column(c).to_pylist()
+            cols = {c: vector_arrays(table.column(c)) if str(table.column(c).type).startswith("fixed_size_list") else table.column(c).to_pylist()
                     for c in table.column_names}
             for i, oid in enumerate(cols["oid"]):
                 if oid not in out:
@@ -131,7 +131,7 @@ def _matches(ids, wanted):
     return np.fromiter((o in keep for o in ids.to_pylist()), dtype=bool, count=n)
 
 
-def _vectors(column) -> list:
+def vector_arrays(column) -> list:
     """A fixed-size-list column as float32 arrays (None for a missing vector), read from its
     buffers: pyarrow's own numpy conversion imports pandas, seconds of start-up."""
     import numpy as np

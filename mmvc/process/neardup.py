@@ -464,13 +464,32 @@ def _lsh_candidates(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     keys = _band_keys(sig[live], bands, rows).ravel()
     ids = np.repeat(live, bands)
-    content = _band_keys(sig[live], 1, sig.shape[1])[:, 0]
-    order = np.lexsort((np.repeat(content, bands), keys))
+    content = signature_content(sig[live])
+    lo, hi = bucket_pairs(ids, keys, np.repeat(content, bands))
+    code = np.unique(lo * n + hi)
+    return np.stack((code // n, code % n), axis=1)
+
+
+def signature_content(sig: np.ndarray) -> np.ndarray:
+    """One 64-bit hash of each whole MinHash signature: the order of items within a bucket."""
+    return _band_keys(sig, 1, sig.shape[1])[:, 0]
+
+
+def bucket_pairs(ids: np.ndarray, keys: np.ndarray, content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (lo, hi) of ``ids`` that share a bucket ``key`` (one row per item and
+    band), items ordered within a bucket by ``content`` and then id (``_run_pairs`` caps hot
+    buckets). A bucket's pairs depend only on its own rows, so buckets may be split across
+    workers by key (``mmvc.process.distdedup``) with the same result."""
+    order = np.lexsort((ids, content, keys))
     i, j = _run_pairs(ids[order], keys[order])
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     keep = lo != hi
-    code = np.unique(lo[keep] * n + hi[keep])
-    return np.stack((code // n, code % n), axis=1)
+    return lo[keep], hi[keep]
+
+
+def jaccard_sorted(x: np.ndarray, y: np.ndarray) -> float:
+    """Exact Jaccard of two sorted, unique sets: the near tier's verification of a candidate."""
+    return _jaccard_sorted(x, y)
 
 
 def _jaccard_sorted(x: np.ndarray, y: np.ndarray) -> float:
@@ -498,16 +517,73 @@ def _verified_groups(keys: list[str], values: np.ndarray, ptr: np.ndarray, sig: 
     return _groups(keys, uf)
 
 
-def near_duplicate_groups(keys: list[str], texts: list[str], cfg: NearDupConfig) -> dict[str, str]:
+def near_duplicate_groups(keys: list[str], texts: list, cfg: NearDupConfig) -> dict[str, str]:
     """{duplicate key: representative key} for texts whose word-shingle sets have Jaccard >=
     ``cfg.jaccard_threshold`` with another member of their group (directly or through a chain
     of such pairs). The representative is the group's first key in the order given; keys
-    not in any group are absent."""
+    not in any group are absent. A text may be given as its shingle set instead (a uint64
+    array from ``text_shingle_sets``, as the dedup index keeps an item already committed)."""
     if len(keys) != len(texts):
         raise ValueError("keys and texts differ in length")
-    values, ptr = _text_shingles(texts, cfg.shingle)
+    values, ptr = _shingles_or_sets(texts, cfg)
     sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
     return _verified_groups(list(keys), values, ptr, sig, cfg.bands, cfg.rows, cfg.jaccard_threshold)
+
+
+def _shingles_or_sets(texts: list, cfg: NearDupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """CSR shingles of texts given as strings or as shingle sets, in the order given."""
+    strings = [t for t in texts if isinstance(t, str)]
+    if len(strings) == len(texts):
+        return _text_shingles(texts, cfg.shingle)
+    sv, sp = _text_shingles(strings, cfg.shingle)
+    parts, j = [], 0
+    for t in texts:
+        if isinstance(t, str):
+            parts.append(sv[sp[j] : sp[j + 1]])
+            j += 1
+        else:
+            parts.append(np.asarray(t, dtype=np.uint64))
+    return _csr(parts)
+
+
+def _csr(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([p.size for p in parts], out=ptr[1:])
+    return (np.concatenate(parts).astype(np.uint64) if parts else np.zeros(0, dtype=np.uint64)), ptr
+
+
+def text_shingle_sets(texts: list[str], cfg: NearDupConfig) -> list[np.ndarray]:
+    """Each text's word-shingle set (sorted, unique uint64): what the near tier compares, and
+    what the dedup index keeps of a committed text in place of the text."""
+    values, ptr = _text_shingles(texts, cfg.shingle)
+    return [np.unique(values[ptr[i] : ptr[i + 1]]) for i in range(len(texts))]
+
+
+def band_rows(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(live, keys, content) of sets (text shingle sets, or audio landmark sets with
+    ``audio``): the indexes of the non-empty sets, their LSH band keys (len(live) x bands) and
+    the hash of their whole signature (``signature_content``). Two sets are near-tier
+    candidates exactly when they share a band key; an empty set has none."""
+    values, ptr = _csr([np.asarray(s, dtype=np.uint64) for s in sets])
+    sig = _minhash_flat(values, ptr, cfg.num_perm, cfg.seed)
+    bands, rows = (cfg.audio_bands, cfg.audio_rows) if audio else (cfg.bands, cfg.rows)
+    live = np.flatnonzero((sig != _EMPTY32).any(axis=1))
+    return live, _band_keys(sig[live], bands, rows), signature_content(sig[live])
+
+
+def set_band_keys(sets: list[np.ndarray], cfg: NearDupConfig, audio: bool = False) -> list[np.ndarray]:
+    """The LSH band keys of each set (``band_rows``); an empty set has none."""
+    live, keys, _ = band_rows(sets, cfg, audio)
+    out = [np.zeros(0, dtype=np.uint64)] * len(sets)
+    for r, i in enumerate(live.tolist()):
+        out[i] = keys[r]
+    return out
+
+
+def shingle_sets(texts: list, cfg: NearDupConfig) -> list[np.ndarray]:
+    """Each text's shingle set (sorted, unique), for texts given as strings or already as sets."""
+    values, ptr = _shingles_or_sets(texts, cfg)
+    return [np.unique(values[ptr[i] : ptr[i + 1]]) for i in range(len(texts))]
 
 
 # ----------------------------------------------------------------------------- images
@@ -616,7 +692,7 @@ def _flip_masks(width: int, r: int) -> np.ndarray:
     return np.array([sum(1 << b for b in bits) for i in range(r + 1) for bits in combinations(range(width), i)], dtype=np.int64)
 
 
-def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j of *distinct* 64-bit values with popcount(h_i ^ h_j) <= max_hamming.
 
     Multi-index hashing (see ``_mih_plan``): only values whose chunks agree within the probe
@@ -683,6 +759,46 @@ def _hamming_pairs(h: np.ndarray, max_hamming: int, plan: tuple[int, list[int]] 
     return code // n, code % n
 
 
+def within_hamming(queries: np.ndarray, base: np.ndarray, max_hamming: int) -> np.ndarray:
+    """Which of ``base`` (uint64) are within ``max_hamming`` bits of some value of ``queries``.
+
+    Multi-index hashing from the query side: ``base`` is split into k chunks (k = D // 3 + 1,
+    so a pair within D bits has a chunk within 2 bits) and sorted per chunk; each query probes
+    every value within 2 bits of its chunk, and each candidate is checked by popcount. The
+    work grows with the queries' probes and the candidates, never with base-to-base pairs, so
+    a few thousand staged hashes scan a large history batch cheaply."""
+    hit = np.zeros(base.size, dtype=bool)
+    if queries.size == 0 or base.size == 0:
+        return hit
+    queries, base = queries.astype(np.uint64), base.astype(np.uint64)
+    r = min(2, max_hamming)
+    k = max_hamming // (r + 1) + 1
+    shift = 0
+    for width in [64 // k + (1 if c < 64 % k else 0) for c in range(k)]:
+        mask = _U64((1 << width) - 1)
+        bv = ((base >> _U64(shift)) & mask).astype(np.int64)
+        qv = ((queries >> _U64(shift)) & mask).astype(np.int64)
+        shift += width
+        order = np.argsort(bv, kind="stable")
+        sv = bv[order]
+        flips = _flip_masks(width, r)
+        block = max(1, _EXPAND // flips.size)
+        for q0 in range(0, qv.size, block):
+            probe = (qv[q0 : q0 + block, None] ^ flips[None, :]).ravel()
+            lo = np.searchsorted(sv, probe, side="left")
+            cnt = np.searchsorted(sv, probe, side="right") - lo
+            nz = np.flatnonzero(cnt)
+            if nz.size == 0:
+                continue
+            src = q0 + nz // flips.size
+            lo, cnt = lo[nz], cnt[nz]
+            first = np.cumsum(cnt) - cnt
+            right = order[np.repeat(lo - first, cnt) + np.arange(int(cnt.sum()))]
+            left = np.repeat(src, cnt)
+            hit[right[np.bitwise_count(queries[left] ^ base[right]) <= max_hamming]] = True
+    return hit
+
+
 def image_groups(keys: list[str], hashes, max_hamming: int = 10) -> dict[str, str]:
     """{duplicate key: representative key} for images whose pHashes are within
     ``max_hamming`` bits, grouped transitively. ``hashes`` are unsigned or signed 64-bit ints."""
@@ -695,7 +811,7 @@ def image_groups(keys: list[str], hashes, max_hamming: int = 10) -> dict[str, st
         return {}
     uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
     uf.union_many(np.arange(h.size), first[inv])
-    i, j = _hamming_pairs(uniq, max_hamming)
+    i, j = hamming_pairs(uniq, max_hamming)
     uf.union_many(first[i], first[j])
     return _groups(keys, uf)
 
@@ -765,7 +881,7 @@ def video_groups(keys: list[str], signatures: list[list[int]], max_hamming: int 
 
     for u in np.flatnonzero((per_hash >= 2) & ~stop).tolist():
         cross(u, u)
-    fi, fj = _hamming_pairs(uniq, max_hamming)
+    fi, fj = hamming_pairs(uniq, max_hamming)
     ok = ~stop[fi] & ~stop[fj]
     for u1, u2 in zip(fi[ok].tolist(), fj[ok].tolist()):
         cross(u1, u2)

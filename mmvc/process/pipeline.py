@@ -322,9 +322,13 @@ class ClipFromPngUDF:
 
 
 class Pipeline:
-    def __init__(self, repo, cfg, progress: Progress | None = None, jobs: int | None = None):
+    def __init__(self, repo, cfg, progress: Progress | None = None, jobs: int | None = None, history=None):
+        """``history``: the dedup index (``mmvc.process.dedupfeatures.History``) that staged items
+        are compared with; None, the feature cache's rows for HEAD's items (what this clone
+        processed itself)."""
         self.repo = repo
         self.cfg = cfg
+        self.history = history
         self.progress = progress or (lambda *a: None)
         self.jobs = jobs or cfg.num_cpus or os.cpu_count() or 1
         self.stats = RunStats()
@@ -676,9 +680,10 @@ class Pipeline:
             # and an anchor is never judged (it crossed the gate when it entered the version).
             # (HEAD's version of a path being replaced is no anchor: an edit is not a duplicate of what it replaces)
             head = {o: p for o, p in head.items() if p not in verdicts}
-            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()})
+            anchors = self._head_anchors(head, {o: m for o, (_, m) in head_items.items()}, survivors, prep)
             prep = {**self._anchor_rows, **prep}
-            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup)
+            groups = near_groups([a for a, _ in anchors] + survivors, prep, cfg.neardup,
+                                 distributed=self._distributed_dedup(len(anchors) + len(survivors)))
             self._near(groups, {a.key: head_key for a, head_key in anchors}, verdicts)
             survivors = [it for it in survivors if verdicts[it.key].status == "passed"]
             self.stats.seconds["near"] = time.perf_counter() - t
@@ -821,6 +826,12 @@ class Pipeline:
             elif len(staged) > 1:
                 self._settle(staged, verdicts, "near", "near-duplicate")
 
+    def _distributed_dedup(self, n: int) -> bool:
+        """Whether the set-wide tiers run as distributed stages (``mmvc.process.distdedup``):
+        on a run that uses Ray, over more items than a stage runs in the driver. Same groups
+        either way (see that module), so the engine never changes a verdict."""
+        return self._ray is not None and n > max(self.cfg.in_process_max, 1)
+
     def _semantic(self, fam: list[ItemRef], vecs: dict, verdicts: dict) -> None:
         """Groups within the radius, per modality unless ``cross_modality``; the keep policy picks each survivor."""
         import numpy as np
@@ -832,23 +843,39 @@ class Pipeline:
         for part in parts:
             if len(part) < 2:
                 continue
-            dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
-                                       eps=self.cfg.semantic_eps)
+            if self._distributed_dedup(len(part)):
+                from mmvc.process.distdedup import semantic_groups
+
+                ds = _dataset(self._ray_ctx(), [{"idx": i, "vector": np.asarray(vecs[it.oid], dtype=np.float32)} for i, it in enumerate(part)],
+                              4 * self.jobs)
+                dups = {part[a].key: part[b].key for a, b in semantic_groups(ds, len(part), self.cfg.semantic_eps).items()}
+            else:
+                dups = semantic_duplicates([it.key for it in part], np.stack([vecs[it.oid] for it in part]).astype(np.float32),
+                                           eps=self.cfg.semantic_eps)
             for group in member_groups(dups):
                 self._settle(group, verdicts, "semantic", f"embedding within cosine {1 - self.cfg.semantic_eps:.3f}")
 
-    def _head_anchors(self, head: dict[str, str], modality: dict[str, int]) -> list[tuple[ItemRef, str]]:
-        """HEAD's items whose fingerprints this repository computed before (under the current
-        gates), as (anchor item, its HEAD key). Reads only the fingerprint columns. Every one of
-        them anchors, also one whose bytes a staged item repeats: that staged item is an exact
-        duplicate already, and leaving the anchor out let a near copy of it pass."""
+    def _head_anchors(self, head: dict[str, str], modality: dict[str, int], survivors: list[ItemRef],
+                      prep: dict[str, dict]) -> list[tuple[ItemRef, str]]:
+        """HEAD's items that can share a near-tier group with a staged one, as (anchor item, its
+        HEAD key): from the dedup index, those its band keys and pHash bands lead to; without
+        one, every item whose fingerprints this repository computed before (under the current
+        gates), read from the feature cache. Every one of them anchors, also one whose bytes a
+        staged item repeats: that staged item is an exact duplicate already, and leaving the
+        anchor out let a near copy of it pass."""
         from mmvc.process.cache import PREP, FeatureCache
 
         self._anchor_rows: dict[str, dict] = {}
         if not head:
             return []
-        rows = FeatureCache(self.repo, PREP, self.cfg.describe()).load(
-            set(head), columns=["status", "text", "phash", "video_sig", "audio_fp"])
+        if self.history is not None:
+            from mmvc.process.dedupfeatures import near_anchor_rows
+
+            rows = near_anchor_rows(self.history.scan, {it.oid: (it.modality, prep[it.oid]) for it in survivors}, head,
+                                    self.cfg.neardup)
+        else:
+            rows = FeatureCache(self.repo, PREP, self.cfg.describe()).load(
+                set(head), columns=["status", "text", "phash", "video_sig", "audio_fp"])
         out = []
         for o in sorted((o for o, r in rows.items() if r.get("status") == "ok"), key=lambda o: head[o]):
             self._anchor_rows[o] = rows[o]
@@ -859,36 +886,68 @@ class Pipeline:
                        head_modality: dict[str, int]) -> None:
         """Staged items within the semantic radius of an item already in HEAD (of their own
         modality, unless ``cross_modality``) are duplicates of it; HEAD's vectors come from the
-        feature cache (what this repository embedded before)."""
+        dedup index, or without one from the feature cache (what this repository embedded before)."""
         if not fam or not head:
             return
         import numpy as np
 
-        from mmvc.process.cache import FeatureCache
-
         staged = {it.oid for it in fam}
-        rows = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, self.cfg.describe()).load(
-            {o for o in head if o not in staged}, columns=["vector"])
-        known = sorted((head[o], head_modality[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None)
         radius = 1.0 - self.cfg.semantic_eps
         modalities = [None] if self.cfg.cross_modality else sorted({it.modality for it in fam})
-        for m in modalities:
-            part = [it for it in fam if m is None or it.modality == m]
-            base_rows = [k for k in known if m is None or k[1] == m]
-            if not part or not base_rows:
-                continue
-            base = np.stack([v for _, _, v in base_rows]).astype(np.float32)
-            base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
+        parts = {m: [it for it in fam if m is None or it.modality == m] for m in modalities}
+        queries = {}
+        for m, part in parts.items():
             q = np.stack([np.asarray(vecs[it.oid], dtype=np.float32) for it in part])
-            q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-            step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
-            for start in range(0, len(q), step):
-                sims = q[start:start + step] @ base.T
-                best = sims.argmax(axis=1)
-                for i, j in enumerate(best):
-                    if sims[i, j] >= radius - 1e-6:
-                        self._dup(verdicts[part[start + i].key], "semantic", base_rows[j][0],
-                                  f"embedding within cosine {radius:.3f} of an item already in HEAD", kept="already in HEAD")
+            queries[m] = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        best = {m: (np.full(len(p), -np.inf), np.full(len(p), "\U0010ffff", dtype=object)) for m, p in parts.items()}  # per query: similarity, HEAD key
+        for known in self._head_vectors(family, head, head_modality, staged):
+            for m, part in parts.items():
+                base_rows = sorted(k for k in known if m is None or k[1] == m)
+                if not base_rows:
+                    continue
+                base = np.stack([v for _, _, v in base_rows]).astype(np.float32)
+                base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-12)
+                q, (sim, key) = queries[m], best[m]
+                step = max(1, (1 << 26) // len(base))  # ~256 MiB of similarities at a time
+                names = np.array([k for k, _, _ in base_rows], dtype=object)
+                for start in range(0, len(q), step):
+                    sims = q[start:start + step] @ base.T
+                    top = sims.argmax(axis=1)
+                    val, name = sims[np.arange(len(top)), top], names[top]
+                    g = slice(start, start + len(top))
+                    # ties go to the earlier HEAD key, whichever batch it came in
+                    better = (val > sim[g]) | ((val == sim[g]) & (name < key[g]).astype(bool))
+                    sim[g] = np.where(better, val, sim[g])
+                    key[g] = np.where(better, name, key[g])
+        for m, part in parts.items():
+            sim, key = best[m]
+            for i, it in enumerate(part):
+                if sim[i] >= radius - 1e-6:
+                    self._dup(verdicts[it.key], "semantic", key[i],
+                              f"embedding within cosine {radius:.3f} of an item already in HEAD", kept="already in HEAD")
+
+    def _head_vectors(self, family: str, head: dict[str, str], head_modality: dict[str, int], staged: set[str]):
+        """Batches of (HEAD key, modality, vector) of HEAD's items of one family, staged blobs
+        left out: from the dedup index a bounded batch at a time, else from the feature cache."""
+        if self.history is None:
+            from mmvc.process.cache import FeatureCache
+
+            rows = FeatureCache(self.repo, FAMILY_BY_NAME[family].stage, self.cfg.describe()).load(
+                {o for o in head if o not in staged}, columns=["vector"])
+            yield [(head[o], head_modality[o], r["vector"]) for o, r in rows.items() if r.get("vector") is not None]
+            return
+        from mmvc.process.cache import vector_arrays
+
+        column = FAMILY_BY_NAME[family].column
+        for batch in self.history.scan([column]):
+            col = batch.column(column)
+            if col.null_count == len(col):
+                continue
+            oids, mods = batch.column("oid").to_pylist(), batch.column("modality").to_pylist()
+            import pyarrow as pa
+
+            vectors = vector_arrays(pa.chunked_array([col]))
+            yield [(head[o], m, v) for o, m, v in zip(oids, mods, vectors) if v is not None and o in head and o not in staged]
 
     @staticmethod
     def _dup(v: Verdict, stage: str, of: str, detail: str, kept: str = "") -> None:
@@ -896,10 +955,11 @@ class Pipeline:
         v.kept = kept
 
 
-def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, str]:
+def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg, distributed: bool = False) -> dict[str, str]:
     """{member: representative} of the near-exact tier over ``items``, each modality on its own
     fingerprints (prep rows by blob id): MinHash for text, pHash for pictures, keyframe hashes
-    for video, landmark hashes for audio. Other items have no near tier."""
+    for video, landmark hashes for audio. Other items have no near tier. ``distributed``: texts
+    and pictures go through the distributed stages on the running Ray (the same groups)."""
     from mmvc.process.neardup import (
         audio_groups,
         image_groups,
@@ -909,11 +969,28 @@ def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, s
 
     by_mod = {m: [it for it in items if it.modality == m] for m in (TEXT, IMAGE, VIDEO, AUDIO)}
     groups: dict[str, str] = {}
-    texts = [it for it in by_mod[TEXT] if prep[it.oid].get("text")]
-    if texts:
+    texts = [it for it in by_mod[TEXT] if _has_text(prep[it.oid].get("text"))]  # a string, or an anchor's shingle set
+    if texts and distributed:
+        from mmvc.process.distdedup import near_set_groups
+
+        import ray
+
+        rows = [{"idx": i, "text": t if isinstance(t, str) else None, "set": None if isinstance(t, str) else list(t)}
+                for i, t in enumerate(prep[it.oid]["text"] for it in texts)]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // 256, 64)))
+        groups.update({texts[a].key: texts[b].key for a, b in near_set_groups(ds, cfg).items()})
+    elif texts:
         groups.update(near_duplicate_groups([it.key for it in texts], [prep[it.oid]["text"] for it in texts], cfg))
     imgs = [it for it in by_mod[IMAGE] if prep[it.oid].get("phash") is not None]
-    if imgs:
+    if imgs and distributed and cfg.image_max_hamming >= 7:
+        from mmvc.process.distdedup import phash_groups
+
+        import ray
+
+        ds = ray.data.from_items([{"idx": i, "phash": prep[it.oid]["phash"]} for i, it in enumerate(imgs)],
+                                 override_num_blocks=max(1, min(len(imgs) // 256, 64)))
+        groups.update({imgs[a].key: imgs[b].key for a, b in phash_groups(ds, cfg.image_max_hamming).items()})
+    elif imgs:
         groups.update(image_groups([it.key for it in imgs], [_unsigned(prep[it.oid]["phash"]) for it in imgs], cfg.image_max_hamming))
     vids = [it for it in by_mod[VIDEO] if prep[it.oid].get("video_sig")]
     if vids:
@@ -926,6 +1003,10 @@ def near_groups(items: list[ItemRef], prep: dict[str, dict], cfg) -> dict[str, s
         groups.update(audio_groups([it.key for it in auds], [np.array([_unsigned(h) for h in prep[it.oid]["audio_fp"]], dtype=np.uint64)
                                                              for it in auds], cfg))
     return groups
+
+
+def _has_text(t) -> bool:
+    return t is not None and len(t) > 0
 
 
 class _RayChatterToFile:

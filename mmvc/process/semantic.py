@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 KEEP_POLICIES = ("first", "largest", "quality")
-_SLACK = 1e-6  # float32 rounding: a vector's cosine with an exact copy can read 0.9999999
+SLACK = 1e-6  # float32 rounding: a vector's cosine with an exact copy can read 0.9999999
 _CHUNK = 1024
 _CELLS = 1 << 24  # similarities held at once (64 MiB of float32)
 
@@ -170,7 +170,7 @@ def semantic_duplicates(keys: list[str], vectors: np.ndarray, eps: float = 0.01,
     if rows.size < 2:
         return {}
     x = np.ascontiguousarray(vectors[rows] / norms[rows, None], dtype=np.float32)
-    radius = float(1.0 - eps) - _SLACK
+    radius = float(1.0 - eps) - SLACK
     parent = np.arange(rows.size, dtype=np.int64)
     # Bit-identical vectors (the same picture re-encoded, blank frames) join their first copy
     # up front, so a big pile of them costs a sort, not a quadratic number of pairs.

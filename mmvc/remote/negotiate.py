@@ -34,7 +34,7 @@ class Plan:
     tags: list[str] = field(default_factory=list)
     recipes: list[str] = field(default_factory=list)  # recipe objects (each names one commit)
     records: list[str] = field(default_factory=list)  # eval and training-run objects (a commit and the records they link)
-    others: list[str] = field(default_factory=list)  # process reports
+    others: list[str] = field(default_factory=list)  # process reports, dedup-features objects
     nodes: list[str] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)  # id -> size as the manifest records it
     origin: dict[str, str] = field(default_factory=dict)
@@ -93,6 +93,9 @@ def plan_transfer(read_want, read_have, want_tips: list[str], is_have_commit, ha
                 if c.gate.report:
                     plan.others.append(c.gate.report)
                     plan.origin.setdefault(c.gate.report, oid)
+                if c.gate.dedup:  # the dedup index's rows for this commit's items travel with it
+                    plan.others.append(c.gate.dedup)
+                    plan.origin.setdefault(c.gate.dedup, oid)
                 for p in c.parents:
                     if is_have_commit(p):
                         have_roots.add(have_commit_tree(p))

@@ -432,7 +432,7 @@ class Walk:
 
         try:
             c = Commit.decode(data, raw.hex())
-            ids = [c.tree, *c.parents] + ([c.gate.report] if c.gate.report else [])
+            ids = [c.tree, *c.parents] + ([c.gate.report] if c.gate.report else []) + ([c.gate.dedup] if c.gate.dedup else [])
             if not all(isinstance(x, str) and is_object_id(x) for x in ids):
                 raise CorruptError(f"commit {raw.hex()} names an invalid object id")
         except CorruptError as e:
@@ -447,6 +447,8 @@ class Walk:
         trees.append((tree, raw))
         if report is not None and report not in self.reached:
             self._mark_blob(report, "object")
+        if c.gate.dedup and bytes.fromhex(c.gate.dedup) not in self.reached:  # a leaf, like the report
+            self._mark_blob(bytes.fromhex(c.gate.dedup), "object")
         queue.extend(p for p in parents if p not in self.reached and p not in self.bad)
 
     def run(self) -> Walk:

@@ -337,14 +337,14 @@ def test_multi_index_hashing_finds_exactly_the_pairs_brute_force_finds():
     for d in (0, 1, 3, 10, 12, 40):
         bi, bj = np.nonzero(np.triu(dist <= d, 1))
         truth = sorted(zip(bi.tolist(), bj.tolist()))
-        i, j = nd._hamming_pairs(h, d)
+        i, j = nd.hamming_pairs(h, d)
         assert sorted(zip(i.tolist(), j.tolist())) == truth, d
     # every kind of plan the cost model can pick (d = 1 above took 32-bit chunks by binary
     # search): exact chunks, probes of radius 1, 2 and 3, and all pairs
     bi, bj = np.nonzero(np.triu(dist <= 10, 1))
     truth = sorted(zip(bi.tolist(), bj.tolist()))
     for plan in ((0, [6] * 9 + [5, 5]), (1, [11] * 4 + [10, 10]), (2, [16] * 4), (3, [22, 21, 21]), None):
-        i, j = nd._hamming_pairs(h, 10, plan)
+        i, j = nd.hamming_pairs(h, 10, plan)
         assert sorted(zip(i.tolist(), j.tolist())) == truth, plan
 
 
