@@ -77,7 +77,6 @@ class DedupIndex:
 
     def _insert(self, table) -> int:
         import lance
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         from mmvc.process.dedupfeatures import arrow_schema
@@ -209,7 +208,7 @@ def write_commit_features(repo, admitted, gate, writer):
     from mmvc.services.runs import read_run
 
     runs: dict[str, dict] = {}
-    by_doc: dict[str, tuple[dict, list]] = {}
+    by_doc: dict[str | None, tuple[dict, list]] = {}
     for _, e in admitted:
         if e is None or not getattr(e, "proc_id", None):
             continue

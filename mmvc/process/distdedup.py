@@ -129,7 +129,7 @@ def _verify_partition(threshold: float):
             return _no_edges()
         code = np.unique(lo * (int(idx.max()) + 1) + hi)
         lo, hi = code // (int(idx.max()) + 1), code % (int(idx.max()) + 1)
-        first = {}
+        first: dict[int, int] = {}
         for row, i in enumerate(idx.tolist()):
             first.setdefault(i, row)
         sets = batch["set"]

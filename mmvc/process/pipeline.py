@@ -901,7 +901,7 @@ class Pipeline:
             queries[m] = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         best = {m: (np.full(len(p), -np.inf), np.full(len(p), "\U0010ffff", dtype=object)) for m, p in parts.items()}  # per query: similarity, HEAD key
         for known in self._head_vectors(family, head, head_modality, staged):
-            for m, part in parts.items():
+            for m in parts:
                 base_rows = sorted(k for k in known if m is None or k[1] == m)
                 if not base_rows:
                     continue
