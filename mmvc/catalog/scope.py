@@ -195,34 +195,60 @@ def _save(path: str, table) -> None:
 
 
 class ScopeLookup:
-    """item_id → keys of one scope by binary search over the sorted ids: checking a few hundred
-    search candidates against a million-item version costs microseconds, not a hash join."""
+    """item_id → keys of one scope by binary search: checking a few hundred search candidates
+    against a million-item version costs microseconds, not a hash join. The ids are ordered by
+    their first 16 hex digits as one integer (a numeric sort of a million, not a string sort);
+    equal prefixes are told apart by the whole id."""
 
     def __init__(self, table):
         import numpy as np
         import pyarrow.compute as pc
 
         self.table = table
-        order = pc.sort_indices(table.column("item_id"))
-        ids = table.column("item_id").take(order).combine_chunks()
-        self.keys = table.column("key").take(order).combine_chunks()
+        ids = table.column("item_id").combine_chunks()
         width = 32
         if len(ids) and pc.all(pc.equal(pc.utf8_length(ids), width)).as_py():
-            data = np.frombuffer(ids.buffers()[2], dtype=f"S{width}", count=len(ids) + ids.offset)[ids.offset:]
+            full = np.frombuffer(ids.buffers()[2], dtype=f"S{width}", count=len(ids) + ids.offset)[ids.offset:]
         else:
-            data = np.array(ids.to_pylist(), dtype="S64")
-        self.ids = data
+            full = np.array(ids.to_pylist(), dtype="S64")
+        prefix, self.hex = _hex_prefix(full)
+        order = np.argsort(prefix, kind="stable")
+        self.prefix = prefix[order]
+        self.ids = full[order]
+        self.keys = table.column("key").take(order).combine_chunks()
 
     def keys_of(self, iid: str) -> list[str]:
         import numpy as np
 
         b = iid.encode()
-        i = int(np.searchsorted(self.ids, b))
-        out = []
-        while i < len(self.ids) and self.ids[i] == b:
-            out.append(self.keys[i].as_py())
-            i += 1
-        return out
+        p = np.uint64(int(b[:16], 16)) if self.hex and len(b) >= 16 and _is_hex(b[:16]) else _hex_prefix(np.array([b], dtype="S64"), hexed=self.hex)[0][0]
+        lo, hi = int(np.searchsorted(self.prefix, p, "left")), int(np.searchsorted(self.prefix, p, "right"))
+        return [self.keys[i].as_py() for i in range(lo, hi) if self.ids[i] == b]
+
+
+def _hex_prefix(ids, hexed: bool | None = None):
+    """(keys, hexed): the first 16 hex digits of each id (a numpy bytes array) as an unsigned
+    64-bit integer when every id has them, else (or when ``hexed`` is False) the first 8 bytes as
+    one. The lookup compares whole ids after it, so any mapping applied the same way is correct."""
+    import binascii
+
+    import numpy as np
+
+    head = ids.astype("S16")
+    if hexed is not False and len(head) and int(np.char.str_len(head).min()) == 16:
+        try:
+            return np.frombuffer(binascii.unhexlify(head.tobytes()), dtype=">u8").astype(np.uint64), True
+        except (binascii.Error, ValueError):
+            pass
+    return np.frombuffer(head.astype("S8").astype("S8").tobytes(), dtype=">u8").astype(np.uint64), False
+
+
+def _is_hex(b: bytes) -> bool:
+    try:
+        int(b, 16)
+    except ValueError:
+        return False
+    return b.isalnum()
 
 
 _LOOKUPS: OrderedDict = OrderedDict()

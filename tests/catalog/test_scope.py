@@ -88,3 +88,17 @@ def test_nearest_cached_ancestor_is_used_and_the_walk_is_skipped(repo, monkeypat
     derived = scope_mod.scope(repo, tree, scope_mod.Ancestors(repo, oid))
     assert walks == []
     assert derived.column("key").to_pylist() == sorted(state)
+
+
+@pytest.mark.parametrize("ids", [
+    ["0123456789abcdef0", "0123456789abcdef1", "0123456789abcdef0", "ffffffffffffffff9"],  # one 16-digit prefix, ids past it
+    ["xyz", "zz", "xyz", "0123456789abcdef0"],  # not hex: the byte-wise fallback
+    [],
+])
+def test_scope_lookup_finds_every_key_of_an_id_and_nothing_else(ids):
+    import pyarrow as pa
+
+    keys = [f"k{i}" for i in range(len(ids))]
+    lk = scope_mod.ScopeLookup(pa.table({"key": pa.array(keys, pa.string()), "item_id": pa.array(ids, pa.string())}))
+    for iid in set(ids) | {"q", "0123456789abcdef2", "ffffffffffffffff"}:
+        assert sorted(lk.keys_of(iid)) == sorted(k for k, i in zip(keys, ids) if i == iid)
