@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--workdir", help="where the fixture is built once and reused (default bench-work/catalog-ROWS-NEW-INDEX)")
     ap.add_argument("--json", dest="json_out", help="also write the figures here")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--sweep", help="also measure mmvc's search at these NPROBES:REFINE settings, e.g. 8:2,16:4,32:10")
     ap.add_argument("--setup-only", action="store_true", help="build (or check) the fixture and stop")
     ap.add_argument("--index-type", default="IVF_SQ", help="IVF_SQ (mmvc's default), IVF_PQ, IVF_HNSW_SQ, IVF_FLAT")
     args = ap.parse_args()
@@ -325,6 +326,17 @@ def main() -> None:
     lat, rec = run_mmvc()
     res["search_mmvc"] = {"p50_ms": round(1000 * pct(lat, 50), 2), "p95_ms": round(1000 * pct(lat, 95), 2), "recall@10": round(rec, 4)}
     print(f"search mmvc: {res['search_mmvc']}", file=sys.stderr)
+    if args.sweep:
+        import mmvc.catalog.vector as vector_mod
+
+        defaults = vector_mod.NPROBES, vector_mod.REFINE_FACTOR
+        res["sweep"] = {}
+        for setting in args.sweep.split(","):
+            vector_mod.NPROBES, vector_mod.REFINE_FACTOR = (int(x) for x in setting.split(":"))
+            lat, rec = run_mmvc()
+            res["sweep"][setting] = {"p50_ms": round(1000 * pct(lat, 50), 2), "p95_ms": round(1000 * pct(lat, 95), 2), "recall@10": round(rec, 4)}
+            print(f"search mmvc nprobes:refine {setting}: {res['sweep'][setting]}", file=sys.stderr)
+        vector_mod.NPROBES, vector_mod.REFINE_FACTOR = defaults
     if not args.skip_peers:
         import faiss
         import lancedb
