@@ -221,7 +221,7 @@ def first_search(repo, ancestor_tree: str, tree: str, qv) -> dict:
     lk = scope_mod.lookup(repo, v.tree)
     out["lookup_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    vector_mod.nearest(ds, "text_vector", qv, 10, FILTER, lk, ["license", "chars"], tree=v.tree, scope_table=sc)
+    vector_mod.nearest(ds, "text_vector", qv, 10, FILTER, lk, ["license", "chars"], tree=v.tree)
     out["allowlist_and_search_s"] = round(time.perf_counter() - t, 3)
     out["total_s"] = round(time.perf_counter() - t0, 3)
     return out
@@ -319,7 +319,7 @@ def main() -> None:
     from mmvc.catalog.vector import _MASKS, version_mask
 
     t = time.perf_counter()
-    version_mask(ds, head_tree, FILTER, sc)
+    version_mask(ds, head_tree, FILTER, lk)
     res["search_mask_build_s"] = round(time.perf_counter() - t, 3)  # once per (table version, version, filter)
     _MASKS.clear()
     run_mmvc()  # warm the index cache (and builds the mask again)

@@ -202,15 +202,9 @@ class ScopeLookup:
 
     def __init__(self, table):
         import numpy as np
-        import pyarrow.compute as pc
 
         self.table = table
-        ids = table.column("item_id").combine_chunks()
-        width = 32
-        if len(ids) and pc.all(pc.equal(pc.utf8_length(ids), width)).as_py():
-            full = np.frombuffer(ids.buffers()[2], dtype=f"S{width}", count=len(ids) + ids.offset)[ids.offset:]
-        else:
-            full = np.array(ids.to_pylist(), dtype="S64")
+        full = _id_bytes(table.column("item_id").combine_chunks())
         prefix, self.hex = _hex_prefix(full)
         order = np.argsort(prefix, kind="stable")
         self.prefix = prefix[order]
@@ -224,6 +218,39 @@ class ScopeLookup:
         p = np.uint64(int(b[:16], 16)) if self.hex and len(b) >= 16 and _is_hex(b[:16]) else _hex_prefix(np.array([b], dtype="S64"), hexed=self.hex)[0][0]
         lo, hi = int(np.searchsorted(self.prefix, p, "left")), int(np.searchsorted(self.prefix, p, "right"))
         return [self.keys[i].as_py() for i in range(lo, hi) if self.ids[i] == b]
+
+
+    def contains(self, ids):
+        """Whether each id of the Arrow string array ``ids`` is in the scope, as a numpy bool
+        array: one vectorised binary search instead of a hash set of the whole scope."""
+        import numpy as np
+
+        full = _id_bytes(ids.combine_chunks() if hasattr(ids, "combine_chunks") else ids)
+        if not len(full) or not len(self.prefix):
+            return np.zeros(len(full), dtype=bool)
+        p, hexed = _hex_prefix(full, hexed=self.hex)
+        if hexed != self.hex or not hexed:  # ids that are not BLAKE3 hex (never in a catalog): the plain way
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            return pc.is_in(pa.array(full.tolist(), pa.binary()), value_set=pa.array(self.ids.tolist(), pa.binary())).to_numpy(zero_copy_only=False)
+        at = np.minimum(np.searchsorted(self.prefix, p, "left"), len(self.prefix) - 1)
+        same_prefix = self.prefix[at] == p
+        hit = same_prefix & (self.ids[at] == full)
+        for i in np.flatnonzero(same_prefix & ~hit):  # another id shares the prefix: look through them
+            hit[i] = bool(self.keys_of(full[i].decode()))
+        return hit
+
+
+def _id_bytes(ids):
+    """An Arrow string array of ids as a numpy bytes array, zero-copy when every id is 32 chars."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    width = 32
+    if len(ids) and ids.null_count == 0 and pc.all(pc.equal(pc.utf8_length(ids), width)).as_py():
+        return np.frombuffer(ids.buffers()[2], dtype=f"S{width}", count=len(ids) + ids.offset)[ids.offset:]
+    return np.array(ids.to_pylist(), dtype="S64")
 
 
 def _hex_prefix(ids, hexed: bool | None = None):

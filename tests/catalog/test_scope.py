@@ -102,3 +102,17 @@ def test_scope_lookup_finds_every_key_of_an_id_and_nothing_else(ids):
     lk = scope_mod.ScopeLookup(pa.table({"key": pa.array(keys, pa.string()), "item_id": pa.array(ids, pa.string())}))
     for iid in set(ids) | {"q", "0123456789abcdef2", "ffffffffffffffff"}:
         assert sorted(lk.keys_of(iid)) == sorted(k for k, i in zip(keys, ids) if i == iid)
+
+
+@pytest.mark.parametrize("ids", [
+    [f"{i * 7919:032x}" for i in range(50)] + ["0123456789abcdef" + "0" * 16, "0123456789abcdef" + "1" * 16],
+    ["xyz", "zz", "0123456789abcdef0"],
+    [],
+])
+def test_scope_lookup_contains_is_exact_membership(ids):
+    import pyarrow as pa
+
+    lk = scope_mod.ScopeLookup(pa.table({"key": pa.array([f"k{i}" for i in range(len(ids))], pa.string()),
+                                         "item_id": pa.array(ids, pa.string())}))
+    probe = ids[::2] + ["0123456789abcdef" + "2" * 16, f"{3 * 7919:032x}", "q", "0" * 32]
+    assert lk.contains(pa.array(probe, pa.string())).tolist() == [p in ids for p in probe]
