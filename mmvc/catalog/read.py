@@ -50,9 +50,7 @@ def dataset_for(repo, v: Version, scope_table):
         raise BadInputError(f"{v.rev} ({v.commit[:12]}) has {scope_table.num_rows} item(s) but the repository has no catalog "
                             "(the version predates the catalog, or the catalog was deleted)",
                             "run `mmvc catalog rebuild` to build it from the object store and the feature cache")
-    from mmvc.catalog.scope import lookup
-
-    missing = missing_rows(ds, v.tree, scope_table, lookup(repo, v.tree))
+    missing = missing_rows(ds, v.tree, scope_table)
     if missing:
         raise BadInputError(f"{missing} of {scope_table.num_rows} item(s) of {v.rev} ({v.commit[:12]}) have no catalog row "
                             "(the version predates the catalog, or catalog rows were lost)",
@@ -60,19 +58,13 @@ def dataset_for(repo, v: Version, scope_table):
     return ds
 
 
-def missing_rows(ds, tree: str, scope_table, scope_lookup=None) -> int:
-    """Items of the version without a catalog row. ``scope_lookup`` (the version's
-    ``ScopeLookup``, which a search builds anyway) answers by binary search instead of a hash set
-    of every row's id."""
+def missing_rows(ds, tree: str, scope_table) -> int:
     import pyarrow.compute as pc
 
     memo = (ds.uri, ds.version, tree)
     if memo not in _PRESENT:
         have = ds.to_table(columns=["item_id"]).column("item_id")
-        if scope_lookup is not None:
-            _PRESENT[memo] = scope_table.num_rows - scope_lookup.present(have)
-        else:
-            _PRESENT[memo] = scope_table.num_rows - pc.sum(pc.is_in(scope_table.column("item_id"), value_set=have)).as_py()
+        _PRESENT[memo] = scope_table.num_rows - pc.sum(pc.is_in(scope_table.column("item_id"), value_set=have)).as_py()
     return _PRESENT[memo]
 
 

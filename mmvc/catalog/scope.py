@@ -242,34 +242,6 @@ class ScopeLookup:
         return hit
 
 
-    def present(self, ids) -> int:
-        """How many entries of the scope have their id among ``ids`` (an Arrow string array,
-        e.g. every item_id of the catalog): one vectorised binary search per id, no hash set.
-        Exact; falls back to a hash join when two distinct ids of the scope share a prefix."""
-        import numpy as np
-
-        n = len(self.ids)
-        full = _id_bytes(ids.combine_chunks() if hasattr(ids, "combine_chunks") else ids)
-        if not n or not len(full):
-            return 0
-        p, hexed = _hex_prefix(full, hexed=self.hex)
-        new_id = np.ones(n, dtype=bool)
-        new_id[1:] = self.ids[1:] != self.ids[:-1]
-        new_prefix = np.ones(n, dtype=bool)
-        new_prefix[1:] = self.prefix[1:] != self.prefix[:-1]
-        if hexed != self.hex or not hexed or int(new_id.sum()) != int(new_prefix.sum()):
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            return int(pc.sum(pc.is_in(pa.array(self.ids.tolist(), pa.binary()), value_set=pa.array(full.tolist(), pa.binary()))).as_py() or 0)
-        at = np.minimum(np.searchsorted(self.prefix, p, "left"), n - 1)
-        hit = (self.prefix[at] == p) & (self.ids[at] == full)
-        run = np.cumsum(new_id) - 1
-        marked = np.zeros(int(run[-1]) + 1, dtype=bool)
-        marked[run[at[hit]]] = True
-        return int(marked[run].sum())
-
-
 def _id_bytes(ids):
     """An Arrow string array of ids as a numpy bytes array, zero-copy when every id is 32 chars."""
     import numpy as np

@@ -116,18 +116,3 @@ def test_scope_lookup_contains_is_exact_membership(ids):
                                          "item_id": pa.array(ids, pa.string())}))
     probe = ids[::2] + ["0123456789abcdef" + "2" * 16, f"{3 * 7919:032x}", "q", "0" * 32]
     assert lk.contains(pa.array(probe, pa.string())).tolist() == [p in ids for p in probe]
-
-
-@pytest.mark.parametrize("scope_ids,have", [
-    ([f"{i:032x}" for i in range(20)] * 2, [f"{i:032x}" for i in range(0, 40, 3)]),  # ids under two keys each
-    (["0123456789abcdef" + "0" * 16, "0123456789abcdef" + "1" * 16, "0123456789abcdef" + "0" * 16],
-     ["0123456789abcdef" + "0" * 16]),  # two ids share a prefix, one under two keys
-    (["xyz", "zz", "xyz"], ["xyz", "q"]),
-    ([f"{i:032x}" for i in range(5)], []),
-])
-def test_scope_lookup_present_counts_entries_whose_id_has_a_row(scope_ids, have):
-    import pyarrow as pa
-
-    lk = scope_mod.ScopeLookup(pa.table({"key": pa.array([f"k{i}" for i in range(len(scope_ids))], pa.string()),
-                                         "item_id": pa.array(scope_ids, pa.string())}))
-    assert lk.present(pa.array(have, pa.string())) == sum(i in set(have) for i in scope_ids)
