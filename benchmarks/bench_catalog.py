@@ -119,34 +119,28 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--new", type=int, default=10_000)
-    ap.add_argument("--queries", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--workdir", default=str(REPO_ROOT / "bench-work" / "catalog"))
-    ap.add_argument("--json", dest="json_out", help="also write the figures here")
-    ap.add_argument("--skip-peers", action="store_true")
-    ap.add_argument("--index-type", default="IVF_SQ", help="IVF_SQ (mmvc's default), IVF_PQ, IVF_HNSW_SQ, IVF_FLAT")
-    args = ap.parse_args()
+def fixture(work: Path, n: int, k: int, index_type: str, repeats: int):
+    """The repository the measurements run on, built once per (rows, new, index type) and kept in
+    ``work`` (a ``fixture.json`` marks it whole): at 1M rows the build is minutes of vectors, tree,
+    table and index. The write figure is measured while building, on fresh copies of the table."""
+    import lance
 
-    import numpy as np
-
-    import mmvc.catalog as catalog
-    from mmvc.catalog.rowbuild import FeatureSource, build_rows, stage_hash
-    from mmvc.catalog.scope import _MEMO, lookup, scope, scope_dir
+    from mmvc.catalog.rowbuild import FeatureSource, build_rows
     from mmvc.catalog.table import build_vector_index, dataset_path, insert_rows, maintain_indexes, open_dataset
-    from mmvc.catalog.vector import nearest
-    from mmvc.repo import Repo
+    from mmvc.core.families import BY_NAME
     from mmvc.process.cache import FeatureCache
     from mmvc.process.config import ProcessConfig
+    from mmvc.repo import Repo
 
-    work = Path(args.workdir)
+    marker = work / "fixture.json"
+    if marker.is_file():
+        fx = json.loads(marker.read_text())
+        if (fx["rows"], fx["new"], fx["index_type"]) == (n, k, index_type):
+            print(f"setup: reusing the fixture in {work}", file=sys.stderr)
+            return {key: fx[key] for key in ("rows", "new", "index_type", "index_build_s", "write_s")}, fx
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    n, k = args.rows, args.new
-    res: dict = {"rows": n, "new": k, "index_type": args.index_type}
+    res: dict = {"rows": n, "new": k, "index_type": index_type}
     t = time.perf_counter()
     repo = Repo.init(str(work / "repo"))
     cfg = ProcessConfig.load(repo)
@@ -158,25 +152,24 @@ def main() -> None:
     old = commit_tree(repo, old_tree, None, "old", config)
     table = catalog_table(old_items, vecs[:n], config)
     os.makedirs(os.path.dirname(dataset_path(repo)), exist_ok=True)
-    import lance
-
     lance.write_dataset(table, dataset_path(repo), schema=table.schema, max_rows_per_file=1 << 20)
     del table
     print(f"setup: {n} rows written in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     t = time.perf_counter()
     ds = open_dataset(repo)
-    build_vector_index(ds, "text_vector", n, args.index_type)
+    build_vector_index(ds, "text_vector", n, index_type)
     res["index_build_s"] = round(time.perf_counter() - t, 1)
-    print(f"setup: {args.index_type} index in {res['index_build_s']} s", file=sys.stderr)
+    print(f"setup: {index_type} index in {res['index_build_s']} s", file=sys.stderr)
 
     # -- write: K new items, as a commit writes them (vectors from the feature cache)
     new_items = entries(n, k)
-    FeatureCache(repo, "embed_text", stage_hash(doc, "embed_text")).store(
+    FeatureCache(repo, BY_NAME["text"].stage, doc).store(
         [{"oid": e.oid, "vector": vecs[n + i]} for i, e in enumerate(new_items)], vector_columns={"vector": 384})
+    del vecs
     pristine = str(work / "catalog-pristine")
     shutil.copytree(os.path.dirname(dataset_path(repo)), pristine)
     times = []
-    for r in range(args.repeats):
+    for r in range(repeats):
         if r:
             shutil.rmtree(os.path.dirname(dataset_path(repo)))
             shutil.copytree(pristine, os.path.dirname(dataset_path(repo)))
@@ -187,18 +180,89 @@ def main() -> None:
         maintain_indexes(repo)
         times.append(time.perf_counter() - t)
         assert inserted == k, inserted
+    shutil.rmtree(pristine)
     res["write_s"] = round(statistics.median(times), 3)
     print(f"write: {k} rows onto {n}: median {res['write_s']} s ({[round(x, 2) for x in times]})", file=sys.stderr)
     with repo.store.writer(durable=True) as w:
         head_tree = repo.tree.apply_changes(old_tree, [(e.path, e) for e in new_items], w)
     commit_tree(repo, head_tree, old, "main", config)
+    fx = dict(res, old=old, old_tree=old_tree, head_tree=head_tree)
+    marker.write_text(json.dumps(fx, indent=2) + "\n")
+    return res, fx
+
+
+def first_search(repo, ancestor_tree: str, tree: str, qv) -> dict:
+    """``mmvc search --where FILTER`` on a version no process has seen (every in-memory cache
+    cleared, its scope file deleted) while an ancestor's scope file is cached: the catalog
+    calls ``mmvc.ops.search`` makes, in its order, each timed (the query's embedding aside)."""
+    from mmvc.catalog import read as read_mod
+    from mmvc.catalog import scope as scope_mod
+    from mmvc.catalog import vector as vector_mod
+    from mmvc.catalog.table import family_counts
+
+    for memo in (scope_mod._MEMO, scope_mod._LOOKUPS, vector_mod._MASKS, read_mod._PRESENT):
+        memo.clear()
+    scope_mod.scope(repo, ancestor_tree)
+    scope_mod._MEMO.clear()
+    if os.path.exists(repo.layout.scope(tree)):
+        os.remove(repo.layout.scope(tree))
+    out, t0 = {}, time.perf_counter()
+    t = t0
+    v = read_mod.version(repo, "HEAD", False, "search")
+    sc = scope_mod.scope(repo, v.tree, v.near)
+    out["scope_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    ds = read_mod.dataset_for(repo, v, sc)
+    out["rows_present_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    family_counts(ds)
+    out["family_counts_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    lk = scope_mod.lookup(repo, v.tree)
+    out["lookup_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    vector_mod.nearest(ds, "text_vector", qv, 10, FILTER, lk, ["license", "chars"], tree=v.tree)
+    out["allowlist_and_search_s"] = round(time.perf_counter() - t, 3)
+    out["total_s"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--new", type=int, default=10_000)
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workdir", help="where the fixture is built once and reused (default bench-work/catalog-ROWS-NEW-INDEX)")
+    ap.add_argument("--json", dest="json_out", help="also write the figures here")
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--sweep", help="also measure mmvc's search at these NPROBES:REFINE settings, e.g. 8:2,16:4,32:10")
+    ap.add_argument("--setup-only", action="store_true", help="build (or check) the fixture and stop")
+    ap.add_argument("--index-type", default="IVF_SQ", help="IVF_SQ (mmvc's default), IVF_PQ, IVF_HNSW_SQ, IVF_FLAT")
+    args = ap.parse_args()
+
+    import numpy as np
+
+    import mmvc.catalog as catalog
+    from mmvc.catalog.scope import _MEMO, lookup, scope
+    from mmvc.catalog.table import dataset_path, open_dataset
+    from mmvc.catalog.vector import nearest
+    from mmvc.repo import Repo
+
+    work = Path(args.workdir or REPO_ROOT / "bench-work" / f"catalog-{args.rows}-{args.new}-{args.index_type}")
+    n, k = args.rows, args.new
+    res, fx = fixture(work, n, k, args.index_type, args.repeats)
+    if args.setup_only:
+        return
+    repo = Repo(str(work / "repo"))
+    old, old_tree, head_tree = fx["old"], fx["old_tree"], fx["head_tree"]
 
     # -- scope: the same query on the old version and on HEAD
     q = "modality = 'text' AND chars >= 900"
     scoped = {}
     for label, rev in (("head", "HEAD"), ("old", old)):
         _MEMO.clear()
-        shutil.rmtree(scope_dir(repo), ignore_errors=True)
+        shutil.rmtree(repo.layout.scopes, ignore_errors=True)
         t = time.perf_counter()
         out = catalog.rows(repo, rev, where=q, columns=["key", "license", "chars"])
         cold = time.perf_counter() - t
@@ -210,8 +274,8 @@ def main() -> None:
             warm.append(time.perf_counter() - t)
         scoped[label] = {"rows": out.num_rows, "cold_s": round(cold, 3), "warm_s": round(statistics.median(warm), 3)}
     _MEMO.clear()
-    if os.path.exists(os.path.join(scope_dir(repo), head_tree + ".arrow")):
-        os.remove(os.path.join(scope_dir(repo), head_tree + ".arrow"))
+    if os.path.exists(repo.layout.scope(head_tree)):
+        os.remove(repo.layout.scope(head_tree))
     t = time.perf_counter()
     scope(repo, head_tree, (old_tree,))  # what a query on a new commit does when its parent's scope is cached
     scoped["head_derived_from_parent_s"] = round(time.perf_counter() - t, 3)
@@ -227,13 +291,12 @@ def main() -> None:
     lk = lookup(repo, head_tree)
     res["scope_lookup_build_s"] = round(time.perf_counter() - t, 3)
     rng = np.random.default_rng(7)
-    all_vecs = vecs[: n + k]
     meta = ds.to_table(columns=["item_id", "license", "chars"])
     mask = (np.asarray(meta.column("license").to_pylist()) == "cc-by-4.0") & (meta.column("chars").to_numpy() >= 200)
     order = {iid: i for i, iid in enumerate(meta.column("item_id").to_pylist())}
     # the catalog's row order is not the vectors' order after the insert: read the vectors back
     cat_vecs = np.asarray(ds.to_table(columns=["text_vector"]).column("text_vector").combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(-1, 384)
-    queries = all_vecs[rng.integers(0, n + k, args.queries)] + 0.05 * rng.standard_normal((args.queries, 384)).astype(np.float32)
+    queries = cat_vecs[rng.integers(0, n + k, args.queries)] + 0.05 * rng.standard_normal((args.queries, 384)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     ids = np.flatnonzero(mask)
     sub = cat_vecs[ids]
@@ -256,13 +319,24 @@ def main() -> None:
     from mmvc.catalog.vector import _MASKS, version_mask
 
     t = time.perf_counter()
-    version_mask(ds, head_tree, FILTER, sc)
+    version_mask(ds, head_tree, FILTER, lk)
     res["search_mask_build_s"] = round(time.perf_counter() - t, 3)  # once per (table version, version, filter)
     _MASKS.clear()
     run_mmvc()  # warm the index cache (and builds the mask again)
     lat, rec = run_mmvc()
     res["search_mmvc"] = {"p50_ms": round(1000 * pct(lat, 50), 2), "p95_ms": round(1000 * pct(lat, 95), 2), "recall@10": round(rec, 4)}
     print(f"search mmvc: {res['search_mmvc']}", file=sys.stderr)
+    if args.sweep:
+        import mmvc.catalog.vector as vector_mod
+
+        defaults = vector_mod.NPROBES, vector_mod.REFINE_FACTOR
+        res["sweep"] = {}
+        for setting in args.sweep.split(","):
+            vector_mod.NPROBES, vector_mod.REFINE_FACTOR = (int(x) for x in setting.split(":"))
+            lat, rec = run_mmvc()
+            res["sweep"][setting] = {"p50_ms": round(1000 * pct(lat, 50), 2), "p95_ms": round(1000 * pct(lat, 95), 2), "recall@10": round(rec, 4)}
+            print(f"search mmvc nprobes:refine {setting}: {res['sweep'][setting]}", file=sys.stderr)
+        vector_mod.NPROBES, vector_mod.REFINE_FACTOR = defaults
     if not args.skip_peers:
         import faiss
         import lancedb
@@ -298,6 +372,9 @@ def main() -> None:
         print(f"search faiss flat: {res['search_faiss_flat']}", file=sys.stderr)
         res["ratio_faiss_over_mmvc_p50"] = round(res["search_faiss_flat"]["p50_ms"] / res["search_mmvc"]["p50_ms"], 2)
         res["ratio_lancedb_over_mmvc_p50"] = round(res["search_lancedb"]["p50_ms"] / res["search_mmvc"]["p50_ms"], 2)
+    # -- the first filtered search of a never-seen version (HEAD) whose parent's scope is cached
+    res["first_search"] = first_search(repo, old_tree, head_tree, queries[0])
+    print(f"first search of a never-seen version: {res['first_search']}", file=sys.stderr)
     print(json.dumps(res, indent=2))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(res, indent=2) + "\n")

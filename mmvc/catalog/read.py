@@ -8,6 +8,7 @@ version's own gate config wins, else the newest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mmvc.catalog.schema import NAMES
@@ -24,7 +25,7 @@ class Version:
     tree: str
     config: str | None
     gated: bool
-    near: tuple = ()  # the parents' trees, whose cached scopes make this one cheap to derive
+    near: Iterable = ()  # the ancestors' trees, nearest first: a cached scope among them makes this one cheap
 
 
 def version(repo, rev: str, allow_ungated: bool, what: str) -> Version:
@@ -33,8 +34,9 @@ def version(repo, rev: str, allow_ungated: bool, what: str) -> Version:
     oid = repo.resolve(rev)
     c = repo.read_commit(oid)
     require_gated(repo, oid, rev, allow_ungated, what)
-    near = tuple(repo.read_commit(p).tree for p in c.parents)
-    return Version(rev, oid, c.tree, c.gate.config, c.gate.mode == "gated", near)
+    from mmvc.catalog.scope import Ancestors
+
+    return Version(rev, oid, c.tree, c.gate.config, c.gate.mode == "gated", Ancestors(repo, oid))
 
 
 def dataset_for(repo, v: Version, scope_table):

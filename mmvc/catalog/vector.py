@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-NPROBES = 32
-REFINE_FACTOR = 10
+# Probes and refine measured at 1M x 384-d (one partition per 4,096 rows, so 16 probes read
+# about 6 % of the int8 codes; 4 x k rows re-ranked exactly): recall@10 1.0 against brute force
+# at half the latency of 32 probes x 10 (docs/benchmarks.md, "Catalog").
+NPROBES = 16
+REFINE_FACTOR = 4
 _MASKS: OrderedDict = OrderedDict()
 _MASKS_MAX = 16
 
@@ -28,10 +31,9 @@ class Hit:
     row: dict
 
 
-def version_mask(ds, tree: str, where: str | None, scope_table):
+def version_mask(ds, tree: str, where: str | None, scope_lookup):
     """Serialized row addresses of the rows matching ``where`` in the version, or None when that
     is every row of the table (no mask needed)."""
-    import pyarrow.compute as pc
 
     from mmvc.catalog.read import bad_where
 
@@ -45,25 +47,24 @@ def version_mask(ds, tree: str, where: str | None, scope_table):
         if where:
             raise bad_where(where, e) from None
         raise
-    keep = pc.is_in(t.column("item_id"), value_set=scope_table.column("item_id"))
-    if where is None and pc.all(keep).as_py() is not False:
+    keep = scope_lookup.contains(t.column("item_id"))
+    if where is None and keep.all():
         mask = None
     else:
         from lance.dataset import serialize_row_addrs
 
-        mask = serialize_row_addrs(t.column("_rowid").filter(keep).to_numpy().tolist())
+        mask = serialize_row_addrs(t.column("_rowid").to_numpy()[keep].tolist())
     _MASKS[memo] = mask
     while len(_MASKS) > _MASKS_MAX:
         _MASKS.popitem(last=False)
     return mask
 
 
-def nearest(ds, column: str, query, k: int, where: str | None, scope_lookup, columns: list[str], tree: str = "",
-            scope_table=None) -> list[Hit]:
+def nearest(ds, column: str, query, k: int, where: str | None, scope_lookup, columns: list[str], tree: str = "") -> list[Hit]:
     import numpy as np
 
     q = np.asarray(query, dtype=np.float32).reshape(-1)
-    mask = version_mask(ds, tree, where, scope_table if scope_table is not None else scope_lookup.table)
+    mask = version_mask(ds, tree, where, scope_lookup)
     want = sorted(set(columns) | {"item_id", "oid", "modality"})
     kk = k + 10
     while True:

@@ -90,7 +90,7 @@ def search(repo, query: str | None = None, image: str | None = None, text_file: 
             res.families.append(FamilyHits(fam, column, "", note=why))
             continue
         vec, model = _embed_query(cfg, fam, query, image)
-        hits = nearest(ds, column, vec, k, where_all, lookup(repo, v.tree), cols, tree=v.tree, scope_table=sc)
+        hits = nearest(ds, column, vec, k, where_all, lookup(repo, v.tree), cols, tree=v.tree)
         fh = FamilyHits(fam, column, model, hits)
         if not hits:
             fh.note = f"no item of {rev} matches" + (" the filter" if where_all else " in this family")
