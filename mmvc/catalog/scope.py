@@ -151,7 +151,7 @@ class _SortedKeys:
 
         bufs = arr.buffers()
         self.n = len(arr)
-        self.offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset:arr.offset + self.n + 1] if self.n else None
+        self.offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset:arr.offset + self.n + 1] if self.n else np.zeros(1, np.int32)
         self.data = memoryview(bufs[2]) if self.n and bufs[2] is not None else memoryview(b"")
 
     def _at(self, i: int) -> bytes:
