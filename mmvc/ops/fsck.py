@@ -154,7 +154,7 @@ def _path_findings(walk, inv: Inventory) -> list[Finding]:
     for (path, why), versions in sorted(by_path.items())[:MAX_PATH_FINDINGS]:
         out.append(Finding("error", "bad-path", f"path {display_path(path)} breaks the format's rules: {why}", path=path,
                            versions=sorted(versions), hint="never check these versions out; remove the path in a new commit "
-                           "(`mmvc rm --cached`), or delete the refs that reach them and run `mmvc gc`"))
+                           "(`mmvc rm --cached PATH`), or delete the refs that reach them and run `mmvc gc`"))
     if len(by_path) > MAX_PATH_FINDINGS:
         out.append(Finding("error", "bad-path", f"{len(by_path) - MAX_PATH_FINDINGS} more path(s) break the format's rules",
                            count=len(by_path) - MAX_PATH_FINDINGS))
