@@ -91,8 +91,12 @@ def _subject(message: str) -> str:
 # -- pages
 
 
+EVAL_METRICS = 4  # metric means shown per eval name on the versions page
+
+
 def versions(repo) -> dict:
-    """Branches, tags and the commit graph with each version's counts per modality."""
+    """Branches, tags and the commit graph with each version's counts per modality and the
+    means of its evals (`mmvc eval`)."""
     from mmvc.ops.show import tree_summary
 
     branch, head = repo.head()
@@ -104,13 +108,14 @@ def versions(repo) -> dict:
         out["tags"].append({"name": t.name, "commit": t.target, "page": url("/grid", rev=t.name)})
     if not out["branches"] and head is None:
         return out
-    for e in repo.log(all_refs=True, graph=True, max_count=LOG_LIMIT):
+    for e in repo.log(all_refs=True, graph=True, max_count=LOG_LIMIT, evals=True):
         c = repo.read_commit(e.oid)
         items, nbytes, by = tree_summary(repo, c.tree)
         out["commits"].append({
             "oid": e.oid, "short": e.oid[:12], "parents": list(e.parents), "author": e.author, "time": e.time,
             "subject": _subject(e.message), "gate": e.gate, "report": c.gate.report, "refs": list(e.refs), "graph": e.graph,
             "items": items, "bytes": nbytes, "by_modality": by,
+            "evals": {name: {"runs": summary.runs, "means": dict(summary.means(EVAL_METRICS))} for name, summary in (e.evals or {}).items()},
             "page": url("/grid", rev=e.oid), "curation": url("/curation", rev=e.oid) if c.gate.report else None,
             "diff": url("/diff", a=e.parents[0], b=e.oid) if e.parents else None,
         })

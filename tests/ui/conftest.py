@@ -24,7 +24,7 @@ pytest.importorskip("uvicorn")
 def ui_repo(tmp_path_factory, tiny_models, ray_local):
     """main: first (images, texts, audio, video; images/z-copy.png an exact duplicate of
     images/a.png; text/empty.txt rejected), then second (one text and one image more);
-    branch side at first."""
+    branch side at first; an mmlu eval on second."""
     from mmvc.ops.process import process
 
     root = str(tmp_path_factory.mktemp("ui-repo"))
@@ -47,6 +47,7 @@ def ui_repo(tmp_path_factory, tiny_models, ray_local):
     repo.add(["text/more.txt", "images/c.png"], cwd=root)
     process(repo)
     repo.commit("more items")
+    repo.add_eval("HEAD", "mmlu", {"acc": 0.61}, model="tiny")
     return repo
 
 

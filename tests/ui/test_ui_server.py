@@ -42,6 +42,8 @@ def test_versions_lists_branches_tags_and_counts_per_modality(ui_server):
     assert set(newest["by_modality"]) == {"text", "image", "audio", "video"}
     assert newest["items"] == sum(m["items"] for m in newest["by_modality"].values())
     assert newest["gate"] == "gated" and newest["curation"]
+    assert newest["evals"] == {"mmlu": {"runs": 1, "means": {"acc": 0.61}}} and d["commits"][1]["evals"] == {}
+    assert "acc=0.61" in fetch(ui_server, "/").text
 
 
 def test_grid_pages_through_the_version_in_key_order(ui_server, ui_repo):
