@@ -30,6 +30,10 @@ CACHE_PREFIX = "stage."  # a stage's feature cache and config-document key: "sta
 OUTPUT_TYPES = ("bool", "int32", "int64", "float32", "float64", "string")
 INPUTS = ("text", "bytes", "pixels")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+BUILTIN = {  # the stages mmvc ships (mmvc.process.builtin_stages), named like entry points
+    "text_quality": "mmvc.process.builtin_stages:TextQuality",
+    "audio_silence": "mmvc.process.builtin_stages:AudioSilence",
+}
 
 
 @dataclass(frozen=True)
@@ -100,19 +104,20 @@ def stage_class(target: str, ref: str | None = None, line: int = 0):
 
 
 def load_specs(refs: list, settings: dict) -> list[StageSpec]:
-    """Specs of the stages ``[process] stages`` lists: "module:Class", or the name of an entry
-    point in the ``mmvc.stages`` group. An installed entry point runs only once named here:
-    installing a package never changes what the gate admits by itself."""
+    """Specs of the stages ``[process] stages`` lists: "module:Class", the name of a built-in
+    stage (``BUILTIN``, which no installed package can shadow), or the name of an entry point in
+    the ``mmvc.stages`` group. An installed entry point runs only once named here: installing a
+    package never changes what the gate admits by itself."""
     if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
         raise FormatError("[process] stages must be a list of strings", 'e.g. stages = ["mypkg.stages:Sharpness"] (docs/process.md)')
     specs: list[StageSpec] = []
     for line, ref in enumerate(refs):
         target = ref.replace(" ", "")
         if ":" not in target:
-            found = _entry_point(target)
+            found = BUILTIN.get(target) or _entry_point(target)
             if found is None:
                 raise StageError(f"stage {ref!r} ({_where(ref, line)}) is neither module:Class nor an installed "
-                                 f"{ENTRY_POINT_GROUP} entry point",
+                                 f"{ENTRY_POINT_GROUP} entry point nor a built-in stage ({', '.join(BUILTIN)})",
                                  "install the package that registers it, or write it as package.module:Class")
             target = found
         specs.append(_spec(stage_class(target, ref, line), ref, target, line, settings))
