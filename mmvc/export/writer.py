@@ -83,13 +83,12 @@ class ShardWriter:
         self.views.close()
 
     def write(self, plan: ShardPlan) -> ShardInfo:
-        from blake3 import blake3
-
-        h = blake3()
+        h = _Hasher(self.verify_objects)
         tmp = self.target.tmp_name(plan.name)
         f = self.target.open_write(tmp)
         fd = f.fileno() if self.target.local else -1
-        iov: list = []  # pieces waiting for one writev, in shard order, already hashed
+        wb = _Writeback(fd)
+        iov: list = []  # pieces waiting for one writev, in shard order, already queued for hashing
         pending = 0
         written = 0
 
@@ -105,10 +104,12 @@ class ShardWriter:
             written += pending
             iov.clear()
             pending = 0
+            wb.kick(written)
 
         def add(n: int) -> None:
             nonlocal written
             written += n
+            wb.kick(written)
 
         def put(b) -> None:
             nonlocal pending
@@ -134,30 +135,31 @@ class ShardWriter:
                     # a small packed object: its members become one piece, hashed and written once
                     m, off, n = where
                     view = memoryview(m)[off:off + n]
-                    if self.verify_objects:
-                        self._verify(s, n, blake3(view))
+                    h.check(s, view)
                     piece = b"".join((head, view, tail))
-                    h.update(piece)
+                    h.shard(piece)
                     put(piece)
                 else:
-                    h.update(head)
+                    h.shard(head)
                     put(head)
                     self._payload(s, h, put, flush, where, fd, add)
-                    h.update(tail)
+                    h.shard(tail)
                     put(tail)
                 if self.on_progress is not None:
                     self.on_progress(1, s.size)
             body = written + pending
             end = b"\0" * (archive_size(body) - body)
-            h.update(end)
+            h.shard(end)
             put(end)
             flush()
             if written != plan.size:
                 raise CorruptError(f"shard {plan.name} came out {written} bytes where {plan.size} were planned",
                                    "an object's stored size differs from its version's record: run `mmvc fsck`")
+            digest = h.finish()  # a corrupt object raises here, before the shard is renamed
             self.target.commit(tmp, plan.name, f)
             f = None
         except BaseException:
+            h.abandon()
             iov.clear()
             if f is not None:
                 try:
@@ -166,59 +168,50 @@ class ShardWriter:
                     pass
             self.target.remove(tmp)
             raise
-        return ShardInfo(plan.name, plan.stop - plan.start, plan.size, h.hexdigest())
+        return ShardInfo(plan.name, plan.stop - plan.start, plan.size, digest)
 
     def _payload(self, s, h, put, flush, where=None, fd: int = -1, add=None) -> None:
-        """Hash the object's bytes (object check + shard checksum, chunk by chunk from the same
-        buffer) and queue them for writing; a mismatch raises before the shard is renamed."""
-        from blake3 import blake3
-
-        check = blake3() if self.verify_objects else None
-        if where is None and fd >= 0 and _COPY_RANGE and s.size > 0 and self._loose(s, h, check, fd, flush, add):
+        """Queue the object's bytes for hashing (object check + shard checksum, on the hashing
+        thread) and for writing; a mismatch raises at ``finish``, before the shard is renamed."""
+        if where is None and fd >= 0 and _COPY_RANGE and s.size > 0 and self._loose(s, h, fd, flush, add):
             return
         view = memoryview(where[0])[where[1]:where[1] + where[2]] if where is not None else self.views.view(s.oid)
         if view is not None:
             got = len(view)
-            if got == s.size:
-                for a in range(0, got, _CHUNK):
-                    piece = view[a:a + _CHUNK]
-                    if check is not None:
-                        check.update(piece)
-                    h.update(piece)
-                self._verify(s, got, check)
-                if where is not None and fd >= 0 and _COPY_RANGE:
-                    flush()  # the bytes need no transform: the kernel copies them pack to shard
-                    _copy_range(self.views.pack_fd(where[0]), fd, where[1], got)
-                    add(got)
-                else:
-                    put(view)
-                return
-        elif s.size <= STREAM_THRESHOLD:
+            if got != s.size:
+                self._verify(s, got, None)
+            h.both(s, view)
+            if where is not None and fd >= 0 and _COPY_RANGE:
+                flush()  # the bytes need no transform: the kernel copies them pack to shard
+                _copy_range(self.views.pack_fd(where[0]), fd, where[1], got)
+                add(got)
+            else:
+                put(view)
+            return
+        if s.size <= STREAM_THRESHOLD:
             data = self.store.get(s.oid)
-            got = len(data)
-            if check is not None:
-                check.update(data)
-            h.update(data)
-            self._verify(s, got, check)
+            self._verify(s, len(data), None)
+            h.both(s, data)
             put(data)
             return
-        else:
-            got = 0
-            flush()
-            with self.store.open(s.oid) as src:
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    got += len(chunk)
-                    if check is not None:
-                        check.update(chunk)
-                    h.update(chunk)
-                    put(chunk)
-                    flush()  # bounded memory; the shard is a temp file until the check passes
+        got = 0
+        check = blake3_new() if self.verify_objects else None
+        flush()
+        with self.store.open(s.oid) as src:
+            while True:
+                chunk = src.read(_CHUNK)
+                if not chunk:
+                    break
+                got += len(chunk)
+                if check is not None:
+                    check.update(chunk)
+                h.shard(chunk)
+                put(chunk)
+                flush()
+                h.wait()  # bounded memory: no more than one chunk waits for the hashing thread
         self._verify(s, got, check)
 
-    def _loose(self, s, h, check, fd: int, flush, add) -> bool:
+    def _loose(self, s, h, fd: int, flush, add) -> bool:
         """A loose object: hashed from a map of its file, copied file to shard in the kernel.
         False when it is not a loose object here (the caller reads it another way)."""
         import mmap
@@ -228,18 +221,11 @@ class ShardWriter:
             return False
         try:
             got = os.fstat(src).st_size
-            if got == s.size:
+            if got != s.size:
+                self._verify(s, got, None)
+            if got:
                 m = mmap.mmap(src, 0, access=mmap.ACCESS_READ)
-                try:
-                    with memoryview(m) as mv:
-                        for a in range(0, got, _CHUNK):
-                            with mv[a:a + _CHUNK] as piece:
-                                if check is not None:
-                                    check.update(piece)
-                                h.update(piece)
-                finally:
-                    m.close()
-            self._verify(s, got, check)
+                h.both(s, m, close=m)  # the hashing thread unmaps it when done
             flush()
             _copy_range(src, fd, 0, got)
             add(got)
@@ -252,6 +238,130 @@ class ShardWriter:
         if got != s.size or (check is not None and check.hexdigest() != s.oid):
             raise CorruptError(f"object {s.oid} ({s.path}) is corrupt in the store: its bytes no longer hash to its id",
                                "run `mmvc fsck`; restore the object from a remote or the original file, then export again")
+
+
+def blake3_new():
+    from blake3 import blake3
+
+    return blake3()
+
+
+class _Hasher:
+    """The shard's BLAKE3 and the objects' checks, computed on a thread of their own while the
+    writing thread copies the same bytes (BLAKE3 releases the GIL): the two overlap instead of
+    adding up. Work is queued in shard order; ``finish`` waits for it and raises the first
+    corrupt object."""
+
+    def __init__(self, verify_objects: bool):
+        import queue
+        import threading
+
+        self.verify_objects = verify_objects
+        self.h = blake3_new()
+        self.error: BaseException | None = None
+        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.t = threading.Thread(target=self._run, name="mmvc-export-hash", daemon=True)
+        self.t.start()
+
+    def shard(self, b) -> None:
+        self.q.put((0, None, b, None))
+
+    def check(self, s, b) -> None:
+        if self.verify_objects:
+            self.q.put((1, s, b, None))
+
+    def both(self, s, b, close=None) -> None:
+        self.q.put((2 if self.verify_objects else 3, s, b, close))
+
+    def wait(self) -> None:
+        import threading
+
+        done = threading.Event()
+        self.q.put((4, None, done, None))
+        done.wait()
+
+    def _run(self) -> None:
+        while True:
+            kind, s, b, close = self.q.get()
+            if kind == 5:
+                return
+            if kind == 4:
+                b.set()
+                continue
+            try:
+                if self.error is not None:
+                    continue
+                if kind == 0:
+                    self.h.update(b)
+                elif kind == 1:
+                    check = blake3_new()
+                    check.update(b)
+                    ShardWriter._verify(s, len(b), check)
+                else:
+                    check = blake3_new() if kind == 2 else None
+                    with memoryview(b) as mv:
+                        for a in range(0, len(mv), _CHUNK):
+                            with mv[a:a + _CHUNK] as piece:  # both hashers see a chunk while it is in cache
+                                if check is not None:
+                                    check.update(piece)
+                                self.h.update(piece)
+                    if check is not None:
+                        ShardWriter._verify(s, len(b), check)
+            except BaseException as e:
+                self.error = e
+            finally:
+                if close is not None:
+                    close.close()
+
+    def finish(self) -> str:
+        self.q.put((5, None, None, None))
+        self.t.join()
+        if self.error is not None:
+            raise self.error
+        return self.h.hexdigest()
+
+    def abandon(self) -> None:
+        if self.t.is_alive():
+            self.error = self.error or RuntimeError("abandoned")
+            self.q.put((5, None, None, None))
+            self.t.join()
+
+
+class _Writeback:
+    """Starts the disk writes of a shard's bytes as they are written (``sync_file_range``,
+    Linux), so the fsync at the end waits for the last few megabytes instead of the whole shard."""
+
+    STEP = 8 << 20
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.done = 0
+        self.fn = _sync_file_range() if fd >= 0 else None
+
+    def kick(self, written: int) -> None:
+        if self.fn is not None and written - self.done >= self.STEP:
+            self.fn(self.fd, self.done, written - self.done, 2)  # SYNC_FILE_RANGE_WRITE: start, don't wait
+            self.done = written
+
+
+_SFR: list = []
+
+
+def _sync_file_range():
+    """libc's ``sync_file_range`` (not in ``os``), or None where there is none."""
+    if not _SFR:
+        fn = None
+        try:
+            import ctypes
+
+            f = ctypes.CDLL(None, use_errno=True).sync_file_range
+            f.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+            f.restype = ctypes.c_int
+            fn = f
+        except (OSError, AttributeError):
+            pass
+        _SFR.append(fn)
+    return _SFR[0]
 
 
 _COPY_RANGE = hasattr(os, "copy_file_range")
