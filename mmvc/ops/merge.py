@@ -310,7 +310,7 @@ def _reapply(repo, state: dict, t_base: str, t_theirs: str) -> None:
     paths it takes, from their side or, for ``from_base``, from the merge base. Those paths were
     free of local changes when it began, so what is there now is its own half-done work."""
     from mmvc.services.sparse import Sparse
-    from mmvc.services.worktree_update import apply_to_worktree
+    from mmvc.services.worktree_update import apply_to_worktree, remove_stale_temp_files
 
     back = set(state.get("from_base", []))
     taken = state["taken"]
@@ -321,6 +321,7 @@ def _reapply(repo, state: dict, t_base: str, t_theirs: str) -> None:
     index = repo.load_index()
     todo = sorted((p, entries.get(p), entries.get(p) is not None and sparse.wants(p, entries[p].modality, entries[p].meta)) for p in taken)
     apply_to_worktree(repo, index, {}, todo, force=True, target=state["theirs"])
+    remove_stale_temp_files(repo.root)  # what writers the interrupted merge ran left half-written
     index.write()
     state["applied"] = True
     _write_state(repo, state)
@@ -329,7 +330,7 @@ def _reapply(repo, state: dict, t_base: str, t_theirs: str) -> None:
 def merge_abort(repo) -> MergeResult:
     """Put back the index and work tree of every path the merge touched, from ORIG_HEAD."""
     from mmvc.services.sparse import Sparse
-    from mmvc.services.worktree_update import apply_to_worktree
+    from mmvc.services.worktree_update import apply_to_worktree, remove_stale_temp_files
 
     state = _read_state(repo)
     tree = repo.tree
@@ -342,6 +343,7 @@ def merge_abort(repo) -> MergeResult:
         sparse = Sparse.load(repo)
         todo = [(p, ours_entries.get(p), ours_entries.get(p) is not None and sparse.wants(p, ours_entries[p].modality, ours_entries[p].meta)) for p in paths]
         apply_to_worktree(repo, index, {}, todo, force=True, target=state["ours"])
+        remove_stale_temp_files(repo.root)  # what writers the interrupted merge ran left half-written
         index.write()
         _clear_state(repo)
     return MergeResult("aborted", state["ours"], state["theirs"], state["base"])
