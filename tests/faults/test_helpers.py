@@ -68,7 +68,7 @@ def test_ctrl_c_of_add_prints_one_error_and_no_worker_traceback(tmp_path):
     _many_files(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "mmvc.cli.main", "-C", str(tmp_path), "add", "data", "-j", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    _wait_for_workers(proc)
+    _wait_for_workers(proc, at_least=4)  # the fork server and resource tracker done starting, both workers forked
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches every process of the group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
