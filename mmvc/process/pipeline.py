@@ -211,7 +211,9 @@ def _png(rgb) -> bytes:
     return buf.getvalue()
 
 
-def _unpng(data: bytes):
+def cached_pixels(data: bytes):
+    """A thumbnail or keyframe the prep stage cached (PNG) as RGB pixels (dedup tiers' and user
+    stages' ``pixels``)."""
     import io
 
     import numpy as np
@@ -223,11 +225,6 @@ def _unpng(data: bytes):
 def _blank_row(oid: str) -> dict[str, Any]:
     return {"oid": oid, "status": "ok", "reason": None, "stage": None, "detail": "", "features": "{}", "text": None,
             "phash": None, "video_sig": None, "audio_fp": None, "thumb": None, "keyframes": None}
-
-
-def cached_pixels(data: bytes):
-    """A thumbnail or keyframe the prep stage cached (PNG) as RGB pixels: user stages' ``pixels``."""
-    return _unpng(data)
 
 
 def prep_one(store, gate_cfg, oid: str, modality: int, key: str, meta: dict, size: int = 0) -> dict:
@@ -315,8 +312,8 @@ class ClipFromPngUDF:
         frames = np.empty(len(batch["oid"]), dtype=object)
         for i, (t, k) in enumerate(zip(batch["thumb"], batch["keyframes"])):
             # Ray hands missing values over as None or NaN, lists as lists or arrays
-            thumbs[i] = _unpng(t) if isinstance(t, (bytes, bytearray)) else None
-            frames[i] = [_unpng(x) for x in k] if isinstance(k, (list, tuple, np.ndarray)) and len(k) else None
+            thumbs[i] = cached_pixels(t) if isinstance(t, (bytes, bytearray)) else None
+            frames[i] = [cached_pixels(x) for x in k] if isinstance(k, (list, tuple, np.ndarray)) and len(k) else None
         out = self.inner({"oid": batch["oid"], "thumb": thumbs, "keyframes": frames})
         return {"oid": np.asarray(batch["oid"]), "clip_vector": out["clip_vector"]}
 
